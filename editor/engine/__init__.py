@@ -1,0 +1,1 @@
+"""Runs edits as cancellable background jobs; owns threads, devices and model files."""

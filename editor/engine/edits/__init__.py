@@ -1,0 +1,1 @@
+"""Edits: each one a frozen request dataclass plus a generator `run(request, ctx)`."""

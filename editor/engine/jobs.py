@@ -1,0 +1,69 @@
+"""The one shape of every edit: a generator that yields `Update`s and returns its result.
+
+The same generator is driven by the background worker (GUI), by the CLI and directly by tests,
+so an edit never knows who is watching it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from editor.core.geometry import Rect
+
+
+class JobCancelled(Exception):
+    """Raised inside a run by `RunContext.check_cancelled` once cancellation was asked for."""
+
+
+@dataclass(frozen=True)
+class Update:
+    """One step of progress.
+
+    progress: fraction done, 0..1 (None when unknown).
+    preview: optional (H, W, C) uint8/uint16 image in the document's channel layout; it covers
+        `preview_rect` of the document (the whole document when `preview_rect` is None).
+    """
+
+    progress: float | None = None
+    message: str = ""
+    preview: np.ndarray | None = None
+    preview_rect: Rect | None = None
+
+
+@dataclass
+class RunContext:
+    """What a run may ask of its driver: the cancel flag and the torch device to use."""
+
+    device: str = "cpu"
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise JobCancelled()
+
+
+Run = Generator[Update, None, Any]
+"""A run: yields updates, returns the result (via StopIteration.value)."""
+
+RunFactory = Callable[[RunContext], Run]
+"""What a job holds: given a context, start the run."""
+
+
+def drive(run: Run, on_update: Callable[[Update], None] | None = None) -> Any:
+    """Run a generator to completion on this thread, passing each update on; return its result."""
+    while True:
+        try:
+            update = next(run)
+        except StopIteration as stop:
+            return stop.value
+        if on_update is not None:
+            on_update(update)

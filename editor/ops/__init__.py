@@ -1,0 +1,1 @@
+"""Algorithms as pure functions of arrays and tensors: no Qt, no files, no network."""

@@ -1,0 +1,52 @@
+"""Fixtures shared by every test layer: where ../shared is, offscreen Qt, small synthetic images."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SHARED_MODELS = SHARED / "models"
+SHARED_DATA = SHARED / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Keep tests away from the real user's settings, caches and models folder."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.delenv("SEMEDIT_MODELS", raising=False)
+
+
+@pytest.fixture
+def shared_models() -> Path:
+    if not SHARED_MODELS.is_dir():
+        pytest.skip("../shared/models is not present")
+    return SHARED_MODELS
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def rgb_image() -> np.ndarray:
+    """A 96x128 uint8 RGB image with gradients and a few hard edges (deterministic)."""
+    rng = np.random.default_rng(0)
+    h, w = 96, 128
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 2, yy * 2, (xx + yy)], axis=-1).astype(np.float32)
+    img[20:40, 30:70] = (200, 40, 40)
+    img += rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
