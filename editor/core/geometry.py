@@ -45,14 +45,18 @@ class Rect:
         if self.empty:
             return other
         return Rect.from_bounds(
-            min(self.x, other.x), min(self.y, other.y),
-            max(self.right, other.right), max(self.bottom, other.bottom),
+            min(self.x, other.x),
+            min(self.y, other.y),
+            max(self.right, other.right),
+            max(self.bottom, other.bottom),
         )
 
     def intersect(self, other: Rect) -> Rect:
         return Rect.from_bounds(
-            max(self.x, other.x), max(self.y, other.y),
-            min(self.right, other.right), min(self.bottom, other.bottom),
+            max(self.x, other.x),
+            max(self.y, other.y),
+            min(self.right, other.right),
+            min(self.bottom, other.bottom),
         )
 
     def clip(self, width: int, height: int) -> Rect:

@@ -1,0 +1,189 @@
+"""Engine benchmark: does the UI thread stay responsive while a job runs, and how fast is Remove?
+
+Run: ``.venv/bin/python benchmarks/bench_engine.py`` (sets QT_QPA_PLATFORM=offscreen itself).
+
+1. UI stalls. A 10 ms QTimer ticks on the UI thread while the engine runs a ~5 s CPU job (torch
+   matmuls / numpy / pure Python / the Remove edit on a real photo, in ~50 ms chunks with
+   check_cancelled between). The *stall* of a tick is how late it came: gap - 10 ms. Baseline:
+   the same timer with no job running, in the same process. Goal: largest stall < 50 ms.
+2. Remove timing on ../shared/data/content/golden_gate.jpg with a ~10 % (and a ~1 %) elliptical
+   mask: the edit (crop + inpaint + feathered composite) against inpainting the whole image.
+
+Prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer  # noqa: E402
+
+from editor.engine.device import describe_device  # noqa: E402
+from editor.engine.edits import remove  # noqa: E402
+from editor.engine.jobs import RunContext, RunFactory, Update, drive  # noqa: E402
+from editor.engine.worker import Engine  # noqa: E402
+from editor.ops.inpaint_classic import inpaint_opencv  # noqa: E402
+
+TICK_MS = 10
+JOB_S = 5.0
+BASELINE_S = 3.0
+GOAL_MS = 50.0
+PHOTO = REPO.parent / "shared" / "data" / "content" / "golden_gate.jpg"
+
+
+def chunked(name: str, step: Callable[[], object]) -> RunFactory:
+    """A ~JOB_S job doing `step` in ~50 ms chunks, checking for cancellation between them."""
+
+    def factory(ctx: RunContext):
+        end = time.perf_counter() + JOB_S
+        while time.perf_counter() < end:
+            chunk_end = time.perf_counter() + 0.05
+            while time.perf_counter() < chunk_end:
+                step()
+            ctx.check_cancelled()
+            yield Update(message=name)
+        return None
+
+    factory.__name__ = name
+    return factory
+
+
+def torch_step() -> Callable[[], object]:
+    a = torch.randn(512, 512)
+    return lambda: torch.tanh(a @ a)
+
+
+def numpy_step() -> Callable[[], object]:
+    rng = np.random.default_rng(0)
+    x = rng.random(200_000)
+    return lambda: np.sort(x)
+
+
+def python_step() -> Callable[[], object]:
+    """Pure Python holds the GIL: the worst case for a Python UI thread."""
+    return lambda: sum(i * i for i in range(2_000))
+
+
+def remove_step(image: np.ndarray, mask: np.ndarray) -> Callable[[], object]:
+    request = remove.RemoveRequest(image, mask)
+    return lambda: drive(remove.run(request, RunContext()))
+
+
+def measure_stalls(engine: Engine, factory: RunFactory | None) -> tuple[int, float, float]:
+    """Run the UI loop with a 10 ms timer (during the job, or BASELINE_S idle); stall stats."""
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    loop = QEventLoop()
+    if factory is None:
+        QTimer.singleShot(int(BASELINE_S * 1000), loop.quit)
+    else:
+
+        def done(*_args: object) -> None:
+            loop.quit()
+
+        engine.finished.connect(done)
+        engine.failed.connect(done)
+        engine.submit(factory.__name__, factory)
+        QTimer.singleShot(int((JOB_S + 10) * 1000), loop.quit)
+    timer.start()
+    loop.exec()
+    timer.stop()
+    if factory is not None:
+        engine.finished.disconnect(done)
+        engine.failed.disconnect(done)
+    stalls = np.maximum(np.diff(ticks) * 1000 - TICK_MS, 0)
+    return len(ticks), float(np.percentile(stalls, 99)), float(stalls.max())
+
+
+def elliptical_mask(h: int, w: int, fraction: float) -> np.ndarray:
+    mask = np.zeros((h, w), np.uint8)
+    k = np.sqrt(fraction / np.pi)
+    cv2.ellipse(mask, (w // 2, h // 2), (int(w * k), int(h * k)), 0, 0, 360, 255, -1)
+    return mask
+
+
+def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    app = QCoreApplication.instance() or QCoreApplication(sys.argv)
+    engine = Engine(device="cpu")
+    photo = None
+    if PHOTO.is_file():
+        photo = cv2.cvtColor(cv2.imread(str(PHOTO)), cv2.COLOR_BGR2RGB)
+
+    jobs: list[tuple[str, RunFactory | None]] = [
+        ("baseline: no job", None),
+        ("torch 512² matmul + tanh", chunked("torch", torch_step())),
+        ("numpy sort 200k", chunked("numpy", numpy_step())),
+        ("pure Python (holds the GIL)", chunked("python", python_step())),
+    ]
+    if photo is not None:
+        mask = elliptical_mask(*photo.shape[:2], 0.10)
+        jobs.append(
+            ("Remove (telea) on the photo, repeated", chunked("remove", remove_step(photo, mask)))
+        )
+
+    print(
+        f"\n## UI thread stalls while a ~{JOB_S:.0f} s job runs "
+        f"({describe_device(engine.device)}, {os.cpu_count()} cores, "
+        f"{TICK_MS} ms QTimer; stall = tick lateness)\n"
+    )
+    print(
+        "| job on the engine thread | ticks | p99 stall (ms) | largest stall (ms) | "
+        f"goal < {GOAL_MS:.0f} ms |"
+    )
+    print("|---|---:|---:|---:|:---:|")
+    for label, factory in jobs:
+        n, p99, worst = measure_stalls(engine, factory)
+        ok = "yes" if worst < GOAL_MS else "**no**"
+        print(f"| {label} | {n} | {p99:.1f} | {worst:.1f} | {ok} |", flush=True)
+    engine.shutdown()
+    del app
+
+    if photo is None:
+        print(f"\n({PHOTO} not found: Remove timing skipped)")
+        return
+    h, w = photo.shape[:2]
+    print(f"\n## Remove on {PHOTO.name} ({w}x{h}), best of 3\n")
+    print(
+        "| mask | method | edit: crop + inpaint + composite (s) | "
+        "baseline: inpaint whole image (s) | crop |"
+    )
+    print("|---|---|---:|---:|---|")
+    for fraction in (0.10, 0.01):
+        mask = elliptical_mask(h, w, fraction)
+        crop = remove.crop_rect(mask, 32)
+        for method in remove.METHODS:
+            request = remove.RemoveRequest(photo, mask, method=method)
+            edit_s = best_of(lambda r=request: drive(remove.run(r, RunContext())))
+            full_s = best_of(lambda m=method, k=mask: inpaint_opencv(photo, k, m))
+            print(
+                f"| {100 * (mask > 0).mean():.1f} % | {method} | {edit_s:.3f} | {full_s:.3f} | "
+                f"{crop.w}x{crop.h} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""`semedit` without a window: the same edits and model store, for batch use and scripts.
+
+    semedit remove IMAGE --mask MASK.png -o OUT [--method telea|ns] [--radius R]
+                   [--device auto|cpu|cuda] [--models DIR]
+    semedit models list [--models DIR]
+    semedit models fetch ID [--models DIR]
+    semedit models import FILE [--models DIR]
+
+This module must never import Qt (a test checks it): it runs on servers with no display. The
+launcher (`editor.app`) routes a first argument in COMMANDS here and everything else to the GUI.
+Heavy modules (torch, OpenCV, the edits) are imported inside the commands that need them.
+
+Exit status: 0 success, 1 a failure reported as one `semedit: error: ...` line on stderr,
+2 a usage error (argparse), 130 cancelled (Ctrl+C).
+
+`-o` may name an existing file, which is overwritten (so a batch can be rerun), but never the
+input image or the mask itself: losing the original to a typo is not worth the convenience.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+COMMANDS = {"remove", "models"}
+PROG = "semedit"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class ProgressBar:
+    """A one-line `\\r[#####     ]  42% message` bar on a terminal; silent when not a terminal.
+
+    Redraws at most ten times a second so a fast loop does not spend its time printing.
+    """
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last = 0.0
+        self._drawn = False
+
+    def update(self, fraction: float | None, message: str = "", force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < 0.1:
+            return
+        self._last = now
+        if fraction is None:
+            bar, pct = "?" * self.WIDTH, "  ?%"
+        else:
+            fraction = min(max(fraction, 0.0), 1.0)
+            filled = int(round(fraction * self.WIDTH))
+            bar, pct = "#" * filled + " " * (self.WIDTH - filled), f"{fraction * 100:3.0f}%"
+        width = shutil.get_terminal_size((80, 24)).columns
+        line = f"[{bar}] {pct} {message}"[: max(width - 1, 10)]
+        self.stream.write("\r" + line.ljust(max(width - 1, 10)))
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """End the bar's line so that what follows starts on a fresh one."""
+        if self.enabled and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+# ---------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="SemEdit from the command line (no window needed)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    remove = sub.add_parser(
+        "remove",
+        help="remove what a mask covers (inpainting)",
+        description="Fill the masked area from its surroundings and write the result to OUT. "
+        "OUT may be an existing file (it is overwritten) but not the input or the mask.",
+    )
+    remove.add_argument("image", type=Path, metavar="IMAGE")
+    remove.add_argument(
+        "--mask",
+        type=Path,
+        required=True,
+        metavar="MASK",
+        help="image of the same size; non-zero (white) pixels are removed",
+    )
+    remove.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    remove.add_argument(
+        "--method",
+        choices=("telea", "ns"),
+        default="telea",
+        help="OpenCV inpainting method (default telea)",
+    )
+    remove.add_argument(
+        "--radius",
+        type=float,
+        default=5.0,
+        metavar="R",
+        help="inpainting neighbourhood in pixels (default 5)",
+    )
+    remove.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="where to compute (default auto)",
+    )
+    _add_models_option(remove)
+
+    models = sub.add_parser("models", help="list, download or import model weights")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    listing = msub.add_parser("list", help="show every model and whether it is installed")
+    _add_models_option(listing)
+    fetch = msub.add_parser("fetch", help="download a model into the user data folder")
+    fetch.add_argument("model_id", metavar="ID")
+    _add_models_option(fetch)
+    imp = msub.add_parser("import", help="copy a weights file you already have into place")
+    imp.add_argument("file", type=Path, metavar="FILE")
+    _add_models_option(imp)
+    return parser
+
+
+def _add_models_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--models",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="models folder searched first (default: $SEMEDIT_MODELS)",
+    )
+
+
+# -------------------------------------------------------------------------------------- commands
+
+
+def _store(args: argparse.Namespace):
+    from editor.engine.store import ModelStore, default_models_dir
+
+    return ModelStore(models_dir=args.models or default_models_dir())
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from editor.core.imageio import load_image, load_mask, save_image
+    from editor.engine.device import pick_device
+    from editor.engine.edits.remove import RemoveRequest, run
+    from editor.engine.jobs import RunContext, drive
+
+    for source, what in ((args.image, "input image"), (args.mask, "mask")):
+        if _same_file(args.output, source):
+            raise ValueError(f"-o {args.output} is the {what}; choose another output file")
+    device = pick_device(args.device)
+    loaded = load_image(args.image)
+    height, width = loaded.pixels.shape[:2]
+    mask = load_mask(args.mask, shape=(height, width))
+    request = RemoveRequest(image=loaded.pixels, mask=mask, method=args.method, radius=args.radius)
+
+    bar = ProgressBar()
+    try:
+        result = drive(
+            run(request, RunContext(device=device)),
+            lambda update: bar.update(update.progress, update.message),
+        )
+        bar.update(1.0, "saving", force=True)
+    finally:
+        bar.close()
+    save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
+    return EXIT_OK
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    rows = [("ID", "TITLE", "STATUS", "WHERE", "LICENCE")]
+    for info, state, where in store.status():
+        rows.append((info.id, info.title, state, str(where) if where else "-", info.licence))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:4])]
+        print("  ".join(cells + [row[4]]).rstrip())
+    searched = ", ".join(str(r) for r in store.roots())
+    print(f"\nsearched: {searched}")
+    return EXIT_OK
+
+
+def cmd_models_fetch(args: argparse.Namespace) -> int:
+    store = _store(args)
+    bar = ProgressBar()
+    cancel = threading.Event()
+
+    def progress(done: int, total: int | None, message: str) -> None:
+        fraction = done / total if total else None
+        sizes = f"{_human_bytes(done)}" + (f"/{_human_bytes(total)}" if total else "")
+        bar.update(fraction, f"{sizes} {message}", force=message == "verified")
+
+    try:
+        where = store.fetch(args.model_id, progress=progress, cancel=cancel)
+    finally:
+        bar.close()
+    print(f"{args.model_id}: verified in {where}")
+    return EXIT_OK
+
+
+def cmd_models_import(args: argparse.Namespace) -> int:
+    store = _store(args)
+    model_id, dest = store.import_file(args.file)
+    print(f"{args.file} is {model_id}: copied to {dest}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Failures reported as one line, without a traceback (anything else is a bug: show it)."""
+    from editor.engine.store import ModelError
+
+    errors: list[type[BaseException]] = [ModelError, ValueError, OSError]
+    try:
+        from editor.core.imageio import ImageIOError
+
+        errors.insert(0, ImageIOError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` (default sys.argv[1:]), run the command, return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
+        code = exit_.code
+        return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
+
+    from editor.engine.jobs import JobCancelled
+
+    handlers = {
+        "remove": cmd_remove,
+        "list": cmd_models_list,
+        "fetch": cmd_models_fetch,
+        "import": cmd_models_import,
+    }
+    handler = handlers[args.command if args.command == "remove" else args.models_command]
+    try:
+        return handler(args)
+    except (JobCancelled, KeyboardInterrupt):
+        print(f"{PROG}: error: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except Exception as exc:  # noqa: BLE001 - filtered right below
+        if not isinstance(exc, _expected_errors()):
+            raise
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

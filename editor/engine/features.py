@@ -1,0 +1,125 @@
+"""The shared VGG19 feature extractor: the best weights available, one input convention for callers.
+
+Two sets of VGG19 weights are known to the registry and they disagree on what an image is:
+
+- `vgg19-torchvision` (the full network, conv1_1..conv5_4): RGB in 0..1, normalised with the
+  ImageNet mean/std; keys `features.N.*`.
+- `vgg19-conv3` (conv1_1..conv3_4 only, the one available offline): the Caffe convention, BGR in
+  0..255 minus the per-channel mean, no std; keys `conv1_1.*`.
+
+Callers always hand in RGB 0..1; the conversion happens once, here, from the registry's `input`
+fields (order, range, mean, std), so no loss function ever needs to know which file was loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from editor.engine.store import ModelError, ModelMissing, ModelStore, load_state_dict
+from editor.ops.vgg import CONV_NAMES, VGG19Features, torchvision_to_conv_names
+
+DEFAULT_PREFER = ("vgg19-torchvision", "vgg19-conv3")
+
+
+def _conv_named(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Conv-named weights whatever the file's layout (torchvision keys are renamed)."""
+    if any(key.startswith("features.") for key in state):
+        return torchvision_to_conv_names(state)
+    return {k: v for k, v in state.items() if k.split(".")[0] in CONV_NAMES}
+
+
+class FeatureExtractor(nn.Module):
+    """Frozen VGG19 features of an RGB 0..1 image, from whichever weights were loaded.
+
+    forward(rgb (B, 3, H, W) float RGB 0..1, layers) -> {layer: activation}; see
+    `editor.ops.vgg.VGG19Features` for the shapes. Parameters are frozen and the module is in
+    eval mode, but gradients flow to the input (style/perceptual optimisation needs them).
+    """
+
+    def __init__(
+        self,
+        state_dict: Mapping[str, torch.Tensor],
+        input_convention: Mapping[str, Any],
+        source: str = "",
+        pool: str = "max",
+    ) -> None:
+        super().__init__()
+        weights = _conv_named(state_dict)
+        present = [c for c in CONV_NAMES if f"{c}.weight" in weights]
+        if not present:
+            raise ModelError(f"{source or 'weights'}: no VGG19 conv layers in the state dict")
+        depth = len(present)
+        if tuple(present) != CONV_NAMES[:depth]:
+            raise ModelError(f"{source or 'weights'}: VGG19 layers are not contiguous: {present}")
+        last_conv = present[-1]
+        self.source = source
+        self.net = VGG19Features(last_layer=last_conv.replace("conv", "relu"), pool=pool)
+        try:
+            self.net.load_state_dict(weights, strict=True)
+        except RuntimeError as exc:
+            raise ModelError(f"{source or 'weights'}: not VGG19 weights ({exc})") from exc
+
+        order = str(input_convention.get("order", "RGB")).upper()
+        if order not in ("RGB", "BGR"):
+            raise ModelError(f"{source}: unknown channel order {order!r}")
+        self.bgr = order == "BGR"
+        self.value_range = float(input_convention.get("range", 1.0))
+        mean = torch.tensor(input_convention.get("mean", [0.0, 0.0, 0.0]), dtype=torch.float32)
+        std = torch.tensor(input_convention.get("std", [1.0, 1.0, 1.0]), dtype=torch.float32)
+        # mean/std are listed in the weights' own channel order and scale.
+        self.register_buffer("mean", mean.view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", std.view(1, 3, 1, 1), persistent=False)
+
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.eval()
+
+    @classmethod
+    def from_store(
+        cls,
+        store: ModelStore,
+        device: str | torch.device = "cpu",
+        prefer: Sequence[str] = DEFAULT_PREFER,
+        pool: str = "max",
+    ) -> FeatureExtractor:
+        """Load the first of `prefer` that the store has (verified), on `device`."""
+        problems: list[str] = []
+        for model_id in prefer:
+            try:
+                path = store.file_path(model_id)
+            except ModelMissing as exc:
+                problems.append(str(exc))
+                continue
+            info = store.info(model_id)
+            extractor = cls(load_state_dict(path), info.input, source=model_id, pool=pool)
+            return extractor.to(device)
+        raise ModelMissing(
+            f"no VGG19 feature weights found (tried {', '.join(prefer)}): " + " | ".join(problems)
+        )
+
+    @property
+    def available_layers(self) -> tuple[str, ...]:
+        """Layer names this extractor can produce (e.g. conv1_1..relu3_4 for vgg19-conv3)."""
+        return self.net.layer_names
+
+    def normalise(self, rgb: torch.Tensor) -> torch.Tensor:
+        """RGB 0..1 -> the loaded weights' input convention."""
+        x = rgb.flip(1) if self.bgr else rgb
+        return (x * self.value_range - self.mean) / self.std
+
+    def forward(self, rgb: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Activations at `layers` of an RGB 0..1 batch (B, 3, H, W); KeyError for absent layers."""
+        missing = [name for name in layers if name not in self.net.layer_names]
+        if missing:
+            have = self.available_layers
+            raise KeyError(
+                f"{self.source or 'VGG19'} cannot give {', '.join(missing)}; it has"
+                f" {have[0]}..{have[-1]} ({', '.join(n for n in have if n.startswith('relu'))})"
+            )
+        if rgb.ndim != 4 or rgb.shape[1] != 3:
+            raise ValueError(f"expected an RGB batch (B, 3, H, W), got {tuple(rgb.shape)}")
+        return self.net(self.normalise(rgb), layers)

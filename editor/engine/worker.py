@@ -1,0 +1,312 @@
+"""The background engine: runs edit jobs one at a time on its own QThread.
+
+The UI thread never computes pixels. It calls `Engine.submit` with a `RunFactory`; a worker
+QObject living on the engine's QThread drives the run (a generator of `Update`s) and reports back
+through queued signals, each carrying the job id:
+
+    submit ──► queue (deque + lock) ──wake (queued signal)──► _Worker.process on the engine thread
+                                                               │ drives run(ctx), throttles previews
+    UI slots ◄── Engine signals (main thread) ◄── queued ──────┘ started/progress/preview/finished…
+
+Every submitted job ends with exactly one of `finished`, `failed` or `cancelled`.
+
+Cancellation is cooperative: `cancel` sets the job's `RunContext.cancel_event`. The run raises
+`JobCancelled` at its next `check_cancelled()`; besides, the driver stops pulling updates (and
+closes the generator) as soon as the run yields after the flag is set. A run that ignores the flag
+and returns a result anyway still ends with `cancelled`, never `finished`: the user asked for the
+result to be thrown away. A job cancelled while waiting is dropped from the queue and gets
+`cancelled` at once.
+
+Previews are throttled to one per `preview_interval_s` (the latest wins); a pending preview is
+delivered before `finished` (not before `cancelled`: nobody wants a cancelled job's pixels).
+Progress is limited to ~20 signals a second, plus every change of message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+
+from editor.engine.device import pick_device, set_cpu_threads
+from editor.engine.jobs import JobCancelled, RunContext, RunFactory, Update
+
+log = logging.getLogger(__name__)
+
+_PROGRESS_INTERVAL_S = 0.05
+
+
+@dataclass
+class _Job:
+    id: int
+    name: str
+    factory: RunFactory
+    ctx: RunContext
+
+
+class _JobQueue:
+    """The state shared by the UI thread and the engine thread; every access holds `lock`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waiting: deque[_Job] = deque()
+        self.current: _Job | None = None
+
+    def take_next(self) -> tuple[_Job | None, int]:
+        """Pop the next job and make it current (atomically); also return how many still wait."""
+        with self.lock:
+            self.current = self.waiting.popleft() if self.waiting else None
+            return self.current, len(self.waiting)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+class _Worker(QObject):
+    """Lives on the engine thread; drives runs and emits what happens (never touches the UI)."""
+
+    started = Signal(int, str)
+    progress = Signal(int, float, str)
+    preview = Signal(int, object)
+    finished = Signal(int, object)
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+    queue_changed = Signal(int)
+
+    def __init__(self, jobs: _JobQueue, threads: int | None, preview_interval_s: float) -> None:
+        super().__init__()
+        self._jobs = jobs
+        self._threads = threads
+        self._preview_interval_s = preview_interval_s
+
+    @Slot()
+    def setup(self) -> None:
+        """Runs first on the engine thread: thread settings apply where the work happens."""
+        set_cpu_threads(self._threads)
+
+    @Slot()
+    def process(self) -> None:
+        """Run waiting jobs until the queue is empty (extra wake-ups then find nothing to do)."""
+        while True:
+            job, waiting = self._jobs.take_next()
+            if job is None:
+                return
+            self.queue_changed.emit(waiting)
+            self._run(job)
+
+    def _run(self, job: _Job) -> None:
+        ctx = job.ctx
+        if ctx.cancelled:
+            self.cancelled.emit(job.id)
+            return
+        self.started.emit(job.id, job.name)
+        run = None
+        try:
+            run = job.factory(ctx)
+            result = self._drive(job, run)
+        except JobCancelled:
+            self.cancelled.emit(job.id)
+        except Exception as error:  # the worker outlives any job
+            log.exception("job %d (%s) failed", job.id, job.name)
+            self.failed.emit(job.id, _one_line(error))
+        else:
+            if ctx.cancelled:  # the run ignored the flag: its result is not wanted
+                self.cancelled.emit(job.id)
+            else:
+                self.finished.emit(job.id, result)
+        finally:
+            if run is not None and hasattr(run, "close"):
+                try:
+                    run.close()  # runs the generator's `finally` blocks if we stopped early
+                except Exception:
+                    log.exception("job %d (%s) failed while closing", job.id, job.name)
+
+    def _drive(self, job: _Job, run) -> object:
+        """Pull updates until the run returns; throttle what goes to the UI."""
+        interval = self._preview_interval_s
+        last_preview = last_progress = float("-inf")
+        last_message: str | None = None
+        pending: Update | None = None
+        while True:
+            try:
+                update = next(run)
+            except StopIteration as stop:
+                if pending is not None:
+                    self.preview.emit(job.id, pending)
+                return stop.value
+            if job.ctx.cancelled:
+                raise JobCancelled()
+            now = time.monotonic()
+            if update.message != last_message or now - last_progress >= _PROGRESS_INTERVAL_S:
+                fraction = -1.0 if update.progress is None else float(update.progress)
+                self.progress.emit(job.id, fraction, update.message)
+                last_message, last_progress = update.message, now
+            if update.preview is not None:
+                pending = update
+            if pending is not None and now - last_preview >= interval:
+                self.preview.emit(job.id, pending)
+                pending, last_preview = None, now
+
+
+class Engine(QObject):
+    """Runs jobs one at a time on a worker QObject moved to its own QThread.
+
+    Talks to the UI only through queued signals, all emitted on the thread the Engine lives in
+    (the UI thread). Call its methods from that thread too; only the job queue is shared with the
+    engine thread, behind a lock. Call `shutdown` before dropping the last reference (it is
+    connected to the application's aboutToQuit): Qt aborts if a running QThread is destroyed.
+    """
+
+    started = Signal(int, str)
+    """job id, job name"""
+    progress = Signal(int, float, str)
+    """job id, fraction done (-1 if unknown), message"""
+    preview = Signal(int, object)
+    """job id, the `Update` carrying `preview` (+ `preview_rect`); throttled, the latest wins"""
+    finished = Signal(int, object)
+    """job id, result"""
+    failed = Signal(int, str)
+    """job id, one line: exception type and message (the traceback goes to logging)"""
+    cancelled = Signal(int)
+    """job id"""
+    queue_changed = Signal(int)
+    """number of waiting jobs (not counting the running one)"""
+
+    _wake = Signal()
+
+    def __init__(
+        self,
+        device: str = "auto",
+        threads: int | None = None,
+        preview_interval_s: float = 0.1,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._device = pick_device(device)
+        self._jobs = _JobQueue()
+        self._next_id = 1
+        self._live: set[int] = set()  # submitted and not yet reported ended (UI-thread view)
+        self._shut_down = False
+
+        self._thread = QThread()
+        self._thread.setObjectName("semedit-engine")
+        self._worker = _Worker(self._jobs, threads, preview_interval_s)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.setup)
+        self._wake.connect(self._worker.process, Qt.ConnectionType.QueuedConnection)
+
+        queued = Qt.ConnectionType.QueuedConnection
+        w = self._worker
+        w.started.connect(self.started, queued)
+        w.progress.connect(self.progress, queued)
+        w.preview.connect(self.preview, queued)
+        w.queue_changed.connect(self.queue_changed, queued)
+        w.finished.connect(self._on_finished, queued)
+        w.failed.connect(self._on_failed, queued)
+        w.cancelled.connect(self._on_cancelled, queued)
+
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._thread.start()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def device(self) -> str:
+        """The torch device runs get in their `RunContext` ("cpu", "cuda", …)."""
+        return self._device
+
+    @property
+    def busy(self) -> bool:
+        """True while any submitted job has not yet reported finished/failed/cancelled."""
+        return bool(self._live)
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def submit(self, name: str, factory: RunFactory, *, replace: bool = False) -> int:
+        """Queue a job and return its id; `replace` first cancels the running and waiting ones."""
+        if self._shut_down:
+            raise RuntimeError("the engine is shut down")
+        if replace:
+            self.cancel_all()
+        job = _Job(self._next_id, name, factory, RunContext(device=self._device))
+        self._next_id += 1
+        self._live.add(job.id)
+        with self._jobs.lock:
+            self._jobs.waiting.append(job)
+            waiting = len(self._jobs.waiting)
+        self.queue_changed.emit(waiting)
+        self._wake.emit()
+        return job.id
+
+    def cancel(self, job_id: int | None = None) -> None:
+        """Cancel the running job (None or its id), or drop a waiting one. Unknown ids: no-op."""
+        dropped: _Job | None = None
+        with self._jobs.lock:
+            current = self._jobs.current
+            if job_id is None or (current is not None and current.id == job_id):
+                if current is not None:
+                    current.ctx.cancel_event.set()
+                return
+            for job in self._jobs.waiting:
+                if job.id == job_id:
+                    dropped = job
+                    self._jobs.waiting.remove(job)
+                    break
+            waiting = len(self._jobs.waiting)
+        if dropped is not None:
+            dropped.ctx.cancel_event.set()
+            self._on_cancelled(dropped.id)
+            self.queue_changed.emit(waiting)
+
+    def cancel_all(self) -> None:
+        """Cancel the running job and drop every waiting one."""
+        with self._jobs.lock:
+            dropped = list(self._jobs.waiting)
+            self._jobs.waiting.clear()
+            if self._jobs.current is not None:
+                self._jobs.current.ctx.cancel_event.set()
+        for job in dropped:
+            job.ctx.cancel_event.set()
+            self._on_cancelled(job.id)
+        if dropped:
+            self.queue_changed.emit(0)
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Cancel everything, stop the thread and wait for it. Safe to call twice.
+
+        A run that ignores cancellation for longer than `timeout_ms` is left to finish on its
+        own (a warning is logged); terminating a thread mid-computation is never safe.
+        """
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.cancel_all()
+        self._thread.quit()
+        if not self._thread.wait(timeout_ms):
+            log.warning("engine thread still busy %d ms after shutdown was asked", timeout_ms)
+        self._live.clear()
+
+    # -- relays on the UI thread: keep `busy` in step with what the UI has been told -------------
+
+    @Slot(int, object)
+    def _on_finished(self, job_id: int, result: object) -> None:
+        self._live.discard(job_id)
+        self.finished.emit(job_id, result)
+
+    @Slot(int, str)
+    def _on_failed(self, job_id: int, message: str) -> None:
+        self._live.discard(job_id)
+        self.failed.emit(job_id, message)
+
+    @Slot(int)
+    def _on_cancelled(self, job_id: int) -> None:
+        self._live.discard(job_id)
+        self.cancelled.emit(job_id)

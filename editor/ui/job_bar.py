@@ -1,0 +1,220 @@
+"""The one job bar every edit shares: what runs, progress, Cancel, then Apply or Discard.
+
+`EditSession` is the glue between a document, the engine and the canvas: it submits a run, draws
+its previews, keeps the finished result as a pending patch and turns Apply into one undo command.
+The patch is computed on the engine thread, so a 24 MP result costs the UI thread nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from editor.core.document import Document
+from editor.core.geometry import Rect
+from editor.core.mask_ops import changed_patch
+from editor.core.patch import ArrayPatch
+from editor.engine.jobs import RunContext, RunFactory, Update
+from editor.engine.worker import Engine
+from editor.ui.canvas import CanvasView
+
+
+@dataclass
+class PendingResult:
+    """A finished edit waiting for Apply: the patch, and the image revision it was made from."""
+
+    name: str
+    patch: ArrayPatch
+    result: np.ndarray
+    revision: int
+
+
+def _with_patch(factory: RunFactory, before: np.ndarray) -> RunFactory:
+    """Wrap a run so it also returns the patch from `before` to its result (on the worker)."""
+
+    def run(ctx: RunContext):
+        result = yield from factory(ctx)
+        ctx.check_cancelled()
+        yield Update(progress=1.0, message="Preparing the result…")
+        return result, changed_patch(before, result)
+
+    return run
+
+
+class JobBar(QWidget):
+    """Label, progress bar and the Cancel / Apply / Discard buttons."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        self.label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(260)
+        self.progress.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running edit (Esc)")
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setToolTip("Keep the result (Enter); undo brings the old pixels back")
+        self.discard_button = QPushButton("Discard")
+        self.discard_button.setToolTip("Throw the result away")
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.progress)
+        for button in (self.cancel_button, self.apply_button, self.discard_button):
+            layout.addWidget(button)
+        self.set_state("idle")
+
+    def set_state(self, state: str, text: str = "") -> None:
+        """idle (hidden) · running · done (Apply/Discard) · message (text only)."""
+        self.setVisible(state != "idle")
+        self.label.setText(text)
+        self.progress.setVisible(state == "running")
+        self.cancel_button.setVisible(state == "running")
+        self.apply_button.setVisible(state == "done")
+        self.discard_button.setVisible(state == "done")
+
+    def set_progress(self, fraction: float | None) -> None:
+        if fraction is None or fraction < 0:
+            self.progress.setRange(0, 0)  # busy indicator
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(round(fraction * 1000)))
+
+
+class EditSession(QObject):
+    """Runs edits of one document on the engine; previews, then a pending result, then undo."""
+
+    applied = Signal(str)  # edit name, after its result became an undo command
+    message = Signal(str)  # for the status bar
+
+    def __init__(self, engine: Engine, canvas: CanvasView, bar: JobBar, push_patch) -> None:
+        super().__init__()
+        self.engine = engine
+        self.canvas = canvas
+        self.bar = bar
+        self._push_patch = push_patch
+        self.document: Document | None = None
+        self.pending: PendingResult | None = None
+        self._names: dict[int, str] = {}
+        self._revisions: dict[int, int] = {}
+        self.running: int | None = None
+        engine.started.connect(self._on_started)
+        engine.progress.connect(self._on_progress)
+        engine.preview.connect(self._on_preview)
+        engine.finished.connect(self._on_finished)
+        engine.failed.connect(self._on_failed)
+        engine.cancelled.connect(self._on_cancelled)
+        bar.cancel_button.clicked.connect(self.cancel)
+        bar.apply_button.clicked.connect(self.apply)
+        bar.discard_button.clicked.connect(self.discard)
+
+    # --- starting ------------------------------------------------------------------------------
+
+    def set_document(self, document: Document | None) -> None:
+        self.engine.cancel_all()
+        self.discard()
+        self.document = document
+
+    def submit(self, name: str, factory: RunFactory) -> int:
+        """Queue an edit of the current document; a pending unapplied result is discarded."""
+        if self.document is None:
+            raise RuntimeError("no document")
+        self.discard()
+        waiting = self.engine.busy
+        job_id = self.engine.submit(name, _with_patch(factory, self.document.image.copy()))
+        self._names[job_id] = name
+        self._revisions[job_id] = self.document.image_revision
+        if waiting:
+            self.bar.set_state("running", f"{name}: queued, starts when the running edit ends")
+            self.message.emit(f"{name} queued behind the running edit")
+        else:
+            self.bar.set_state("running", f"{name}: starting…")
+        return job_id
+
+    def cancel(self) -> None:
+        self.engine.cancel_all()
+
+    # --- engine signals ------------------------------------------------------------------------
+
+    def _on_started(self, job_id: int, name: str) -> None:
+        if job_id not in self._names:
+            return
+        self.running = job_id
+        self.bar.set_state("running", f"{name}…")
+        self.bar.set_progress(0.0)
+
+    def _on_progress(self, job_id: int, fraction: float, text: str) -> None:
+        if job_id != self.running:
+            return
+        self.bar.set_progress(fraction)
+        self.bar.label.setText(f"{self._names[job_id]}: {text}" if text else self._names[job_id])
+
+    def _on_preview(self, job_id: int, update: Update) -> None:
+        if job_id == self.running and update.preview is not None:
+            self.canvas.show_preview(update.preview, update.preview_rect)
+
+    def _on_finished(self, job_id: int, value) -> None:
+        name = self._forget(job_id)
+        if name is None or self.document is None:
+            return
+        result, patch = value
+        revision = self._revisions.pop(job_id, -1)
+        if patch.empty:
+            self.canvas.clear_preview()
+            self.bar.set_state("message", f"{name}: no pixels changed")
+            return
+        self.pending = PendingResult(name, patch, result, revision)
+        rect = patch.rect or Rect(0, 0, self.document.width, self.document.height)
+        self.canvas.show_preview(result[rect.slices], rect)
+        self.bar.set_state("done", f"{name} finished: Apply to keep it, Discard to drop it")
+
+    def _on_failed(self, job_id: int, text: str) -> None:
+        name = self._forget(job_id)
+        if name is None:
+            return
+        self.canvas.clear_preview()
+        self.bar.set_state("message", f"{name} failed: {text}")
+        self.message.emit(f"{name} failed: {text}")
+
+    def _on_cancelled(self, job_id: int) -> None:
+        name = self._forget(job_id)
+        if name is None:
+            return
+        self.canvas.clear_preview()
+        self.bar.set_state("message", f"{name} cancelled; the image is unchanged")
+
+    def _forget(self, job_id: int) -> str | None:
+        name = self._names.pop(job_id, None)
+        if job_id == self.running:
+            self.running = None
+        return name
+
+    # --- results -------------------------------------------------------------------------------
+
+    def apply(self) -> bool:
+        """Commit the pending result as one undo command. Refused if the image changed since."""
+        pending, self.pending = self.pending, None
+        self.canvas.clear_preview()
+        if pending is None or self.document is None:
+            self.bar.set_state("idle")
+            return False
+        if pending.revision != self.document.image_revision:
+            self.bar.set_state(
+                "message", f"{pending.name}: the image changed while it ran; run it again"
+            )
+            return False
+        self._push_patch("image", pending.patch, pending.name)
+        self.bar.set_state("idle")
+        self.applied.emit(pending.name)
+        return True
+
+    def discard(self) -> None:
+        had = self.pending is not None
+        self.pending = None
+        self.canvas.clear_preview()
+        if had or not self.engine.busy:
+            self.bar.set_state("idle")

@@ -1,0 +1,703 @@
+"""The main window: menus, tools, docks, the job bar and the file workflow around one document."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QUndoStack,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QColorDialog,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QUndoView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from editor import __version__
+from editor.core import mask_ops
+from editor.core.document import Document, Layer
+from editor.core.imageio import (
+    OPEN_FILTER,
+    SUPPORTED_EXTENSIONS,
+    ImageIOError,
+    SaveOptions,
+    format_for_path,
+    load_mask,
+    save_image,
+    save_mask,
+)
+from editor.core.patch import ArrayPatch
+from editor.engine.edits import remove
+from editor.engine.worker import Engine
+from editor.ui.autosave import Autosaver
+from editor.ui.canvas import CanvasView
+from editor.ui.commands import PatchCommand
+from editor.ui.dialogs import PreferencesDialog, SaveOptionsDialog
+from editor.ui.job_bar import EditSession, JobBar
+from editor.ui.settings import Settings
+from editor.ui.tool_options import MAX_BRUSH, ToolOptions
+from editor.ui.tools import (
+    BrushTool,
+    EllipseTool,
+    EraserTool,
+    LassoTool,
+    MagicWandTool,
+    PolygonTool,
+    RectangleTool,
+    Tool,
+)
+
+log = logging.getLogger(__name__)
+
+SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.tiff);;BMP (*.bmp)"
+
+
+class MainWindow(QMainWindow):
+    """One document per window; everything that changes it goes through the undo stack."""
+
+    def __init__(self, settings: QSettings | None = None, engine: Engine | None = None) -> None:
+        super().__init__()
+        self.settings = Settings(settings)
+        self.document: Document | None = None
+        self.undo_stack = QUndoStack(self)
+        self.save_options = SaveOptions()
+        self.setWindowTitle("SemEdit")
+        self.setAcceptDrops(True)
+        self.resize(1280, 820)
+
+        self.canvas = CanvasView(self)
+        self.job_bar = JobBar(self)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.job_bar)
+        self.setCentralWidget(central)
+
+        self.engine = engine or Engine(
+            device=self.settings.device(), threads=self.settings.cpu_threads() or None
+        )
+        self.session = EditSession(self.engine, self.canvas, self.job_bar, self._push_result)
+        self.session.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.autosaver = Autosaver(self)
+
+        self._build_tools()
+        self._build_docks()
+        self._build_actions()
+        self._build_menus()
+        self._build_status_bar()
+        self.canvas.cursorMoved.connect(self._show_cursor)
+        self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        self.undo_stack.cleanChanged.connect(self._update_title)
+        self.undo_stack.indexChanged.connect(self._update_title)
+        self.canvas.set_mask_style(self.settings.mask_color(), self.settings.mask_opacity())
+        self.tool_options.set_mask_style(self.settings.mask_color(), self.settings.mask_opacity())
+        self.set_tool("brush")
+        self._update_actions()
+        QTimer.singleShot(0, self.autosaver.offer_recovery)
+
+    # --- construction ----------------------------------------------------------------------
+
+    def _build_tools(self) -> None:
+        self.tools: dict[str, Tool] = {
+            "brush": BrushTool(self),
+            "eraser": EraserTool(self),
+            "rectangle": RectangleTool(self),
+            "ellipse": EllipseTool(self),
+            "lasso": LassoTool(self),
+            "polygon": PolygonTool(self),
+            "wand": MagicWandTool(self),
+        }
+        self.tools["eraser"].brush = self.tools["brush"].brush
+
+    def _build_docks(self) -> None:
+        self.tool_options = ToolOptions(self)
+        self.tool_options.maskStyleChanged.connect(self._set_mask_style)
+        self.tool_options.brushChanged.connect(self.set_brush)
+        self.tool_options.color_button.clicked.connect(self.choose_mask_color)
+        dock = QDockWidget("Tool options", self)
+        dock.setObjectName("tool_options")
+        dock.setWidget(self.tool_options)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.history_view = QUndoView(self.undo_stack)
+        self.history_view.setEmptyLabel("Opened")
+        history = QDockWidget("History", self)
+        history.setObjectName("history")
+        history.setWidget(self.history_view)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, history)
+        self.docks = [dock, history]
+
+    def _action(
+        self, text: str, slot: Callable, shortcut=None, *, checkable: bool = False, tip: str = ""
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even with the menu bar hidden
+        return action
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        a = self._action
+        self.act_open = a("&Open…", self.open_dialog, K.Open)
+        self.act_save = a("&Save", self.save, K.Save)
+        self.act_save_as = a("Save &As…", self.save_as, K.SaveAs)
+        self.act_export = a("&Export a Copy…", self.export, "Ctrl+Shift+E")
+        self.act_close = a("&Close", self.close_document, K.Close)
+        self.act_quit = a("&Quit", self.close, K.Quit)
+        self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(K.Undo)
+        self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence(K.Redo), QKeySequence("Ctrl+Shift+Z")])
+        self.act_prefs = a("&Preferences…", self.preferences, K.Preferences)
+        self.act_zoom_in = a("Zoom &In", self.canvas.zoom_in, [K.ZoomIn, "Ctrl+="])
+        self.act_zoom_out = a("Zoom &Out", self.canvas.zoom_out, K.ZoomOut)
+        self.act_fit = a("&Fit in Window", self.canvas.fit, "Ctrl+0")
+        self.act_100 = a("&Actual Pixels (100 %)", self.canvas.actual_size, "Ctrl+1")
+        self.act_compare = a(
+            "&Compare Before/After",
+            self.toggle_compare,
+            "Ctrl+Y",
+            checkable=True,
+            tip="Split view: the image as opened on the left",
+        )
+        self.act_show_mask = a("Show &Mask", self._toggle_mask, "Ctrl+H", checkable=True)
+        self.act_show_mask.setChecked(True)
+        self.act_mask_all = a("Mask &All", partial(self.mask_operation, "all"), K.SelectAll)
+        self.act_mask_clear = a(
+            "&Clear Mask", partial(self.mask_operation, "clear"), ["Ctrl+D", "Ctrl+Shift+A"]
+        )
+        self.act_mask_invert = a("&Invert Mask", partial(self.mask_operation, "invert"), "Ctrl+I")
+        self.act_mask_grow = a("&Grow…", partial(self.mask_operation, "grow"))
+        self.act_mask_shrink = a("&Shrink…", partial(self.mask_operation, "shrink"))
+        self.act_mask_feather = a("&Feather…", partial(self.mask_operation, "feather"), "Shift+F6")
+        self.act_mask_color = a("Overlay &Colour…", self.choose_mask_color)
+        self.act_mask_load = a("&Load Mask…", self.load_mask_dialog)
+        self.act_mask_save = a("Sa&ve Mask…", self.save_mask_dialog)
+        self.act_remove = a(
+            "&Remove Masked Object",
+            self.run_remove,
+            "Ctrl+R",
+            tip="Fill the masked area from its surroundings",
+        )
+        self.act_cancel = a("Cancel Running Edit", self.session.cancel, "Esc")
+        self.act_apply = a("Apply Edit Result", self.session.apply, "Ctrl+Return")
+        self.act_brush_smaller = a("Smaller Brush", partial(self.resize_brush, 1 / 1.2), "[")
+        self.act_brush_bigger = a("Bigger Brush", partial(self.resize_brush, 1.2), "]")
+        self.act_about = a("&About SemEdit", self.about)
+        self.remove_methods = QActionGroup(self)
+        for method in remove.METHODS:
+            act = QAction(
+                {"telea": "Telea (fast marching)", "ns": "Navier–Stokes"}.get(method, method), self
+            )
+            act.setCheckable(True)
+            act.setData(method)
+            act.setChecked(method == remove.METHODS[0])
+            self.remove_methods.addAction(act)
+
+        self.tool_group = QActionGroup(self)
+        self.tool_actions: dict[str, QAction] = {}
+        for key, text, shortcut in [
+            ("brush", "Brush", "B"),
+            ("eraser", "Eraser", "E"),
+            ("rectangle", "Rectangle", "M"),
+            ("ellipse", "Ellipse", "Shift+M"),
+            ("lasso", "Lasso", "L"),
+            ("polygon", "Polygon", "Shift+L"),
+            ("wand", "Magic Wand", "W"),
+        ]:
+            act = a(
+                f"{text}",
+                partial(self.set_tool, key),
+                shortcut,
+                checkable=True,
+                tip=f"{text} ({shortcut})",
+            )
+            act.setToolTip(f"{text} ({shortcut})")
+            self.tool_group.addAction(act)
+            self.tool_actions[key] = act
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.act_open)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        for act in (self.act_save, self.act_save_as, self.act_export):
+            file_menu.addAction(act)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_close)
+        file_menu.addAction(self.act_quit)
+        edit = bar.addMenu("&Edit")
+        edit.addAction(self.act_undo)
+        edit.addAction(self.act_redo)
+        edit.addSeparator()
+        edit.addAction(self.act_prefs)
+        view = bar.addMenu("&View")
+        for act in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100):
+            view.addAction(act)
+        view.addSeparator()
+        view.addAction(self.act_compare)
+        view.addAction(self.act_show_mask)
+        for dock in self.docks:
+            view.addAction(dock.toggleViewAction())
+        tools = bar.addMenu("&Tools")
+        for act in self.tool_actions.values():
+            tools.addAction(act)
+        tools.addSeparator()
+        tools.addAction(self.act_brush_smaller)
+        tools.addAction(self.act_brush_bigger)
+        mask = bar.addMenu("&Mask")
+        for act in (self.act_mask_all, self.act_mask_clear, self.act_mask_invert):
+            mask.addAction(act)
+        mask.addSeparator()
+        for act in (self.act_mask_grow, self.act_mask_shrink, self.act_mask_feather):
+            mask.addAction(act)
+        mask.addSeparator()
+        for act in (self.act_mask_color, self.act_mask_load, self.act_mask_save):
+            mask.addAction(act)
+        image = bar.addMenu("&Image")
+        image.addAction(self.act_remove)
+        methods = image.addMenu("Remove &Method")
+        methods.addActions(self.remove_methods.actions())
+        image.addSeparator()
+        image.addAction(self.act_apply)
+        image.addAction(self.act_cancel)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_about)
+
+        toolbar = QToolBar("Tools", self)
+        toolbar.setObjectName("tools")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.addActions(list(self.tool_actions.values()))
+        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, toolbar)
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.position_label = QLabel("")
+        self.pixel_label = QLabel("")
+        self.zoom_label = QLabel("")
+        self.size_label = QLabel("")
+        self.device_label = QLabel(self.engine.device.upper())
+        for label in (
+            self.position_label,
+            self.pixel_label,
+            self.zoom_label,
+            self.size_label,
+            self.device_label,
+        ):
+            status.addPermanentWidget(label)
+
+    # --- document lifecycle ----------------------------------------------------------------
+
+    def set_document(self, document: Document | None) -> None:
+        self.session.set_document(document)
+        self.undo_stack.clear()
+        self.document = document
+        self.canvas.set_document(document)
+        self.autosaver.set_document(document)
+        if document is not None:
+            bits = f"{document.bit_depth}-bit"
+            kind = {1: "gray", 3: "RGB", 4: "RGBA"}[document.channels]
+            self.size_label.setText(f"{document.width} × {document.height} {kind} {bits}")
+        else:
+            self.size_label.setText("")
+        self._update_title()
+        self._update_actions()
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a file in place of the current document; on failure the current one stays."""
+        if not self.maybe_save():
+            return False
+        try:
+            document = Document.open(path, max_pixels=self.settings.max_pixels())
+        except ImageIOError as error:
+            self.show_error("Cannot open image", str(error))
+            return False
+        self.set_document(document)
+        self.settings.add_recent(path)
+        self.settings.set_last_dir(path)
+        self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
+        return True
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open image", self.settings.last_dir(), OPEN_FILTER
+        )
+        if path:
+            self.open_path(path)
+
+    def close_document(self) -> None:
+        if self.maybe_save():
+            self.set_document(None)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.settings.recent_files()
+        if not files:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        for path in files:
+            self.recent_menu.addAction(
+                Path(path).name, partial(self._open_recent, path)
+            ).setToolTip(path)
+
+    def _open_recent(self, path: str) -> None:
+        if not Path(path).exists():
+            self.settings.remove_recent(path)
+            self.show_error("Cannot open image", f"{path} no longer exists; removed from Recent.")
+            return
+        self.open_path(path)
+
+    @property
+    def image_modified(self) -> bool:
+        """Whether pixels differ from the last save (mask-only changes do not count)."""
+        stack = self.undo_stack
+        if stack.cleanIndex() < 0:
+            return True
+        lo, hi = sorted((stack.cleanIndex(), stack.index()))
+        return any(getattr(stack.command(i), "touches_image", False) for i in range(lo, hi))
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; False means the user chose to stay."""
+        if self.document is None or not self.image_modified:
+            return True
+        answer = self.ask_save_changes()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def save(self) -> bool:
+        doc = self.document
+        if doc is None:
+            return False
+        if doc.path is None or doc.path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+            return self.save_as()
+        if not doc.overwrite_confirmed and doc.path.exists():
+            if not self.confirm_overwrite(doc.path):
+                return self.save_as()
+            doc.overwrite_confirmed = True
+        return self._write(doc.path, self.save_options, becomes_document_path=True)
+
+    def save_as(self) -> bool:
+        return self._save_dialog("Save image as", becomes_document_path=True)
+
+    def export(self) -> bool:
+        return self._save_dialog("Export a copy", becomes_document_path=False)
+
+    def _save_dialog(self, title: str, *, becomes_document_path: bool) -> bool:
+        if self.document is None:
+            return False
+        start = str(self.document.path) if self.document.path else self.settings.last_dir()
+        path, _ = QFileDialog.getSaveFileName(self, title, start, SAVE_FILTER)
+        if not path:
+            return False
+        try:
+            fmt = format_for_path(path)
+        except ImageIOError as error:
+            self.show_error("Cannot save", str(error))
+            return False
+        options = SaveOptionsDialog.ask(self, fmt, self.save_options)
+        if options is None:
+            return False
+        self.save_options = options
+        return self._write(Path(path), options, becomes_document_path=becomes_document_path)
+
+    def _write(self, path: Path, options: SaveOptions, *, becomes_document_path: bool) -> bool:
+        doc = self.document
+        try:
+            save_image(path, doc.image, options=options, icc_profile=doc.icc_profile, exif=doc.exif)
+        except ImageIOError as error:
+            self.show_error("Cannot save", str(error))
+            return False
+        if becomes_document_path:
+            doc.path = path
+            doc.overwrite_confirmed = True  # the user chose this file, or confirmed it
+            self.undo_stack.setClean()
+            self.autosaver.discard()
+        self.settings.add_recent(path)
+        self.settings.set_last_dir(path)
+        self.statusBar().showMessage(f"Saved {path.name}", 5000)
+        self._update_title()
+        return True
+
+    # --- dialogs (overridable in tests) ------------------------------------------------------
+
+    def show_error(self, title: str, text: str) -> None:
+        QMessageBox.warning(self, title, text)
+
+    def ask_save_changes(self) -> QMessageBox.StandardButton:
+        name = self.document.path.name if self.document and self.document.path else "Untitled"
+        return QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"Save the changes to {name} before closing it?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+
+    def confirm_overwrite(self, path: Path) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Overwrite the original?",
+            f"{path.name} is the file you opened. Replace it with the edited image?\n"
+            "Choose No to save under a new name instead.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    # --- tools and mask --------------------------------------------------------------------
+
+    def set_tool(self, key: str) -> None:
+        tool = self.tools[key]
+        self.tool_actions[key].setChecked(True)
+        self.canvas.set_tool(tool)
+        self.tool_options.set_tool(tool)
+
+    def resize_brush(self, factor: float) -> None:
+        """[ and ]: scale the brush by `factor`, by at least one pixel each press."""
+        brush_tool: BrushTool = self.tools["brush"]  # type: ignore[assignment]
+        old = brush_tool.brush.size
+        size = max(old + 1, old * factor) if factor > 1 else min(old - 1, old * factor)
+        self.set_brush(replace(brush_tool.brush, size=float(min(MAX_BRUSH, max(1, round(size))))))
+
+    def set_brush(self, brush) -> None:
+        """One brush for painting and erasing, like most editors' shared brush size."""
+        self.tools["brush"].brush = self.tools["eraser"].brush = brush  # type: ignore[attr-defined]
+        self.tool_options.refresh()
+        self.canvas.viewport().update()
+
+    def push_patch(self, layer: Layer, patch: ArrayPatch, text: str, *, applied: bool) -> None:
+        """Tools call this: one finished change becomes one undo command."""
+        if self.document is None or patch.empty:
+            return
+        self.undo_stack.push(PatchCommand(self.document, layer, patch, text, applied=applied))
+
+    def _push_result(self, layer: Layer, patch: ArrayPatch, text: str) -> None:
+        self.push_patch(layer, patch, text, applied=False)
+
+    def mask_operation(self, op: str) -> None:
+        doc = self.document
+        if doc is None:
+            return
+        shape = doc.mask.shape
+        if op in ("grow", "shrink", "feather"):
+            amount, ok = QInputDialog.getInt(self, f"{op.capitalize()} mask", "Pixels:", 8, 1, 1000)
+            if not ok:
+                return
+            new = getattr(mask_ops, op)(doc.mask, amount)
+            text = f"{op.capitalize()} mask by {amount} px"
+        else:
+            new = {
+                "all": lambda: mask_ops.fill(shape),
+                "clear": lambda: mask_ops.clear(shape),
+                "invert": lambda: mask_ops.invert(doc.mask),
+            }[op]()
+            text = {"all": "Mask all", "clear": "Clear mask", "invert": "Invert mask"}[op]
+        self.push_patch("mask", doc.diff("mask", new), text, applied=False)
+
+    def choose_mask_color(self) -> None:
+        color = QColorDialog.getColor(self.canvas.mask_color, self, "Mask overlay colour")
+        if color.isValid():
+            self._set_mask_style(color, self.canvas.mask_opacity)
+            self.tool_options.set_mask_style(color, self.canvas.mask_opacity)
+
+    def _set_mask_style(self, color: QColor, opacity: float) -> None:
+        self.canvas.set_mask_style(color, opacity)
+        self.settings.set_mask_color(color)
+        self.settings.set_mask_opacity(opacity)
+
+    def _toggle_mask(self, checked: bool) -> None:
+        self.canvas.set_mask_style(visible=checked)
+
+    def load_mask_dialog(self) -> None:
+        if self.document is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load mask", self.settings.last_dir(), OPEN_FILTER
+        )
+        if not path:
+            return
+        try:
+            new = load_mask(path, self.document.mask.shape)
+        except ImageIOError as error:
+            self.show_error("Cannot load mask", str(error))
+            return
+        self.push_patch("mask", self.document.diff("mask", new), "Load mask", applied=False)
+
+    def save_mask_dialog(self) -> None:
+        if self.document is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save mask", self.settings.last_dir(), "PNG (*.png)"
+        )
+        if path:
+            try:
+                save_mask(path, self.document.mask)
+            except ImageIOError as error:
+                self.show_error("Cannot save mask", str(error))
+
+    # --- view ------------------------------------------------------------------------------
+
+    def toggle_compare(self, checked: bool) -> None:
+        self.canvas.set_compare(0.5 if checked else None)
+
+    def keyPressEvent(self, event) -> None:
+        # Hold backslash to see the whole image as opened.
+        if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat() and self.document:
+            self._compare_before_hold = self.canvas.compare_split
+            self.canvas.set_compare(1.0)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat() and self.document:
+            self.canvas.set_compare(getattr(self, "_compare_before_hold", None))
+            return
+        super().keyReleaseEvent(event)
+
+    def _show_cursor(self, x: int, y: int) -> None:
+        doc = self.document
+        if doc is None or x < 0:
+            self.position_label.setText("")
+            self.pixel_label.setText("")
+            return
+        self.position_label.setText(f"x {x}  y {y}")
+        value = doc.image[y, x]
+        names = {1: "L", 3: "RGB", 4: "RGBA"}[doc.channels]
+        channels = " ".join(f"{n} {int(v)}" for n, v in zip(names, value, strict=False))
+        self.pixel_label.setText(f"{channels}  mask {int(doc.mask[y, x])}")
+
+    def _update_title(self, *_) -> None:
+        doc = self.document
+        if doc is None:
+            self.setWindowTitle("SemEdit")
+        else:
+            name = doc.path.name if doc.path else "Untitled"
+            self.setWindowTitle(f"{name}{' *' if self.image_modified else ''} — SemEdit")
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        has = self.document is not None
+        for act in (
+            self.act_save,
+            self.act_save_as,
+            self.act_export,
+            self.act_close,
+            self.act_mask_all,
+            self.act_mask_clear,
+            self.act_mask_invert,
+            self.act_mask_grow,
+            self.act_mask_shrink,
+            self.act_mask_feather,
+            self.act_mask_load,
+            self.act_mask_save,
+            self.act_remove,
+            self.act_compare,
+            self.act_fit,
+            self.act_100,
+            self.act_zoom_in,
+            self.act_zoom_out,
+        ):
+            act.setEnabled(has)
+
+    # --- edits -----------------------------------------------------------------------------
+
+    def run_remove(self) -> int | None:
+        """Fill the masked region through the engine; the result waits for Apply."""
+        doc = self.document
+        if doc is None:
+            return None
+        if not doc.mask.any():
+            self.statusBar().showMessage(
+                "Paint over the object to remove first (B for the brush)", 6000
+            )
+            return None
+        method = self.remove_methods.checkedAction().data()
+        request = remove.RemoveRequest(image=doc.image.copy(), mask=doc.mask.copy(), method=method)
+        return self.session.submit("Remove", partial(remove.run, request))
+
+    # --- misc ------------------------------------------------------------------------------
+
+    def preferences(self) -> None:
+        PreferencesDialog.edit(self, self.settings)
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About SemEdit",
+            f"SemEdit {__version__}\nAn image editor whose tools are deep-learning semantic edits.",
+        )
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _dropped_image(event) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = _dropped_image(event)
+        if path is not None:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, partial(self.open_path, path))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.autosaver.discard()
+        self.engine.shutdown()
+        event.accept()
+
+
+def _dropped_image(event) -> str | None:
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        if url.isLocalFile() and Path(url.toLocalFile()).suffix.lower() in SUPPORTED_EXTENSIONS:
+            return url.toLocalFile()
+    return None
+
+
+def run_app(argv: list[str], path: str | None = None) -> int:
+    """Start the GUI (optionally opening `path`) and return the exit code."""
+    app = QApplication.instance() or QApplication(argv)
+    app.setApplicationName("SemEdit")
+    app.setOrganizationName("SemEdit")
+    app.setApplicationVersion(__version__)
+    window = MainWindow()
+    window.show()
+    if path:
+        QTimer.singleShot(0, partial(window.open_path, path))
+    return app.exec()

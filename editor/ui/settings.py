@@ -1,0 +1,92 @@
+"""Preferences kept between runs, on top of QSettings (one place knows the keys and defaults)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QColor
+
+from editor.core.imageio import DEFAULT_MAX_MEGAPIXELS
+
+MAX_RECENT = 10
+
+
+class Settings:
+    """Typed access to the app's QSettings. Tests pass their own QSettings (an ini in tmp)."""
+
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        self.q = qsettings if qsettings is not None else QSettings("SemEdit", "SemEdit")
+
+    def _get(self, key: str, default, kind):
+        value = self.q.value(key, default)
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            return default
+
+    # --- files -------------------------------------------------------------------------------
+
+    def recent_files(self) -> list[str]:
+        value = self.q.value("files/recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def add_recent(self, path: str | Path) -> None:
+        path = str(Path(path).resolve())
+        files = [path] + [p for p in self.recent_files() if p != path]
+        self.q.setValue("files/recent", files[:MAX_RECENT])
+
+    def remove_recent(self, path: str) -> None:
+        self.q.setValue("files/recent", [p for p in self.recent_files() if p != path])
+
+    def last_dir(self) -> str:
+        return str(self.q.value("files/last_dir", str(Path.home())))
+
+    def set_last_dir(self, path: str | Path) -> None:
+        self.q.setValue("files/last_dir", str(Path(path).parent))
+
+    # --- mask overlay --------------------------------------------------------------------------
+
+    def mask_color(self) -> QColor:
+        return QColor(str(self.q.value("mask/color", "#ff283c")))
+
+    def set_mask_color(self, color: QColor) -> None:
+        self.q.setValue("mask/color", color.name())
+
+    def mask_opacity(self) -> float:
+        return self._get("mask/opacity", 0.5, float)
+
+    def set_mask_opacity(self, value: float) -> None:
+        self.q.setValue("mask/opacity", float(value))
+
+    # --- engine ------------------------------------------------------------------------------
+
+    def models_dir(self) -> str:
+        return str(self.q.value("engine/models_dir", ""))
+
+    def set_models_dir(self, path: str) -> None:
+        self.q.setValue("engine/models_dir", path)
+
+    def device(self) -> str:
+        return str(self.q.value("engine/device", "auto"))
+
+    def set_device(self, device: str) -> None:
+        self.q.setValue("engine/device", device)
+
+    def cpu_threads(self) -> int:
+        """0 means PyTorch's default."""
+        return self._get("engine/cpu_threads", 0, int)
+
+    def set_cpu_threads(self, n: int) -> None:
+        self.q.setValue("engine/cpu_threads", int(n))
+
+    def max_megapixels(self) -> float:
+        return self._get("files/max_megapixels", float(DEFAULT_MAX_MEGAPIXELS), float)
+
+    def set_max_megapixels(self, value: float) -> None:
+        self.q.setValue("files/max_megapixels", float(value))
+
+    def max_pixels(self) -> int:
+        return int(self.max_megapixels() * 1_000_000)

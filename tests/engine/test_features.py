@@ -1,0 +1,137 @@
+"""The VGG19 feature extractor: real conv1_1..conv3_4 weights via the store; torchvision keys."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from editor.engine.features import FeatureExtractor
+from editor.engine.store import ModelMissing, ModelStore, load_registry, sha256_file
+from editor.ops.vgg import VGG19Features, torchvision_index
+
+CONV3 = "vgg19/vgg19_conv1_1-conv3_4.safetensors"
+TORCHVISION = "vgg19/vgg19-dcbb9e9d.pth"
+
+
+@pytest.fixture
+def conv3(shared_models: Path, tmp_path: Path) -> FeatureExtractor:
+    store = ModelStore(models_dir=shared_models, user_dir=tmp_path / "user")
+    return FeatureExtractor.from_store(store)
+
+
+def test_registry_hash_and_size_match_the_shared_file(shared_models):
+    entry = load_registry()["vgg19-conv3"].file()
+    assert entry.name == CONV3
+    assert sha256_file(shared_models / CONV3) == entry.sha256
+    assert (shared_models / CONV3).stat().st_size == entry.size
+
+
+def test_conv3_weights_load_with_their_layers(conv3):
+    assert conv3.source == "vgg19-conv3"  # the full network is not installed here
+    relus = [n for n in conv3.available_layers if n.startswith("relu")]
+    assert relus == [
+        "relu1_1",
+        "relu1_2",
+        "relu2_1",
+        "relu2_2",
+        "relu3_1",
+        "relu3_2",
+        "relu3_3",
+        "relu3_4",
+    ]
+    assert not conv3.training
+    assert not any(p.requires_grad for p in conv3.parameters())
+
+
+def test_conv3_feature_shapes(conv3):
+    x = torch.rand(2, 3, 32, 48)
+    out = conv3(x, ["relu1_1", "relu2_1", "relu3_1"])
+    assert out["relu1_1"].shape == (2, 64, 32, 48)
+    assert out["relu2_1"].shape == (2, 128, 16, 24)
+    assert out["relu3_1"].shape == (2, 256, 8, 12)
+    assert set(out) == {"relu1_1", "relu2_1", "relu3_1"}
+
+
+def test_asking_for_a_missing_layer_names_what_there_is(conv3):
+    with pytest.raises(KeyError, match="relu3_4"):
+        conv3(torch.rand(1, 3, 16, 16), ["relu2_1", "relu4_1"])
+
+
+def test_caffe_convention_is_applied_once_at_the_edge(conv3):
+    red = torch.zeros(1, 3, 2, 2)
+    red[:, 0] = 1.0  # RGB 0..1 red -> BGR 0..255 minus the Caffe mean
+    x = conv3.normalise(red)
+    assert torch.allclose(x[0, :, 0, 0], torch.tensor([-103.939, -116.779, 255 - 123.68]))
+
+
+def test_gradient_reaches_the_input(conv3):
+    x = torch.rand(1, 3, 24, 24, requires_grad=True)
+    loss = sum(f.square().mean() for f in conv3(x, ["relu1_1", "relu3_1"]).values())
+    loss.backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in conv3.parameters())
+
+
+def _torchvision_state() -> dict[str, torch.Tensor]:
+    """Random weights in torchvision's vgg19 layout (features.N.*, plus a classifier key)."""
+    gen = torch.Generator().manual_seed(0)
+    reference = VGG19Features("relu5_4")
+    state: dict[str, torch.Tensor] = {}
+    for index, conv in torchvision_index().items():
+        weight = getattr(reference, conv).weight
+        state[f"features.{index}.weight"] = torch.randn(weight.shape, generator=gen) * 0.02
+        state[f"features.{index}.bias"] = torch.randn(weight.shape[0], generator=gen) * 0.02
+    state["classifier.6.bias"] = torch.zeros(10)
+    return state
+
+
+def test_torchvision_layout_loads_as_the_full_network(tmp_path, shared_models):
+    models = tmp_path / "models"
+    state = _torchvision_state()
+    (models / "vgg19").mkdir(parents=True)
+    torch.save(state, models / TORCHVISION)
+    registry = load_registry()
+    tv = registry["vgg19-torchvision"]
+    real = replace(
+        tv.file(),
+        sha256=sha256_file(models / TORCHVISION),
+        size=(models / TORCHVISION).stat().st_size,
+    )
+    registry["vgg19-torchvision"] = replace(tv, files=(real,))
+    # Both weights installed: the full network is preferred.
+    store = ModelStore(models_dir=models, user_dir=shared_models, registry=registry)
+
+    extractor = FeatureExtractor.from_store(store)
+
+    assert extractor.source == "vgg19-torchvision"
+    assert {"relu4_1", "relu5_1", "relu5_4"} <= set(extractor.available_layers)
+    assert torch.equal(extractor.net.conv5_4.weight, state["features.34.weight"])
+    assert torch.equal(extractor.net.conv1_1.bias, state["features.0.bias"])
+    out = extractor(torch.rand(1, 3, 64, 32), ["relu4_1", "relu5_1"])
+    assert out["relu4_1"].shape == (1, 512, 8, 4)
+    assert out["relu5_1"].shape == (1, 512, 4, 2)
+    grey = torch.full((1, 3, 1, 1), 0.5)
+    expected = (0.5 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
+    assert torch.allclose(extractor.normalise(grey).flatten(), expected)
+
+    assert FeatureExtractor.from_store(store, prefer=("vgg19-conv3",)).source == "vgg19-conv3"
+
+
+def test_no_weights_installed_is_model_missing(tmp_path):
+    store = ModelStore(user_dir=tmp_path / "user")
+    with pytest.raises(ModelMissing, match="vgg19-torchvision, vgg19-conv3"):
+        FeatureExtractor.from_store(store)
+
+
+def test_vgg_stops_at_the_deepest_requested_layer():
+    net = VGG19Features("relu5_4", pool="avg")
+    ran: list[str] = []
+    for name in ("conv2_1", "conv2_2", "conv3_1"):
+        getattr(net, name).register_forward_hook(lambda m, i, o, n=name: ran.append(n))
+    out = net(torch.rand(1, 3, 16, 16), ["conv2_1", "relu1_2"])
+    assert ran == ["conv2_1"]
+    assert out["conv2_1"].shape == (1, 128, 8, 8)
+    assert (out["conv2_1"] < 0).any()  # the conv output, not its ReLU
