@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	@scripts/qt-system-libs.sh
 	$(BIN)/semedit $(ARGS)
 
 test: $(STAMP)

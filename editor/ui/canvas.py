@@ -132,7 +132,7 @@ class CanvasView(QGraphicsView):
         if visible is not None:
             self.mask_visible = bool(visible)
         if self._mask_item is not None:
-            self._mask_item.setVisible(self.mask_visible)
+            self._mask_item.setVisible(self.mask_visible and not self.preview_visible)
             if color is not None or opacity is not None:
                 self._mask_item.invalidate(None)
 
@@ -144,10 +144,14 @@ class CanvasView(QGraphicsView):
         self._preview_item.setPixmap(QPixmap.fromImage(qimage_from_pixels(pixels)))
         self._preview_item.setPos(x, y)
         self._preview_item.show()
+        if self._mask_item is not None:
+            self._mask_item.hide()  # the user wants to see the result, not the mask over it
 
     def clear_preview(self) -> None:
         self._preview_item.hide()
         self._preview_item.setPixmap(QPixmap())
+        if self._mask_item is not None:
+            self._mask_item.setVisible(self.mask_visible)
 
     @property
     def preview_visible(self) -> bool:

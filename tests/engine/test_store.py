@@ -2,83 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import torch
+from http_server import DATA, DATA_SHA, FILE_NAME, FakeServer, tiny_registry
 
 from editor.engine import store as store_module
 from editor.engine.jobs import JobCancelled
 from editor.engine.store import (
     ChecksumMismatch,
     ModelError,
-    ModelFile,
-    ModelInfo,
     ModelMissing,
     ModelStore,
     load_registry,
     load_state_dict,
 )
-
-FILE_NAME = "tiny/tiny.bin"
-DATA = os.urandom(300_000)  # several 64 KiB chunks, so progress and a half-way drop are real
-DATA_SHA = hashlib.sha256(DATA).hexdigest()
-DATA_SIZE = len(DATA)
-
-
-# ------------------------------------------------------------------------------- the test server
-
-
-class FakeServer:
-    """Serves DATA at /tiny.bin; `mode` makes it misbehave; `requests` records what it saw."""
-
-    def __init__(self) -> None:
-        self.mode = "ok"  # ok | drop (half, then close) | wrong (bad bytes) | no-range (ignore)
-        self.requests: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                body = DATA if server.mode != "wrong" else bytes(b ^ 0xFF for b in DATA)
-                header = self.headers.get("Range")
-                start = 0
-                if header and server.mode != "no-range":
-                    start = int(header.removeprefix("bytes=").split("-")[0])
-                if start >= len(body):
-                    self.send_response(416)
-                    self.end_headers()
-                    server.requests.append({"range": header, "sent": 0, "status": 416})
-                    return
-                rest = body[start:]
-                self.send_response(206 if start else 200)
-                if start:
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                self.send_header("Content-Length", str(len(rest)))
-                self.end_headers()
-                sent = rest[: len(rest) // 2] if server.mode == "drop" else rest
-                self.wfile.write(sent)
-                self.wfile.flush()
-                server.requests.append(
-                    {"range": header, "sent": len(sent), "status": 206 if start else 200}
-                )
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/tiny.bin"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -86,25 +29,6 @@ def server():
     s = FakeServer()
     yield s
     s.close()
-
-
-def tiny_registry(
-    url: str | None,
-    sha256: str | None = DATA_SHA,
-    prefix: str | None = None,
-    size: int | None = DATA_SIZE,
-) -> dict[str, ModelInfo]:
-    f = ModelFile(name=FILE_NAME, url=url, sha256=sha256, sha256_prefix=prefix, size=size)
-    info = ModelInfo(
-        id="tiny",
-        title="Tiny test model",
-        kind="test",
-        files=(f,),
-        licence="CC0",
-        source="tests",
-        input={},
-    )
-    return {"tiny": info}
 
 
 @pytest.fixture
