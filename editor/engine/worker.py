@@ -64,8 +64,17 @@ class _JobQueue:
 
 
 def _one_line(error: BaseException) -> str:
+    """What the user reads: the message alone for errors about their input (bad mask, missing
+    model, unreadable file), prefixed with the type for anything unexpected (a bug)."""
+    from editor.core.imageio import ImageIOError
+    from editor.engine.store import ModelError
+
     text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    if not text:
+        return type(error).__name__
+    if isinstance(error, (ValueError, OSError, ImageIOError, ModelError)):
+        return text[0]
+    return f"{type(error).__name__}: {text[0]}"
 
 
 class _Worker(QObject):
