@@ -22,6 +22,9 @@ DATA_SIZE = len(DATA)
 class FakeServer:
     """Serves DATA at /tiny.bin; `mode` makes it misbehave; `requests` records what it saw.
 
+    A request is recorded, with the byte count the server is about to send, before its body
+    goes out, so a client that has read everything always finds its request noted.
+
     Modes: ok | drop (half, then close) | wrong (bad bytes) | no-range (ignore Range) |
     gate (half, then wait for `gate` to be set before the rest: a download caught mid-way).
     """
@@ -45,24 +48,25 @@ class FakeServer:
                     server.requests.append({"range": header, "sent": 0, "status": 416})
                     return
                 rest = body[start:]
-                self.send_response(206 if start else 200)
+                status = 206 if start else 200
+                sent = rest[: len(rest) // 2] if server.mode in ("drop", "gate") else rest
+                # Noted before the body goes out: a client may finish reading before we return.
+                entry = {"range": header, "sent": len(sent), "status": status}
+                server.requests.append(entry)
+                self.send_response(status)
                 if start:
                     self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
                 self.send_header("Content-Length", str(len(rest)))
                 self.end_headers()
-                sent = rest[: len(rest) // 2] if server.mode in ("drop", "gate") else rest
                 self.wfile.write(sent)
                 self.wfile.flush()
                 if server.mode == "gate":
                     server.gate.wait(10)
+                    entry["sent"] = len(rest)
                     try:
                         self.wfile.write(rest[len(sent) :])
-                        sent = rest
                     except OSError:  # the client hung up: it was cancelled
                         pass
-                server.requests.append(
-                    {"range": header, "sent": len(sent), "status": 206 if start else 200}
-                )
 
             def log_message(self, *args: object) -> None:
                 pass

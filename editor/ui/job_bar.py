@@ -115,7 +115,7 @@ class EditSession(QObject):
     # --- starting ------------------------------------------------------------------------------
 
     def set_document(self, document: Document | None) -> None:
-        self.engine.cancel_all()
+        self.cancel()
         self.discard()
         self.document = document
 
@@ -136,7 +136,9 @@ class EditSession(QObject):
         return job_id
 
     def cancel(self) -> None:
-        self.engine.cancel_all()
+        """Cancel this session's edits (running or queued); other engine jobs carry on."""
+        for job_id in list(self._names):
+            self.engine.cancel(job_id)
 
     # --- engine signals ------------------------------------------------------------------------
 

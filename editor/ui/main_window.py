@@ -55,6 +55,7 @@ from editor.ui.canvas import CanvasView
 from editor.ui.commands import PatchCommand
 from editor.ui.dialogs import PreferencesDialog, SaveOptionsDialog
 from editor.ui.job_bar import EditSession, JobBar
+from editor.ui.models_dialog import ModelsDialog, make_store
 from editor.ui.settings import Settings
 from editor.ui.tool_options import MAX_BRUSH, ToolOptions
 from editor.ui.tools import (
@@ -179,6 +180,7 @@ class MainWindow(QMainWindow):
         self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
         self.act_redo.setShortcuts([QKeySequence(K.Redo), QKeySequence("Ctrl+Shift+Z")])
         self.act_prefs = a("&Preferences…", self.preferences, K.Preferences)
+        self.act_models = a("&Models…", self.show_models, tip="Download or import model weights")
         self.act_zoom_in = a("Zoom &In", self.canvas.zoom_in, [K.ZoomIn, "Ctrl+="])
         self.act_zoom_out = a("Zoom &Out", self.canvas.zoom_out, K.ZoomOut)
         self.act_fit = a("&Fit in Window", self.canvas.fit, "Ctrl+0")
@@ -262,6 +264,7 @@ class MainWindow(QMainWindow):
         edit.addAction(self.act_undo)
         edit.addAction(self.act_redo)
         edit.addSeparator()
+        edit.addAction(self.act_models)
         edit.addAction(self.act_prefs)
         view = bar.addMenu("&View")
         for act in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100):
@@ -653,6 +656,10 @@ class MainWindow(QMainWindow):
 
     def preferences(self) -> None:
         PreferencesDialog.edit(self, self.settings)
+
+    def show_models(self) -> None:
+        # A fresh store each time, so a models folder changed in Preferences takes effect.
+        ModelsDialog(make_store(self.settings), self.engine, self).exec()
 
     def about(self) -> None:
         QMessageBox.about(

@@ -394,3 +394,12 @@ def test_view_point_helper_maps_inside_the_viewport(window, image_file):
     window.open_path(image_file)
     p = _view_point(window, 64, 48)
     assert window.canvas.viewport().rect().contains(QPoint(int(p.x()), int(p.y())))
+
+
+def test_models_dialog_opens_from_the_edit_menu(window, monkeypatch):
+    from editor.ui import models_dialog
+
+    shown = []
+    monkeypatch.setattr(models_dialog.ModelsDialog, "exec", lambda self: shown.append(self) or 0)
+    window.act_models.trigger()
+    assert shown and shown[0].store is not None

@@ -4,14 +4,17 @@ The store reports download progress through a callback from deep inside `downloa
 which reads the network in a loop; a callback cannot yield. So the download runs on a helper
 thread and its progress comes back through a queue, and the run relays it as `Update`s:
 
-    run (engine thread) ──starts──► helper thread: store.fetch(progress=queue.put, cancel=stop)
+    run (engine thread) ──starts──► helper thread: store.fetch(progress=…, cancel=ctx.cancel_event)
          ▲ yields Update(progress, "Downloading …  1.2 / 3.9 MB")          │
          └────────────── queue: ("progress", done, total, name) · ("done", path) · ("error", exc)
 
-The helper thread never outlives the run: on cancel (or when the driver closes the run early)
-`stop` is set, the download raises `JobCancelled` before its next chunk, and the run joins the
-thread before it returns, so no two writers ever share a `.part` file. The `.part` is kept, and
-the next fetch resumes from it.
+The helper thread never outlives the run: the download gets `ctx.cancel_event` itself and raises
+`JobCancelled` before its next chunk once it is set (the run sets it too when the driver closes
+it early), and the run joins the thread before it ends, so no two writers ever share a `.part`
+file. The `.part` is kept, and the next fetch resumes from it.
+
+(A generator all the way down would need a generator form of `download_to_part`; until then this
+thread is the bridge.)
 """
 
 from __future__ import annotations
@@ -23,9 +26,6 @@ from pathlib import Path
 
 from editor.engine.jobs import Run, RunContext, Update
 from editor.engine.store import ModelStore
-
-POLL_S = 0.05
-"""How often the run looks at the cancel flag while the download is quiet."""
 
 
 @dataclass(frozen=True)
@@ -44,14 +44,13 @@ def run(request: FetchRequest, ctx: RunContext, store: ModelStore) -> Run:
     """
     ctx.check_cancelled()
     events: queue.Queue[tuple] = queue.Queue()
-    stop = threading.Event()
 
     def on_progress(done: int, total: int | None, message: str) -> None:
         events.put(("progress", done, total, message))
 
     def download() -> None:
         try:
-            where = store.fetch(request.model_id, progress=on_progress, cancel=stop)
+            where = store.fetch(request.model_id, progress=on_progress, cancel=ctx.cancel_event)
         except BaseException as error:  # noqa: BLE001 - every outcome goes back to the run
             events.put(("error", error))
         else:
@@ -60,34 +59,29 @@ def run(request: FetchRequest, ctx: RunContext, store: ModelStore) -> Run:
     helper = threading.Thread(target=download, name=f"fetch-{request.model_id}", daemon=True)
     yield Update(progress=None, message=f"Connecting for {request.model_id}…")
     helper.start()
+    ended = False  # the helper reported its outcome (it may still be a moment from exiting)
     try:
         while True:
-            if ctx.cancelled:
-                stop.set()
-            try:
-                event = events.get(timeout=POLL_S)
-            except queue.Empty:
-                continue
-            # Relay only the latest progress: the network can outpace the UI.
-            while event[0] == "progress":
-                try:
-                    newer = events.get_nowait()
-                except queue.Empty:
-                    break
-                event = newer
-            kind = event[0]
-            if kind == "progress":
-                _, done, total, message = event
+            batch = [events.get()]  # the helper always ends with "done" or "error"
+            while not events.empty():  # only this run takes from the queue
+                batch.append(events.get_nowait())
+            # Relay only the latest progress of the batch: the network can outpace the UI.
+            progress = [e for e in batch if e[0] == "progress"]
+            if progress:
+                _, done, total, message = progress[-1]
                 yield Update(
                     progress=done / total if total else None, message=_words(message, done, total)
                 )
-            elif kind == "error":
-                raise event[1]
-            else:
+            last = batch[-1]
+            ended = last[0] in ("done", "error")
+            if last[0] == "error":
+                raise last[1]
+            if last[0] == "done":
                 ctx.check_cancelled()
-                return Path(event[1])
+                return Path(last[1])
     finally:
-        stop.set()
+        if not ended:
+            ctx.cancel_event.set()  # the driver closed the run early: nobody wants the rest
         helper.join()
 
 
