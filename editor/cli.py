@@ -2,6 +2,8 @@
 
     semedit remove IMAGE --mask MASK.png -o OUT [--method telea|ns] [--radius R]
                    [--device auto|cpu|cuda] [--models DIR]
+    semedit upscale IMAGE --scale 2|3|4 -o OUT [--model ID] [--device auto|cpu|cuda]
+                    [--models DIR] [--tile N]
     semedit models list [--models DIR]
     semedit models fetch ID [--models DIR]
     semedit models import FILE [--models DIR]
@@ -14,7 +16,8 @@ Exit status: 0 success, 1 a failure reported as one `semedit: error: ...` line o
 2 a usage error (argparse), 130 cancelled (Ctrl+C).
 
 `-o` may name an existing file, which is overwritten (so a batch can be rerun), but never the
-input image or the mask itself: losing the original to a typo is not worth the convenience.
+input image (or, for remove, the mask) itself: losing the original to a typo is not worth the
+convenience.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-COMMANDS = {"remove", "models"}
+COMMANDS = {"remove", "upscale", "models", "train-upscaler"}
 PROG = "semedit"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -128,6 +131,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_models_option(remove)
 
+    upscale = sub.add_parser(
+        "upscale",
+        help="enlarge an image 2, 3 or 4 times with a super-resolution network",
+        description="Upscale IMAGE by --scale with the best model available for that scale (or "
+        "--model ID) and write the result to OUT, keeping the ICC profile and EXIF. Says which "
+        "model it used. OUT may be an existing file (it is overwritten) but not the input.",
+    )
+    upscale.add_argument("image", type=Path, metavar="IMAGE")
+    upscale.add_argument("--scale", type=int, required=True, choices=(2, 3, 4), help="factor")
+    upscale.add_argument(
+        "--model",
+        default=None,
+        metavar="ID",
+        help="model id (see `semedit models list`; semedit-sr is the built-in one); "
+        "default: the best available for the scale",
+    )
+    upscale.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    upscale.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="where to compute (default auto)",
+    )
+    upscale.add_argument(
+        "--tile",
+        type=int,
+        default=192,
+        metavar="N",
+        help="tile side in input pixels (default 192; smaller uses less memory)",
+    )
+    _add_models_option(upscale)
+
+    sub.add_parser(
+        "train-upscaler",
+        help="train an upscaling network on a folder of photos (semedit train-upscaler --help)",
+        add_help=False,
+    )
     models = sub.add_parser("models", help="list, download or import model weights")
     msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     listing = msub.add_parser("list", help="show every model and whether it is installed")
@@ -195,6 +235,37 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from editor.core.imageio import load_image, save_image
+    from editor.engine.device import pick_device
+    from editor.engine.edits.upscale import UpscaleRequest, run
+    from editor.engine.jobs import RunContext, drive
+    from editor.engine.sr_choice import choose_upscaler, load_upscaler
+
+    if _same_file(args.output, args.image):
+        raise ValueError(f"-o {args.output} is the input image; choose another output file")
+    if args.tile < 16:
+        raise ValueError(f"--tile must be at least 16 pixels, got {args.tile}")
+    device = pick_device(args.device)
+    loaded = load_image(args.image)
+    choice = choose_upscaler(_store(args), args.scale, args.model)
+    upscaler = load_upscaler(choice, device)
+    request = UpscaleRequest(image=loaded.pixels, scale=args.scale, model=choice, tile=args.tile)
+
+    bar = ProgressBar()
+    try:
+        result = drive(
+            run(request, RunContext(device=device), upscaler),
+            lambda update: bar.update(update.progress, update.message),
+        )
+        bar.update(1.0, "saving", force=True)
+    finally:
+        bar.close()
+    save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
+    print(f"upscaled with {choice.label}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_models_list(args: argparse.Namespace) -> int:
     store = _store(args)
     rows = [("ID", "TITLE", "STATUS", "WHERE", "LICENCE")]
@@ -258,9 +329,12 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` (default sys.argv[1:]), run the command, return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train-upscaler"]:
+        return _train_upscaler(argv[1:])
     parser = build_parser()
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
         code = exit_.code
         return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
@@ -269,11 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers = {
         "remove": cmd_remove,
+        "upscale": cmd_upscale,
         "list": cmd_models_list,
         "fetch": cmd_models_fetch,
         "import": cmd_models_import,
     }
-    handler = handlers[args.command if args.command == "remove" else args.models_command]
+    handler = handlers[args.command if args.command != "models" else args.models_command]
     try:
         return handler(args)
     except (JobCancelled, KeyboardInterrupt):
@@ -284,6 +359,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _train_upscaler(argv: list[str]) -> int:
+    """Long-running training keeps its own argument parser and log; Ctrl+C saves a checkpoint."""
+    from editor.engine.train_upscaler import main as train_main
+
+    try:
+        return train_main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+        if isinstance(code, str):  # a message, e.g. "no images in DIR"
+            print(f"{PROG}: error: {code}", file=sys.stderr)
+            return EXIT_FAILED
+        return EXIT_OK if code is None else int(code)
 
 
 if __name__ == "__main__":

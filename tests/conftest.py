@@ -27,6 +27,16 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def server():
+    """A real HTTP server on 127.0.0.1 serving one small model file (see tests/http_server.py)."""
+    from http_server import FakeServer
+
+    s = FakeServer()
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def shared_models() -> Path:
     if not SHARED_MODELS.is_dir():
         pytest.skip("../shared/models is not present")

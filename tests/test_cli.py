@@ -43,7 +43,7 @@ def error_lines(err: str) -> list[str]:
 
 
 def test_commands_routed_here():
-    assert COMMANDS == {"remove", "models"}
+    assert COMMANDS == {"remove", "upscale", "models", "train-upscaler"}
 
 
 def test_remove_round_trip(photo, tmp_path, capsys):

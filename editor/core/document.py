@@ -40,6 +40,7 @@ class Document:
     exif: bytes | None = None
     overwrite_confirmed: bool = False
     image_revision: int = 0
+    suggested_name: str | None = None  # offered by Save As when there is no path yet
     original: np.ndarray = None  # type: ignore[assignment]
     _listeners: list[Listener] = field(default_factory=list, repr=False)
 

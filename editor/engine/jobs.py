@@ -37,10 +37,17 @@ class Update:
 
 @dataclass
 class RunContext:
-    """What a run may ask of its driver: the cancel flag and the torch device to use."""
+    """What a run may ask of its driver: the cancel flag, the torch device to use, and the part
+    of the image the user is looking at now.
+
+    `viewport` is written by the UI thread while the run goes on (a plain attribute swap of an
+    immutable Rect, so no lock is needed); tiled runs read it before each tile to do the visible
+    tiles first.
+    """
 
     device: str = "cpu"
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    viewport: Rect | None = None
 
     @property
     def cancelled(self) -> bool:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
+from editor.core.geometry import Rect
 from editor.engine.device import pick_device, set_cpu_threads
 from editor.engine.jobs import JobCancelled, RunContext, RunFactory, Update
 
@@ -239,13 +240,21 @@ class Engine(QObject):
 
     # -- jobs ----------------------------------------------------------------------------------
 
-    def submit(self, name: str, factory: RunFactory, *, replace: bool = False) -> int:
+    def submit(
+        self,
+        name: str,
+        factory: RunFactory,
+        *,
+        replace: bool = False,
+        viewport: Rect | None = None,
+    ) -> int:
         """Queue a job and return its id; `replace` first cancels the running and waiting ones."""
         if self._shut_down:
             raise RuntimeError("the engine is shut down")
         if replace:
             self.cancel_all()
-        job = _Job(self._next_id, name, factory, RunContext(device=self._device))
+        ctx = RunContext(device=self._device, viewport=viewport)
+        job = _Job(self._next_id, name, factory, ctx)
         self._next_id += 1
         self._live.add(job.id)
         with self._jobs.lock:
@@ -254,6 +263,14 @@ class Engine(QObject):
         self.queue_changed.emit(waiting)
         self._wake.emit()
         return job.id
+
+    def set_viewport(self, job_id: int, viewport: Rect | None) -> None:
+        """Tell a running or waiting job which image area is on screen (it reorders its tiles)."""
+        with self._jobs.lock:
+            jobs = [self._jobs.current, *self._jobs.waiting]
+        for job in jobs:
+            if job is not None and job.id == job_id:
+                job.ctx.viewport = viewport
 
     def cancel(self, job_id: int | None = None) -> None:
         """Cancel the running job (None or its id), or drop a waiting one. Unknown ids: no-op."""

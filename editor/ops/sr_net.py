@@ -28,9 +28,9 @@ from torch import nn
 #: (see training/README.md). `channels` is the width of every hidden layer, `depth` the number
 #: of hidden 3x3 convolutions after the first one.
 ARCHITECTURES: dict[int, dict[str, int]] = {
-    2: {"channels": 32, "depth": 6},
-    3: {"channels": 32, "depth": 6},
-    4: {"channels": 32, "depth": 6},
+    2: {"channels": 48, "depth": 8},
+    3: {"channels": 48, "depth": 8},
+    4: {"channels": 48, "depth": 8},
 }
 
 
@@ -59,6 +59,14 @@ class ResidualSR(nn.Module):
             layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.PReLU(channels)]
         self.body = nn.Sequential(*layers)
         self.tail = nn.Conv2d(channels, 3 * scale * scale, 3, padding=1)
+        # He et al. 2015 ("Delving Deep into Rectifiers", the PReLU paper) initialisation for a
+        # plain conv stack with PReLU(0.25): it keeps the activation variance constant with
+        # depth. PyTorch's default init shrinks it layer by layer, so with 10 layers the tail saw
+        # almost no signal and training stalled at the bicubic loss.
+        for module in self.body:
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, a=0.25, nonlinearity="leaky_relu")
+                nn.init.zeros_(module.bias)
         # Start as exact bicubic: the residual branch contributes nothing until it has learned
         # something, so early checkpoints are never worse than the baseline.
         nn.init.zeros_(self.tail.weight)
@@ -66,7 +74,10 @@ class ResidualSR(nn.Module):
 
     @property
     def receptive_radius(self) -> int:
-        """LR pixels of context each output pixel depends on (for tile overlap), bicubic's 2 incl."""
+        """LR pixels of context one output pixel sees on each side (tile overlap to use).
+
+        depth + 2 stacked 3x3 convolutions add one pixel each; bicubic alone reaches 2.
+        """
         return max(self.depth + 2, 2)
 
     def upsample(self, lr: torch.Tensor) -> torch.Tensor:
@@ -81,8 +92,29 @@ class ResidualSR(nn.Module):
         return self.upsample(lr) + self.residual(lr)
 
 
-def build(scale: int) -> ResidualSR:
-    """The network shipped for `scale` (2, 3 or 4), freshly initialised (equals bicubic)."""
+def build(scale: int, channels: int | None = None, depth: int | None = None) -> ResidualSR:
+    """The network for `scale` (2, 3 or 4), freshly initialised (it equals bicubic).
+
+    `channels` / `depth` override the shipped sizes (experiments; loading weights whose
+    safetensors metadata records other sizes).
+    """
     if scale not in ARCHITECTURES:
         raise ValueError(f"no architecture for scale {scale}; have {sorted(ARCHITECTURES)}")
-    return ResidualSR(scale, **ARCHITECTURES[scale])
+    sizes = dict(ARCHITECTURES[scale])
+    if channels is not None:
+        sizes["channels"] = channels
+    if depth is not None:
+        sizes["depth"] = depth
+    return ResidualSR(scale, **sizes)
+
+
+def from_weights(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> ResidualSR:
+    """A `ResidualSR` from a shipped safetensors file's tensors and metadata (no file access).
+
+    The metadata carries ``scale``, ``channels`` and ``depth`` (written by
+    tools/train_upscaler.py), so weights trained with other sizes still load. float16 weights are
+    promoted to float32.
+    """
+    model = ResidualSR(int(metadata["scale"]), int(metadata["channels"]), int(metadata["depth"]))
+    model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+    return model.eval()

@@ -149,6 +149,7 @@ class TrainConfig:
     warmup_steps: int = 200
     total_steps: int = 20000
     charbonnier_eps: float = 1e-3
+    grad_clip: float = 0.1
     seed: int = 0
 
 
@@ -199,9 +200,12 @@ class SRTrainer:
         loss = charbonnier(self.model(lr_img), hr_img, self.config.charbonnier_eps)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        # Gradient-norm clipping (VDSR trains its deep plain net at high rates this way) stops
+        # a rare bad batch from throwing the PReLU stack into a dead state.
+        nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.step += 1
-        return float(loss), lr_value
+        return loss.item(), lr_value
 
     # ---- checkpoint state as plain tensors (safetensors-friendly, no pickle) ----
 
@@ -243,19 +247,25 @@ class SRTrainer:
 
 
 def train(
-    trainer: SRTrainer, steps: int, report_every: int = 50
+    trainer: SRTrainer, steps: int | None = None, report_every: int = 50
 ) -> Iterator[tuple[int, float, float]]:
     """Run until `trainer.step == steps`, yielding (step, mean loss since last report, lr).
 
     A generator so callers (CLI, engine job, tests) decide when to checkpoint, log or stop.
-    It also yields at the last step.
+    It also yields at the last step. With ``steps=None`` it runs to ``trainer.config.total_steps``,
+    read afresh every step, so a caller with a time budget may re-plan the schedule between
+    reports (``trainer.config = dataclasses.replace(config, total_steps=...)``).
     """
     total, count = 0.0, 0
-    while trainer.step < steps:
+
+    def end() -> int:
+        return trainer.config.total_steps if steps is None else steps
+
+    while trainer.step < end():
         loss, lr_value = trainer.train_step()
         total += loss
         count += 1
-        if trainer.step % report_every == 0 or trainer.step == steps:
+        if trainer.step % report_every == 0 or trainer.step == end():
             yield trainer.step, total / count, lr_value
             total, count = 0.0, 0
 

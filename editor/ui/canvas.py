@@ -73,6 +73,7 @@ class CanvasView(QGraphicsView):
         self._preview_item.setZValue(2)
         self.scene().addItem(self._preview_item)
         self._preview_item.hide()
+        self._result_item: TiledArrayItem | None = None
         self.mask_color = QColor(255, 40, 60)
         self.mask_opacity = 0.5
         self.mask_visible = True
@@ -99,7 +100,7 @@ class CanvasView(QGraphicsView):
             return
         self._image_item = TiledArrayItem(lambda: document.image, qimage_from_pixels)
         self._original_item = TiledArrayItem(lambda: document.original, qimage_from_pixels)
-        self._original_item.setZValue(1)
+        self._original_item.setZValue(2.5)  # above previews: the split compares with them too
         self._original_item.hide()
         self._mask_item = TiledArrayItem(lambda: document.mask, self._render_mask)
         self._mask_item.setZValue(3)
@@ -139,23 +140,58 @@ class CanvasView(QGraphicsView):
     # --- previews and comparison -------------------------------------------------------------
 
     def show_preview(self, pixels: np.ndarray, rect: Rect | None = None) -> None:
-        """Draw an edit's in-progress pixels over `rect` of the image (None: the whole image)."""
-        x, y = (rect.x, rect.y) if rect is not None else (0, 0)
+        """Draw an edit's in-progress pixels stretched over `rect` of the image (None: all of it).
+
+        Pixels at a higher resolution than the document (an upscaling preview) are drawn smaller,
+        so they line up with the image they came from.
+        """
+        if self.document is None:
+            return
+        self._drop_result_tiles()
+        rect = rect or self.document.bounds
+        factor = rect.w / max(1, pixels.shape[1])
         self._preview_item.setPixmap(QPixmap.fromImage(qimage_from_pixels(pixels)))
-        self._preview_item.setPos(x, y)
+        self._preview_item.setTransformationMode(
+            Qt.TransformationMode.SmoothTransformation
+            if factor < 1
+            else Qt.TransformationMode.FastTransformation
+        )
+        self._preview_item.setScale(factor)
+        self._preview_item.setPos(rect.x, rect.y)
         self._preview_item.show()
+        self._hide_mask_for_preview()
+
+    def show_result_tiles(self, pixels: np.ndarray, scale: int = 1) -> None:
+        """Show a whole (possibly huge, higher-resolution) result, drawn lazily tile by tile."""
+        self._preview_item.hide()
+        self._preview_item.setPixmap(QPixmap())
+        self._drop_result_tiles()
+        item = TiledArrayItem(lambda: pixels, qimage_from_pixels)
+        item.setScale(1.0 / scale)
+        item.setZValue(2)
+        self.scene().addItem(item)
+        self._result_item = item
+        self._hide_mask_for_preview()
+
+    def _drop_result_tiles(self) -> None:
+        if self._result_item is not None:
+            self.scene().removeItem(self._result_item)
+            self._result_item = None
+
+    def _hide_mask_for_preview(self) -> None:
         if self._mask_item is not None:
             self._mask_item.hide()  # the user wants to see the result, not the mask over it
 
     def clear_preview(self) -> None:
         self._preview_item.hide()
         self._preview_item.setPixmap(QPixmap())
+        self._drop_result_tiles()
         if self._mask_item is not None:
             self._mask_item.setVisible(self.mask_visible)
 
     @property
     def preview_visible(self) -> bool:
-        return self._preview_item.isVisible()
+        return self._preview_item.isVisible() or self._result_item is not None
 
     def set_compare(self, split: float | None) -> None:
         """Show the image as opened left of `split` (fraction of the width); None turns it off."""

@@ -24,6 +24,15 @@ from editor.engine.device import set_cpu_threads
 from editor.ui.settings import Settings
 
 
+def _ok_cancel(dialog: QDialog) -> QDialogButtonBox:
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    )
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
 class SaveOptionsDialog(QDialog):
     """Quality and compression for the formats that have them."""
 
@@ -57,12 +66,7 @@ class SaveOptionsDialog(QDialog):
         elif fmt == "TIFF":
             self.tiff.setCurrentIndex(max(0, self.tiff.findData(options.tiff_compression)))
             form.addRow("Compression", self.tiff)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(_ok_cancel(self))
 
     def result_options(self) -> SaveOptions:
         if self.fmt == "JPEG":
@@ -125,12 +129,7 @@ class PreferencesDialog(QDialog):
         self.max_mp.setSuffix(" MP")
         self.max_mp.setValue(settings.max_megapixels())
         form.addRow("Largest image to open", self.max_mp)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(_ok_cancel(self))
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Models folder", self.models_dir.text())

@@ -24,12 +24,20 @@ from editor.ui.canvas import CanvasView
 
 @dataclass
 class PendingResult:
-    """A finished edit waiting for Apply: the patch, and the image revision it was made from."""
+    """A finished edit waiting for Apply: the result, the undo patch for in-place edits (None for
+    edits whose result becomes a new document), and the image revision it was made from."""
 
     name: str
-    patch: ArrayPatch
+    patch: ArrayPatch | None
     result: np.ndarray
     revision: int
+
+
+@dataclass(frozen=True)
+class _JobInfo:
+    name: str
+    revision: int  # the document's image revision when the job was submitted
+    scale: int  # result resolution / document resolution
 
 
 def _with_patch(factory: RunFactory, before: np.ndarray) -> RunFactory:
@@ -89,6 +97,7 @@ class EditSession(QObject):
     """Runs edits of one document on the engine; previews, then a pending result, then undo."""
 
     applied = Signal(str)  # edit name, after its result became an undo command
+    newDocument = Signal(object, str)  # result image, edit name: Apply of a resizing edit
     message = Signal(str)  # for the status bar
 
     def __init__(self, engine: Engine, canvas: CanvasView, bar: JobBar, push_patch) -> None:
@@ -99,8 +108,7 @@ class EditSession(QObject):
         self._push_patch = push_patch
         self.document: Document | None = None
         self.pending: PendingResult | None = None
-        self._names: dict[int, str] = {}
-        self._revisions: dict[int, int] = {}
+        self._jobs: dict[int, _JobInfo] = {}
         self.running: int | None = None
         engine.started.connect(self._on_started)
         engine.progress.connect(self._on_progress)
@@ -119,15 +127,21 @@ class EditSession(QObject):
         self.discard()
         self.document = document
 
-    def submit(self, name: str, factory: RunFactory) -> int:
-        """Queue an edit of the current document; a pending unapplied result is discarded."""
+    def submit(self, name: str, factory: RunFactory, *, scale: int = 1) -> int:
+        """Queue an edit of the current document; a pending unapplied result is discarded.
+
+        scale == 1: the result replaces the image in place (Apply = one undo command).
+        scale > 1: the result is `scale` times larger (upscaling) and Apply opens it as a new
+        document; previews arrive at that resolution and are drawn scaled down.
+        """
         if self.document is None:
             raise RuntimeError("no document")
         self.discard()
         waiting = self.engine.busy
-        job_id = self.engine.submit(name, _with_patch(factory, self.document.image.copy()))
-        self._names[job_id] = name
-        self._revisions[job_id] = self.document.image_revision
+        if scale == 1:
+            factory = _with_patch(factory, self.document.image.copy())
+        job_id = self.engine.submit(name, factory, viewport=self.canvas.visible_image_rect())
+        self._jobs[job_id] = _JobInfo(name, self.document.image_revision, scale)
         if waiting:
             self.bar.set_state("running", f"{name}: queued, starts when the running edit ends")
             self.message.emit(f"{name} queued behind the running edit")
@@ -135,15 +149,20 @@ class EditSession(QObject):
             self.bar.set_state("running", f"{name}: starting…")
         return job_id
 
+    def set_viewport(self, rect: Rect) -> None:
+        """Pass the visible area to this session's jobs: tiled edits do those tiles first."""
+        for job_id in self._jobs:
+            self.engine.set_viewport(job_id, rect)
+
     def cancel(self) -> None:
         """Cancel this session's edits (running or queued); other engine jobs carry on."""
-        for job_id in list(self._names):
+        for job_id in list(self._jobs):
             self.engine.cancel(job_id)
 
     # --- engine signals ------------------------------------------------------------------------
 
     def _on_started(self, job_id: int, name: str) -> None:
-        if job_id not in self._names:
+        if job_id not in self._jobs:
             return
         self.running = job_id
         self.bar.set_state("running", f"{name}…")
@@ -153,18 +172,28 @@ class EditSession(QObject):
         if job_id != self.running:
             return
         self.bar.set_progress(fraction)
-        self.bar.label.setText(f"{self._names[job_id]}: {text}" if text else self._names[job_id])
+        name = self._jobs[job_id].name
+        self.bar.label.setText(f"{name}: {text}" if text else name)
 
     def _on_preview(self, job_id: int, update: Update) -> None:
         if job_id == self.running and update.preview is not None:
             self.canvas.show_preview(update.preview, update.preview_rect)
 
     def _on_finished(self, job_id: int, value) -> None:
-        name = self._forget(job_id)
-        if name is None or self.document is None:
+        job = self._forget(job_id)
+        if job is None or self.document is None:
+            return
+        name, revision = job.name, job.revision
+        if job.scale != 1:
+            self.pending = PendingResult(name, None, value, revision)
+            self.canvas.show_result_tiles(value, job.scale)
+            h, w = value.shape[:2]
+            self.bar.set_state(
+                "done",
+                f"{name} finished ({w} × {h}): Apply opens it as a new image, Discard drops it",
+            )
             return
         result, patch = value
-        revision = self._revisions.pop(job_id, -1)
         if patch.empty:
             self.canvas.clear_preview()
             self.bar.set_state("message", f"{name}: no pixels changed")
@@ -175,25 +204,26 @@ class EditSession(QObject):
         self.bar.set_state("done", f"{name} finished: Apply to keep it, Discard to drop it")
 
     def _on_failed(self, job_id: int, text: str) -> None:
-        name = self._forget(job_id)
-        if name is None:
+        job = self._forget(job_id)
+        if job is None:
             return
+        name = job.name
         self.canvas.clear_preview()
         self.bar.set_state("message", f"{name} failed: {text}")
         self.message.emit(f"{name} failed: {text}")
 
     def _on_cancelled(self, job_id: int) -> None:
-        name = self._forget(job_id)
-        if name is None:
+        job = self._forget(job_id)
+        if job is None:
             return
         self.canvas.clear_preview()
-        self.bar.set_state("message", f"{name} cancelled; the image is unchanged")
+        self.bar.set_state("message", f"{job.name} cancelled; the image is unchanged")
 
-    def _forget(self, job_id: int) -> str | None:
-        name = self._names.pop(job_id, None)
+    def _forget(self, job_id: int) -> _JobInfo | None:
+        """Drop what this session kept about an ended job (None: not one of ours)."""
         if job_id == self.running:
             self.running = None
-        return name
+        return self._jobs.pop(job_id, None)
 
     # --- results -------------------------------------------------------------------------------
 
@@ -204,6 +234,10 @@ class EditSession(QObject):
         if pending is None or self.document is None:
             self.bar.set_state("idle")
             return False
+        if pending.patch is None:
+            self.bar.set_state("idle")
+            self.newDocument.emit(pending.result, pending.name)
+            return True
         if pending.revision != self.document.image_revision:
             self.bar.set_state(
                 "message", f"{pending.name}: the image changed while it ran; run it again"

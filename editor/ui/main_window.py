@@ -8,6 +8,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
@@ -48,7 +49,9 @@ from editor.core.imageio import (
     save_mask,
 )
 from editor.core.patch import ArrayPatch
-from editor.engine.edits import remove
+from editor.engine.edits import remove, upscale
+from editor.engine.sr_choice import choose_upscaler
+from editor.engine.store import ModelError
 from editor.engine.worker import Engine
 from editor.ui.autosave import Autosaver
 from editor.ui.canvas import CanvasView
@@ -102,6 +105,9 @@ class MainWindow(QMainWindow):
         )
         self.session = EditSession(self.engine, self.canvas, self.job_bar, self._push_result)
         self.session.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.session.newDocument.connect(self.open_result)
+        self.canvas.viewportChanged.connect(self.session.set_viewport)
+        self._result_windows: list[MainWindow] = []
         self.autosaver = Autosaver(self)
 
         self._build_tools()
@@ -205,6 +211,15 @@ class MainWindow(QMainWindow):
         self.act_mask_color = a("Overlay &Colour…", self.choose_mask_color)
         self.act_mask_load = a("&Load Mask…", self.load_mask_dialog)
         self.act_mask_save = a("Sa&ve Mask…", self.save_mask_dialog)
+        self.act_upscale = {
+            scale: a(
+                f"Upscale ×{scale}",
+                partial(self.run_upscale, scale),
+                f"Ctrl+Alt+{scale}",
+                tip=f"Enlarge {scale}× with the best super-resolution model available",
+            )
+            for scale in (2, 3, 4)
+        }
         self.act_remove = a(
             "&Remove Masked Object",
             self.run_remove,
@@ -293,6 +308,9 @@ class MainWindow(QMainWindow):
         image.addAction(self.act_remove)
         methods = image.addMenu("Remove &Method")
         methods.addActions(self.remove_methods.actions())
+        image.addSeparator()
+        for act in self.act_upscale.values():
+            image.addAction(act)
         image.addSeparator()
         image.addAction(self.act_apply)
         image.addAction(self.act_cancel)
@@ -420,7 +438,13 @@ class MainWindow(QMainWindow):
     def _save_dialog(self, title: str, *, becomes_document_path: bool) -> bool:
         if self.document is None:
             return False
-        start = str(self.document.path) if self.document.path else self.settings.last_dir()
+        doc = self.document
+        if doc.path:
+            start = str(doc.path)
+        elif doc.suggested_name:
+            start = str(Path(self.settings.last_dir()) / doc.suggested_name)
+        else:
+            start = self.settings.last_dir()
         path, _ = QFileDialog.getSaveFileName(self, title, start, SAVE_FILTER)
         if not path:
             return False
@@ -608,7 +632,7 @@ class MainWindow(QMainWindow):
         if doc is None:
             self.setWindowTitle("SemEdit")
         else:
-            name = doc.path.name if doc.path else "Untitled"
+            name = doc.path.name if doc.path else (doc.suggested_name or "Untitled")
             self.setWindowTitle(f"{name}{' *' if self.image_modified else ''} — SemEdit")
         self._update_actions()
 
@@ -651,6 +675,48 @@ class MainWindow(QMainWindow):
         method = self.remove_methods.checkedAction().data()
         request = remove.RemoveRequest(image=doc.image.copy(), mask=doc.mask.copy(), method=method)
         return self.session.submit("Remove", partial(remove.run, request))
+
+    def run_upscale(self, scale: int) -> int | None:
+        """Enlarge the image; the visible part is upscaled first and shown beside the original."""
+        doc = self.document
+        if doc is None:
+            return None
+        try:
+            choice = choose_upscaler(make_store(self.settings), scale)
+        except (ModelError, ValueError) as error:
+            self.show_error("Cannot upscale", str(error))
+            return None
+        request = upscale.UpscaleRequest(image=doc.image.copy(), scale=scale, model=choice)
+        factory = partial(upscale.run, request)  # loads the weights on the engine thread
+        if self.canvas.compare_split is None:
+            self.act_compare.setChecked(True)
+            self.canvas.set_compare(0.5)
+        self.statusBar().showMessage(f"Upscaling with {choice.label}")
+        return self.session.submit(f"Upscale with {choice.label}", factory, scale=scale)
+
+    def open_result(self, image, name: str) -> MainWindow:
+        """An edit that changes the image size (upscaling) opens its result in a new window."""
+        source = self.document
+        window = MainWindow(settings=self.settings.q)
+        stem = source.path.stem if source is not None and source.path else "untitled"
+        scale = round(image.shape[1] / source.width) if source is not None else 1
+        document = Document(
+            image=np.array(image),  # detach from any temporary memory-mapped file
+            icc_profile=source.icc_profile if source else None,
+            exif=source.exif if source else None,
+            suggested_name=f"{stem}_x{scale}.png",
+        )
+        window.set_document(document)
+        window.undo_stack.resetClean()  # a new, unsaved image
+        window._update_title()
+        window.show()
+        self._result_windows.append(window)
+        window.destroyed.connect(
+            lambda *_: (
+                self._result_windows.remove(window) if window in self._result_windows else None
+            )
+        )
+        return window
 
     # --- misc ------------------------------------------------------------------------------
 

@@ -7,19 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
-from http_server import DATA, FILE_NAME, FakeServer, tiny_registry
+from http_server import DATA, FILE_NAME, tiny_registry
 
 from editor.engine.edits import fetch_model
 from editor.engine.edits.fetch_model import FetchRequest
 from editor.engine.jobs import JobCancelled, RunContext, Update, drive
 from editor.engine.store import ChecksumMismatch, ModelStore
-
-
-@pytest.fixture
-def server():
-    s = FakeServer()
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from http_server import DATA, DATA_SHA, FILE_NAME, FakeServer, tiny_registry
+from http_server import DATA, DATA_SHA, FILE_NAME, tiny_registry
 
 from editor.engine import store as store_module
 from editor.engine.jobs import JobCancelled
@@ -22,13 +22,6 @@ from editor.engine.store import (
     load_registry,
     load_state_dict,
 )
-
-
-@pytest.fixture
-def server():
-    s = FakeServer()
-    yield s
-    s.close()
 
 
 @pytest.fixture

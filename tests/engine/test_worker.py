@@ -234,3 +234,30 @@ def test_ui_event_loop_stays_responsive_during_a_5s_cpu_job(qtbot, engine):
     )
     assert ticks[-1] - ticks[0] > 4.5
     assert worst < 250
+
+
+def test_viewport_hint_reaches_the_running_job(qtbot):
+    from editor.core.geometry import Rect
+
+    seen = []
+    engine = Engine(preview_interval_s=0.0)
+    try:
+
+        def run(ctx):
+            for _ in range(400):
+                ctx.check_cancelled()
+                seen.append(ctx.viewport)
+                if ctx.viewport == Rect(5, 5, 10, 10):
+                    return "saw it"
+                time.sleep(0.005)
+                yield Update(progress=0.1)
+            return "never"
+
+        with qtbot.waitSignal(engine.finished, timeout=5000) as finished:
+            job = engine.submit("hinted", run, viewport=Rect(0, 0, 1, 1))
+            qtbot.wait(50)
+            engine.set_viewport(job, Rect(5, 5, 10, 10))
+        assert finished.args[1] == "saw it"
+        assert seen[0] == Rect(0, 0, 1, 1)
+    finally:
+        engine.shutdown()

@@ -7,10 +7,10 @@ import os
 
 import numpy as np
 import pytest
+from negate_edit import apply_negate
 from PySide6.QtCore import QSettings, QThreadPool
 from PySide6.QtWidgets import QMessageBox
 
-from editor.engine.jobs import Update
 from editor.ui import autosave
 from editor.ui.main_window import MainWindow
 
@@ -35,14 +35,7 @@ def test_autosave_then_recover_after_a_crash(qtbot, tmp_path, monkeypatch, rgb_i
     win = _window(tmp_path)
     win.open_path(path)
     assert not win.autosaver.save_now()  # nothing unsaved yet
-
-    def negate(ctx):
-        yield Update(progress=0.5)
-        return 255 - rgb_image
-
-    win.session.submit("Negate", negate)
-    qtbot.waitUntil(lambda: win.session.pending is not None, timeout=5000)
-    win.session.apply()
+    apply_negate(win, qtbot, rgb_image)
     win.document.mask[5:10, 5:10] = 255
     assert win.autosaver.save_now()
     QThreadPool.globalInstance().waitForDone(5000)
@@ -74,14 +67,7 @@ def test_saving_discards_the_autosave(qtbot, tmp_path, monkeypatch, rgb_image):
     from editor.core.document import Document
 
     win.set_document(Document(image=rgb_image.copy()))
-
-    def negate(ctx):
-        yield Update(progress=0.5)
-        return 255 - rgb_image
-
-    win.session.submit("Negate", negate)
-    qtbot.waitUntil(lambda: win.session.pending is not None, timeout=5000)
-    win.session.apply()
+    apply_negate(win, qtbot, rgb_image)
     assert win.autosaver.save_now()
     QThreadPool.globalInstance().waitForDone(5000)
     slot = autosave.autosave_dir() / f"{win.autosaver.slot}.png"

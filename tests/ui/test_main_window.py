@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from negate_edit import apply_negate
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -318,14 +319,7 @@ def test_a_failing_edit_reports_and_the_next_one_runs(window, image_file, qtbot,
 
 def test_compare_split_shows_the_original_on_the_left(window, image_file, qtbot, rgb_image):
     window.open_path(image_file)
-
-    def negate(ctx):
-        yield Update(progress=0.5)
-        return 255 - rgb_image
-
-    window.session.submit("Negate", negate)
-    qtbot.waitUntil(lambda: window.session.pending is not None, timeout=5000)
-    window.session.apply()
+    apply_negate(window, qtbot, rgb_image)
     window.act_compare.trigger()
     assert window.canvas.compare_split == 0.5
     shot = window.canvas.viewport().grab().toImage()
@@ -350,9 +344,7 @@ def test_save_asks_before_overwriting_the_original(
 
     window.open_path(image_file)
     original_bytes = image_file.read_bytes()
-    window.session.submit("Negate", lambda ctx: _negate(ctx, rgb_image))
-    qtbot.waitUntil(lambda: window.session.pending is not None, timeout=5000)
-    window.session.apply()
+    apply_negate(window, qtbot, rgb_image)
     asked = []
     monkeypatch.setattr(window, "confirm_overwrite", lambda path: asked.append(path) or False)
     new = tmp_path / "copy.png"
@@ -367,9 +359,7 @@ def test_save_asks_before_overwriting_the_original(
 
 def test_closing_with_unsaved_changes_asks(window, image_file, qtbot, monkeypatch, rgb_image):
     window.open_path(image_file)
-    window.session.submit("Negate", lambda ctx: _negate(ctx, rgb_image))
-    qtbot.waitUntil(lambda: window.session.pending is not None, timeout=5000)
-    window.session.apply()
+    apply_negate(window, qtbot, rgb_image)
     asked = []
     monkeypatch.setattr(
         window, "ask_save_changes", lambda: asked.append(1) or QMessageBox.StandardButton.Cancel
@@ -383,11 +373,6 @@ def test_mask_changes_alone_do_not_count_as_unsaved(window, image_file):
     _paint_box(window, 10, 10, 20, 20)
     assert window.undo_stack.count() == 1
     assert not window.image_modified
-
-
-def _negate(ctx, image):
-    yield Update(progress=0.5)
-    return 255 - image
 
 
 def test_view_point_helper_maps_inside_the_viewport(window, image_file):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from http_server import DATA, FILE_NAME, FakeServer, tiny_registry
+from http_server import DATA, FILE_NAME, tiny_registry
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog
 
@@ -13,13 +13,6 @@ from editor.engine.store import ModelStore
 from editor.engine.worker import Engine
 from editor.ui.models_dialog import ModelsDialog, make_store
 from editor.ui.settings import Settings
-
-
-@pytest.fixture
-def server():
-    s = FakeServer()
-    yield s
-    s.close()
 
 
 @pytest.fixture

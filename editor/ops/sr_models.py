@@ -1,0 +1,140 @@
+"""One face for every super-resolution network: `SRUpscaler(lr01) -> hr01` at a fixed scale.
+
+The engine (tiling, previews, the CLI, benchmarks) should not care which family a model is. Each
+family has its own native call — our `ResidualSR` is ``net(lr)`` at one scale, `CARNM` is
+``net(lr, scale)`` for 2/3/4, `RFDN` is ``net(lr)`` at x4 — so `SRUpscaler` binds a network to one
+scale and exposes what a tiler needs: ``scale``, ``overlap`` (LR pixels of context per side) and
+``min_size`` (smallest LR tile side the network handles natively).
+
+Pure: state dicts arrive as arguments (the engine reads them with
+``editor.engine.store.load_state_dict`` for the store's models, or with safetensors for our own
+``editor/resources/models/upscaler_x{S}.safetensors``, which may not exist yet: it then simply
+has no "residual" model for that scale).
+
+Every model takes and returns float (N, 3, h, w) RGB in 0..1; the output is (N, 3, h*s, w*s),
+not clipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import torch
+from torch import nn
+
+from editor.ops.sr_net import ARCHITECTURES, ResidualSR, from_weights
+from editor.ops.sr_pretrained import CARNM, RFDN
+
+SRKind = Literal["residual", "carn-m", "rfdn"]
+
+#: Scales each family can serve (for "residual": one file, hence one net, per scale).
+KIND_SCALES: dict[str, tuple[int, ...]] = {
+    "residual": tuple(sorted(ARCHITECTURES)),
+    "carn-m": CARNM.scales,
+    "rfdn": RFDN.scales,
+}
+
+#: Suggested LR tile overlap per family. CARN-M's receptive radius is ~21 LR pixels (a tile with
+#: 16 pixels of context already equals the whole-image result). RFDN's ESA attention is pooled
+#: over the whole tile (on a stride-6 grid), so tiles never match the whole image exactly; with
+#: 96-pixel cores, 32 of overlap and `editor.ops.tiling.TileBlender` the Set5 x4 PSNR is the
+#: whole-image one (32.150 dB; max |diff| 5/255), with 48-pixel cores and 16 it is 32.136 dB.
+_OVERLAP = {"carn-m": 24, "rfdn": 32}
+
+
+class SRUpscaler(nn.Module):
+    """A network bound to one scale: ``forward(lr01) -> hr01``.
+
+    Attributes: ``kind`` ("residual", "carn-m", "rfdn"), ``scale``, ``net`` (the wrapped module),
+    ``overlap`` (LR pixels of context to give each tile on every side) and ``min_size`` (the
+    smallest LR side handled without internal padding; smaller tiles still work, see `RFDN`).
+    Input (N, 3, h, w) RGB 0..1 float; output (N, 3, h*scale, w*scale) RGB ~0..1, not clipped.
+    """
+
+    def __init__(self, kind: SRKind, net: nn.Module, scale: int) -> None:
+        super().__init__()
+        if scale not in KIND_SCALES[kind]:
+            raise ValueError(f"{kind} cannot upscale x{scale}; it has {KIND_SCALES[kind]}")
+        self.kind = kind
+        self.scale = scale
+        self.net = net
+        if isinstance(net, ResidualSR):
+            self.overlap = net.receptive_radius
+        else:
+            self.overlap = _OVERLAP[kind]
+        self.min_size = RFDN.MIN_SIZE if isinstance(net, RFDN) else 1
+
+    def forward(self, lr01: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.net, CARNM):
+            return self.net(lr01, self.scale)
+        return self.net(lr01)
+
+
+def sr_forward(model: nn.Module, lr01: torch.Tensor, scale: int) -> torch.Tensor:
+    """Upscale (N, 3, h, w) RGB 0..1 by `scale` with any supported network or an `SRUpscaler`.
+
+    Raises ValueError if the model cannot do that scale.
+    """
+    if isinstance(model, SRUpscaler):
+        if model.scale != scale:
+            raise ValueError(f"this {model.kind} model is x{model.scale}, not x{scale}")
+        return model(lr01)
+    if isinstance(model, CARNM):
+        return SRUpscaler("carn-m", model, scale)(lr01)
+    if isinstance(model, RFDN):
+        return SRUpscaler("rfdn", model, scale)(lr01)
+    if isinstance(model, ResidualSR):
+        if model.scale != scale:
+            raise ValueError(f"this residual model is x{model.scale}, not x{scale}")
+        return model(lr01)
+    raise TypeError(f"not a super-resolution network: {type(model).__name__}")
+
+
+def _residual_sizes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, str]:
+    """``ResidualSR`` sizes read off a state dict's shapes (as safetensors-style metadata)."""
+    convs = sorted(
+        int(k.split(".")[1])
+        for k, v in state_dict.items()
+        if k.startswith("body.") and k.endswith(".weight") and v.dim() == 4
+    )
+    if not convs or "tail.weight" not in state_dict:
+        raise ValueError("not a ResidualSR state dict (no body.N.weight / tail.weight)")
+    channels = int(state_dict[f"body.{convs[0]}.weight"].shape[0])
+    return {"channels": str(channels), "depth": str(len(convs) - 1)}
+
+
+def build_from_state_dict(
+    kind: SRKind, state_dict: Mapping[str, torch.Tensor], scale: int
+) -> SRUpscaler:
+    """An eval-mode `SRUpscaler` of `kind` for `scale`, weights loaded strictly.
+
+    - "residual": our `ResidualSR` (the tensors of ``upscaler_x{S}.safetensors``); its sizes are
+      read from the tensor shapes, and its tail must produce `scale` (one file per scale).
+    - "carn-m": ``sr/CARN-M_x234.pth``, any of 2/3/4.
+    - "rfdn": ``sr/RFDN_AIM_x4.pth``, 4 only.
+
+    float16 tensors are promoted to float32. Raises ValueError for a scale the kind lacks or a
+    state dict that does not fit (the message comes from ``load_state_dict(strict=True)``).
+    """
+    if kind not in KIND_SCALES:
+        raise ValueError(f"unknown SR model kind {kind!r}; known: {sorted(KIND_SCALES)}")
+    if scale not in KIND_SCALES[kind]:
+        raise ValueError(f"{kind} cannot upscale x{scale}; it has {KIND_SCALES[kind]}")
+    tensors = {k: v.float() for k, v in state_dict.items()}
+    net: nn.Module
+    if kind == "residual":
+        tail = tensors.get("tail.weight")
+        if tail is not None and tail.shape[0] != 3 * scale * scale:
+            raise ValueError(f"these residual weights are not for x{scale}")
+        net = from_weights(tensors, {"scale": str(scale), **_residual_sizes(tensors)})
+    else:
+        net = CARNM() if kind == "carn-m" else RFDN()
+        try:
+            net.load_state_dict(tensors, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(f"the weights do not fit {kind}: {exc}") from exc
+    return SRUpscaler(kind, net, scale).eval()
+
+
+__all__ = ["KIND_SCALES", "SRKind", "SRUpscaler", "build_from_state_dict", "sr_forward"]
