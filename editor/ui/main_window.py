@@ -692,7 +692,7 @@ class MainWindow(QMainWindow):
             self.act_compare.setChecked(True)
             self.canvas.set_compare(0.5)
         self.statusBar().showMessage(f"Upscaling with {choice.label}")
-        return self.session.submit(f"Upscale with {choice.label}", factory, scale=scale)
+        return self.session.submit(f"Upscale ×{scale}", factory, scale=scale)
 
     def open_result(self, image, name: str) -> MainWindow:
         """An edit that changes the image size (upscaling) opens its result in a new window."""
