@@ -18,15 +18,6 @@ from editor.ops.sr_net import ResidualSR, build, from_weights
 MODELS = Path(__file__).resolve().parents[2] / "editor" / "resources" / "models"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Deterministic and polite on a shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _synthetic_photos(n: int = 3, size: int = 96) -> list[np.ndarray]:
     """Smooth colour fields with sharp edges: something bicubic blurs and a net can learn."""
     rng = np.random.default_rng(0)

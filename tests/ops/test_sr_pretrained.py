@@ -24,14 +24,6 @@ CARN_FILE = "sr/CARN-M_x234.pth"
 RFDN_FILE = "sr/RFDN_AIM_x4.pth"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture
 def carn_sd(shared_models: Path) -> dict[str, torch.Tensor]:
     return load_state_dict(shared_models / CARN_FILE)
