@@ -1,6 +1,6 @@
 """`semedit` without a window: the same edits and model store, for batch use and scripts.
 
-    semedit remove IMAGE --mask MASK.png -o OUT [--method telea|ns] [--radius R]
+    semedit remove IMAGE --mask MASK.png -o OUT [--method refined|quick|telea|ns] [--radius R]
                    [--device auto|cpu|cuda] [--models DIR]
     semedit upscale IMAGE --scale 2|3|4 -o OUT [--model ID] [--device auto|cpu|cuda]
                     [--models DIR] [--tile N]
@@ -112,9 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
     remove.add_argument(
         "--method",
-        choices=("telea", "ns"),
-        default="telea",
-        help="OpenCV inpainting method (default telea)",
+        choices=("refined", "quick", "telea", "ns"),
+        default="refined",
+        help="refined: PatchMatch fill + neural texture refinement (default; needs VGG19 "
+        "weights, else quick is used); quick: PatchMatch only, ~1 s; telea/ns: OpenCV diffusion",
     )
     remove.add_argument(
         "--radius",
@@ -210,8 +211,9 @@ def _same_file(a: Path, b: Path) -> bool:
 def cmd_remove(args: argparse.Namespace) -> int:
     from editor.core.imageio import load_image, load_mask, save_image
     from editor.engine.device import pick_device
-    from editor.engine.edits.remove import RemoveRequest, run
+    from editor.engine.edits.remove import RemoveRequest, refined_available, run
     from editor.engine.jobs import RunContext, drive
+    from editor.engine.store import default_models_dir
 
     for source, what in ((args.image, "input image"), (args.mask, "mask")):
         if _same_file(args.output, source):
@@ -220,7 +222,18 @@ def cmd_remove(args: argparse.Namespace) -> int:
     loaded = load_image(args.image)
     height, width = loaded.pixels.shape[:2]
     mask = load_mask(args.mask, shape=(height, width))
-    request = RemoveRequest(image=loaded.pixels, mask=mask, method=args.method, radius=args.radius)
+    models_dir = args.models or default_models_dir()
+    method = args.method
+    if method == "refined" and not refined_available(models_dir):
+        print(
+            f"{PROG}: note: the refined method needs VGG19 feature weights (semedit models list); "
+            "using quick",
+            file=sys.stderr,
+        )
+        method = "quick"
+    request = RemoveRequest(
+        image=loaded.pixels, mask=mask, method=method, radius=args.radius, models_dir=models_dir
+    )
 
     bar = ProgressBar()
     try:

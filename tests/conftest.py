@@ -26,6 +26,18 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("SEMEDIT_MODELS", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Deterministic, and immune to a busy second core: two torch threads fighting another
+    process for 2 cores run ~10x slower than one."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def server():
     """A real HTTP server on 127.0.0.1 serving one small model file (see tests/http_server.py)."""

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from editor.cli import COMMANDS, ProgressBar, main
-from editor.core.imageio import load_image
+from editor.core.imageio import load_image, save_image
 from editor.engine.store import user_models_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -223,3 +223,44 @@ def test_runs_without_a_display_or_qt(photo, tmp_path):
         timeout=60,
     )
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def _remove(image: Path, mask: Path, out: Path, *extra: str) -> int:
+    return main(["remove", str(image), "--mask", str(mask), "-o", str(out), *extra])
+
+
+def test_remove_defaults_to_refined_and_falls_back_to_quick_without_weights(
+    photo, tmp_path, capsys
+):
+    original = load_image(photo).pixels
+    height, width = original.shape[:2]
+    blob = painted_mask((width, height), tmp_path / "mask.png")
+    out = tmp_path / "out.png"
+    assert _remove(photo, tmp_path / "mask.png", out) == 0
+    assert "using quick" in capsys.readouterr().err
+    result = load_image(out).pixels
+    far = ~binary_dilation(blob, 8)
+    assert np.array_equal(result[far], original[far])
+    assert np.abs(result[blob].astype(int) - original[blob].astype(int)).mean() > 1
+
+
+def test_remove_refined_with_the_shared_weights(shared_data, shared_models, tmp_path, capsys):
+    crop = load_image(shared_data / "content" / "tubingen.jpg").pixels[100:260, 200:420]
+    save_image(tmp_path / "crop.png", crop)
+    blob = painted_mask((crop.shape[1], crop.shape[0]), tmp_path / "mask.png")
+    out = tmp_path / "out.png"
+    code = _remove(
+        tmp_path / "crop.png", tmp_path / "mask.png", out, "--models", str(shared_models)
+    )
+    assert code == 0
+    assert "using quick" not in capsys.readouterr().err
+    result = load_image(out).pixels
+    assert result.shape == crop.shape
+    assert not np.array_equal(result[blob], crop[blob])
+
+
+def binary_dilation(mask: np.ndarray, px: int) -> np.ndarray:
+    import cv2
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0

@@ -74,6 +74,12 @@ from editor.ui.tools import (
 
 log = logging.getLogger(__name__)
 
+REMOVE_METHOD_LABELS = {
+    "refined": "Refined (patch fill + neural texture)",
+    "quick": "Quick (patch fill)",
+    "telea": "Telea (smooth diffusion)",
+    "ns": "Navier–Stokes (smooth diffusion)",
+}
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.tiff);;BMP (*.bmp)"
 
 
@@ -233,12 +239,10 @@ class MainWindow(QMainWindow):
         self.act_about = a("&About SemEdit", self.about)
         self.remove_methods = QActionGroup(self)
         for method in remove.METHODS:
-            act = QAction(
-                {"telea": "Telea (fast marching)", "ns": "Navier–Stokes"}.get(method, method), self
-            )
+            act = QAction(REMOVE_METHOD_LABELS.get(method, method), self)
             act.setCheckable(True)
             act.setData(method)
-            act.setChecked(method == remove.METHODS[0])
+            act.setChecked(method == remove.DEFAULT_METHOD)
             self.remove_methods.addAction(act)
 
         self.tool_group = QActionGroup(self)
@@ -673,8 +677,16 @@ class MainWindow(QMainWindow):
             )
             return None
         method = self.remove_methods.checkedAction().data()
-        request = remove.RemoveRequest(image=doc.image.copy(), mask=doc.mask.copy(), method=method)
-        return self.session.submit("Remove", partial(remove.run, request))
+        models_dir = make_store(self.settings).models_dir
+        if method == "refined" and not remove.refined_available(models_dir):
+            method = "quick"
+            self.statusBar().showMessage(
+                "Refined removal needs VGG19 feature weights (Edit ▸ Models…); using Quick", 8000
+            )
+        request = remove.RemoveRequest(
+            image=doc.image.copy(), mask=doc.mask.copy(), method=method, models_dir=models_dir
+        )
+        return self.session.submit(f"Remove ({method})", partial(remove.run, request))
 
     def run_upscale(self, scale: int) -> int | None:
         """Enlarge the image; the visible part is upscaled first and shown beside the original."""

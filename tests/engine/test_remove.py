@@ -20,10 +20,12 @@ def _object_mask(shape: tuple[int, ...], pad: int = 3) -> np.ndarray:
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_remove_replaces_the_object_and_nothing_far_away(rgb_image, method):
+def test_remove_replaces_the_object_and_nothing_far_away(rgb_image, method, request):
     mask = _object_mask(rgb_image.shape)
     updates: list[Update] = []
-    out = drive(run(RemoveRequest(rgb_image, mask, method=method), RunContext()), updates.append)
+    models = request.getfixturevalue("shared_models") if method == "refined" else None
+    req = RemoveRequest(rgb_image, mask, method=method, models_dir=models)
+    out = drive(run(req, RunContext()), updates.append)
 
     assert out.shape == rgb_image.shape and out.dtype == rgb_image.dtype
     far = np.ones(mask.shape, bool)
@@ -51,7 +53,7 @@ def test_remove_on_uint16_rgba_keeps_dtype_and_far_pixels():
     image = rng.integers(0, 65536, (60, 80, 4), dtype=np.uint16)
     mask = np.zeros((60, 80), np.uint8)
     mask[20:30, 30:45] = 255
-    out = drive(run(RemoveRequest(image, mask, margin=8), RunContext()))
+    out = drive(run(RemoveRequest(image, mask, method="quick", margin=8), RunContext()))
     assert out.dtype == np.uint16 and out.shape == image.shape
     keep = np.ones((60, 80), bool)
     keep[15:35, 25:50] = False
@@ -105,3 +107,39 @@ def test_inpaint_opencv_channels_and_errors(rgb_image):
         inpaint_opencv(rgb_image, mask, "fast")
     with pytest.raises(ValueError, match="uint8 or uint16"):
         inpaint_opencv(rgb_image.astype(np.float32), mask)
+
+
+def test_refined_streams_previews_and_sharpens_the_quick_fill(shared_models):
+    from editor.ops.fill_metrics import sharpness_ratio
+
+    rng = np.random.default_rng(1)
+    texture = (rng.random((40, 40, 3)) * 255).astype(np.uint8)
+    image = np.tile(texture, (2, 3, 1))  # 80x120, a repeating texture
+    mask = np.zeros(image.shape[:2], np.uint8)
+    mask[25:50, 40:70] = 255
+    updates: list[Update] = []
+    req = RemoveRequest(image, mask, method="refined", models_dir=shared_models)
+    out = drive(run(req, RunContext()), updates.append)
+    previews = [u for u in updates if u.preview is not None]
+    assert len(previews) >= 3  # the quick fill, refinement steps, the result
+    keep = np.ones(mask.shape, bool)
+    keep[20:55, 35:75] = False
+    assert np.array_equal(out[keep], image[keep])
+    hole = mask > 0
+    assert sharpness_ratio(out, hole) > 0.7
+
+
+def test_refined_without_feature_weights_says_which_model_is_missing(rgb_image, tmp_path):
+    from editor.engine.store import ModelMissing
+
+    req = RemoveRequest(
+        rgb_image, _object_mask(rgb_image.shape), method="refined", models_dir=tmp_path
+    )
+    with pytest.raises(ModelMissing, match="vgg19"):
+        drive(run(req, RunContext()))
+
+
+def test_quick_fill_on_a_grey_image_stays_grey(rgb_image):
+    grey = rgb_image[..., :1].copy()
+    out = drive(run(RemoveRequest(grey, _object_mask(grey.shape), method="quick"), RunContext()))
+    assert out.shape == grey.shape and out.dtype == grey.dtype

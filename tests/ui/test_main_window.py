@@ -388,3 +388,29 @@ def test_models_dialog_opens_from_the_edit_menu(window, monkeypatch):
     monkeypatch.setattr(models_dialog.ModelsDialog, "exec", lambda self: shown.append(self) or 0)
     window.act_models.trigger()
     assert shown and shown[0].store is not None
+
+
+def test_refined_remove_streams_previews_with_the_shared_weights(
+    window, image_file, qtbot, shared_models, rgb_image
+):
+    window.settings.set_models_dir(str(shared_models))
+    window.open_path(image_file)
+    _paint_box(window, 28, 18, 72, 42)
+    assert window.remove_methods.checkedAction().data() == "refined"
+    previews = []
+    window.engine.preview.connect(lambda job, update: previews.append(update))
+    window.run_remove()
+    qtbot.waitUntil(lambda: window.session.pending is not None, timeout=60000)
+    assert len(previews) >= 2
+    assert "Remove (refined)" in window.job_bar.label.text()
+    window.session.apply()
+    assert window.document.image[30, 50, 0] < 150  # the red block is gone
+
+
+def test_without_feature_weights_remove_uses_quick_and_says_so(window, image_file, qtbot):
+    window.open_path(image_file)
+    _paint_box(window, 28, 18, 72, 42)
+    window.run_remove()
+    assert "using Quick" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: window.session.pending is not None, timeout=20000)
+    assert "Remove (quick)" in window.job_bar.label.text()
