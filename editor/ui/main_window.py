@@ -163,7 +163,13 @@ class MainWindow(QMainWindow):
         self.docks = [dock, history]
 
     def _action(
-        self, text: str, slot: Callable, shortcut=None, *, checkable: bool = False, tip: str = ""
+        self,
+        text: str,
+        slot: Callable | None,
+        shortcut=None,
+        *,
+        checkable: bool = False,
+        tip: str = "",
     ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
@@ -174,7 +180,8 @@ class MainWindow(QMainWindow):
         action.setCheckable(checkable)
         if tip:
             action.setStatusTip(tip)
-        action.triggered.connect(slot)
+        if slot is not None:
+            action.triggered.connect(slot)
         self.addAction(action)  # shortcuts work even with the menu bar hidden
         return action
 
@@ -232,7 +239,13 @@ class MainWindow(QMainWindow):
             "Ctrl+R",
             tip="Fill the masked area from its surroundings",
         )
-        self.act_cancel = a("Cancel Running Edit", self.session.cancel, "Esc")
+        self.act_remove_on_release = a(
+            "Remove on Brush Release",
+            None,
+            checkable=True,
+            tip="Start Remove as soon as a brush stroke ends",
+        )
+        self.act_cancel = a("Cancel", self.cancel, "Esc", tip="Cancel the running edit or shape")
         self.act_apply = a("Apply Edit Result", self.session.apply, "Ctrl+Return")
         self.act_brush_smaller = a("Smaller Brush", partial(self.resize_brush, 1 / 1.2), "[")
         self.act_brush_bigger = a("Bigger Brush", partial(self.resize_brush, 1.2), "]")
@@ -312,6 +325,7 @@ class MainWindow(QMainWindow):
         image.addAction(self.act_remove)
         methods = image.addMenu("Remove &Method")
         methods.addActions(self.remove_methods.actions())
+        image.addAction(self.act_remove_on_release)
         image.addSeparator()
         for act in self.act_upscale.values():
             image.addAction(act)
@@ -517,6 +531,13 @@ class MainWindow(QMainWindow):
         self.canvas.set_tool(tool)
         self.tool_options.set_tool(tool)
 
+    def cancel(self) -> None:
+        """Esc: drop a half-drawn shape (polygon, lasso) and cancel this window's running edits."""
+        if self.canvas.tool is not None:
+            self.canvas.tool.cancel()
+            self.canvas.viewport().update()
+        self.session.cancel()
+
     def resize_brush(self, factor: float) -> None:
         """[ and ]: scale the brush by `factor`, by at least one pixel each press."""
         brush_tool: BrushTool = self.tools["brush"]  # type: ignore[assignment]
@@ -535,6 +556,8 @@ class MainWindow(QMainWindow):
         if self.document is None or patch.empty:
             return
         self.undo_stack.push(PatchCommand(self.document, layer, patch, text, applied=applied))
+        if self.act_remove_on_release.isChecked() and text == "Brush stroke":
+            QTimer.singleShot(0, self.run_remove)
 
     def _push_result(self, layer: Layer, patch: ArrayPatch, text: str) -> None:
         self.push_patch(layer, patch, text, applied=False)

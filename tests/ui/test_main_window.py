@@ -414,3 +414,25 @@ def test_without_feature_weights_remove_uses_quick_and_says_so(window, image_fil
     assert "using Quick" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: window.session.pending is not None, timeout=20000)
     assert "Remove (quick)" in window.job_bar.label.text()
+
+
+def test_remove_on_release_starts_after_a_brush_stroke(window, image_file, qtbot):
+    window.open_path(image_file)
+    window.act_remove_on_release.setChecked(True)
+    window.set_tool("brush")
+    _set_brush(window, 12)
+    _drag(window, [(40, 30), (60, 30)])
+    qtbot.waitUntil(lambda: window.session.pending is not None, timeout=20000)
+    assert window.job_bar.apply_button.isVisible()
+
+
+def test_escape_drops_a_half_drawn_polygon(window, image_file):
+    window.open_path(image_file)
+    window.set_tool("polygon")
+    for x, y in [(10, 10), (50, 10)]:
+        _mouse(window, QMouseEvent.Type.MouseButtonPress, x, y)
+        _mouse(window, QMouseEvent.Type.MouseButtonRelease, x, y)
+    assert window.tools["polygon"].points
+    window.act_cancel.trigger()
+    assert not window.tools["polygon"].points
+    assert not window.document.mask.any() and window.undo_stack.count() == 0
