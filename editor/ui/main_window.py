@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         self.session.newDocument.connect(self.open_result)
         self.canvas.viewportChanged.connect(self.session.set_viewport)
         self._result_windows: list[MainWindow] = []
+        self._compare_before_hold: float | None = None
         self.autosaver = Autosaver(self)
 
         self._build_tools()
@@ -638,7 +639,7 @@ class MainWindow(QMainWindow):
 
     def keyReleaseEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat() and self.document:
-            self.canvas.set_compare(getattr(self, "_compare_before_hold", None))
+            self.canvas.set_compare(self._compare_before_hold)
             return
         super().keyReleaseEvent(event)
 

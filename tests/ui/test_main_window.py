@@ -436,3 +436,57 @@ def test_escape_drops_a_half_drawn_polygon(window, image_file):
     window.act_cancel.trigger()
     assert not window.tools["polygon"].points
     assert not window.document.mask.any() and window.undo_stack.count() == 0
+
+
+def test_holding_backslash_shows_the_original(window, image_file):
+    from PySide6.QtTest import QTest
+
+    window.open_path(image_file)
+    window.canvas.setFocus()
+    QTest.keyPress(window.canvas, Qt.Key.Key_Backslash)
+    assert window.canvas.compare_split == 1.0
+    QTest.keyRelease(window.canvas, Qt.Key.Key_Backslash)
+    assert window.canvas.compare_split is None
+
+
+def test_wheel_zooms_and_middle_button_pans(window, image_file):
+    from PySide6.QtGui import QWheelEvent
+
+    window.open_path(image_file)
+    before = window.canvas.zoom
+    pos = QPointF(window.canvas.viewport().rect().center())
+    wheel = QWheelEvent(
+        pos,
+        window.canvas.viewport().mapToGlobal(pos),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(window.canvas.viewport(), wheel)
+    assert window.canvas.zoom == pytest.approx(before * 1.25**2)
+    window.canvas.set_zoom(8.0)
+    bar = window.canvas.horizontalScrollBar()
+    start = bar.value()
+    vp = window.canvas.viewport()
+    for kind, x, buttons in [
+        (QMouseEvent.Type.MouseButtonPress, 300, Qt.MouseButton.MiddleButton),
+        (QMouseEvent.Type.MouseMove, 200, Qt.MouseButton.MiddleButton),
+        (QMouseEvent.Type.MouseButtonRelease, 200, Qt.MouseButton.NoButton),
+    ]:
+        p = QPointF(x, 200)
+        QApplication.sendEvent(
+            vp,
+            QMouseEvent(
+                kind,
+                p,
+                vp.mapToGlobal(p),
+                Qt.MouseButton.MiddleButton,
+                buttons,
+                Qt.KeyboardModifier.NoModifier,
+            ),
+        )
+    assert bar.value() == start + 100
+    assert not window.document.mask.any()  # panning never paints
