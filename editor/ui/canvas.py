@@ -406,7 +406,7 @@ class CanvasView(QGraphicsView):
         # The checker squares stay the same size on screen whatever the zoom.
         painter.save()
         painter.resetTransform()
-        painter.fillRect(self.mapFromScene(image).boundingRect(), self._checker)
+        painter.fillRect(self.viewportTransform().mapRect(image), self._checker)
         painter.restore()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
