@@ -7,6 +7,7 @@ no display.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from editor import __version__
@@ -29,9 +30,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", nargs="?", help="image to open")
     parser.add_argument("--version", action="version", version=f"semedit {__version__}")
     args, qt_args = parser.parse_known_args(argv)
+    problem = _no_display()
+    if problem:
+        print(f"semedit: error: {problem}", file=sys.stderr)
+        return 1
     from editor.ui.main_window import run_app
 
     return run_app([sys.argv[0], *qt_args], args.file)
+
+
+def _no_display() -> str | None:
+    """On Linux without X11/Wayland, Qt would abort with a long plugin message: say it plainly."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    from editor.cli import COMMANDS
+
+    return (
+        "no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); run it in a "
+        f"desktop session, or use a headless command: semedit {{{','.join(sorted(COMMANDS))}}} …"
+    )
 
 
 if __name__ == "__main__":
