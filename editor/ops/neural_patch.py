@@ -5,7 +5,7 @@ Patch Synthesis", CVPR 2017: a first stage predicts the hole's content (here any
 PatchMatch, a content network); the second stage keeps that structure and re-synthesises the
 texture by gradient descent on the hole's pixels, minimising
 
-    content_weight * |pool4(x) - pool4(stage1)|^2        (stay close to stage 1 at coarse scale)
+    content_weight * |pool(x) - pool(content)|^2         (stay close to stage 1 at coarse scale)
   + texture_weight * sum_layers nearest_patch_loss(...)  (each neural patch in the hole is pulled
                                                           to its nearest patch of the known region)
   + tv_weight * TV(x)                                    (smoothness)
@@ -171,12 +171,15 @@ def _sources(
     layers: Sequence[str],
     patch: int,
     max_patches: int,
+    band: int | None = None,
 ) -> dict[str, _LayerSource]:
     """Source patches of the known region at each layer.
 
     The hole is dilated by one cell per layer so that no source patch's receptive field sees
     much of the (blurry) stage-1 fill; above `max_patches` the candidates are thinned on a
-    regular grid, which bounds the matching cost at fine scales.
+    regular grid, which bounds the matching cost at fine scales. With `band` (pixels of `image`)
+    only patches centred within that distance of the hole are candidates (all of them if that
+    leaves none).
     """
     with torch.no_grad():
         feats = features(image, layers)
@@ -185,6 +188,11 @@ def _sources(
         feat = feats[name]
         lhole = F.max_pool2d(_layer_hole(hole, feat.shape[-2:]), 3, stride=1, padding=1)
         valid = _fully_in(1.0 - lhole, patch)
+        if band is not None:
+            cells = max(1, math.ceil(band * feat.shape[-1] / image.shape[-1]))
+            near = F.max_pool2d(lhole, 2 * cells + 1, stride=1, padding=cells)
+            banded = valid & _centres_in(near, patch)
+            valid = banded if bool(banded.any()) else valid
         gh, gw = feat.shape[-2] - patch + 1, feat.shape[-1] - patch + 1
         stride = max(1, math.ceil(math.sqrt(int(valid.sum()) / max_patches)))
         if stride > 1:
@@ -208,6 +216,8 @@ def refine_hole(
     hole: Tensor,
     features: Features,
     *,
+    content01: Tensor | None = None,
+    content_pool: int = 4,
     layers: Sequence[str] = ("relu3_1", "relu2_1"),
     content_weight: float = 1.0,
     texture_weight: float = 0.05,
@@ -218,6 +228,7 @@ def refine_hole(
     patch: int = 3,
     rematch_every: int = 4,
     max_source_patches: int = 6000,
+    source_band: int | None = None,
     preview_every: int = 5,
     cancel: Callable[[], None] | None = None,
 ) -> Generator[tuple[float, Tensor], None, Tensor]:
@@ -228,9 +239,15 @@ def refine_hole(
         outside the hole.
     hole: (1, 1, H, W) 0/1, 1 = pixels to refine.
     features: the VGG feature callable (see `Features`); must provide `layers`.
+    content01: (1, 3, H, W) float RGB 0..1, the content target and the coarsest scale's start;
+        None = image01. Object removal passes a blend of the PatchMatch and Telea fills: the
+        texture term restores the detail, the blend hedges the uncertain layout. Only its hole
+        pixels matter; the known pixels always come from image01.
+    content_pool: side of the average pooling before the content MSE (Yang et al. compare at a
+        coarse scale; smaller = the layout of content01 is held more tightly).
     layers: texture layers (Yang et al. use relu3_1 and relu4_1; the offline VGG stops at
         relu3_4, so relu3_1 for structure-scale texture and relu2_1 for fine grain).
-    content_weight: MSE to the stage-1 fill after 4x4 average pooling (keeps its structure).
+    content_weight: MSE to content01 after `content_pool` average pooling (keeps its structure).
     texture_weight: weight of each layer's nearest_patch_loss, divided by that layer's mean
         squared source feature so one weight fits every layer and image.
     tv_weight: total variation of the hole window (0 by default: the texture term is sharp
@@ -244,6 +261,9 @@ def refine_hole(
     lr: Adam step on pixel values (0..1 units). rematch_every: iterations between re-matching
         the hole's patches (matching is the expensive part; matches move slowly).
     max_source_patches: source patches per layer above which candidates are thinned on a grid.
+    source_band: if given, texture is copied only from patches centred within this many pixels
+        (of each scale's image) of the hole: what lies next to a hole is what continues into it,
+        and a distant, differently coloured object can no longer win the match and be painted in.
     preview_every: iterations between yields. cancel: called every iteration; it raises to stop.
 
     Yields (progress in 0..1, current image (1, 3, H, W) clamped to 0..1, known pixels exact);
@@ -263,6 +283,9 @@ def refine_hole(
     full_h, full_w = image01.shape[-2:]
     hole_full = (hole > 0.5).to(image01.dtype)
     stage1 = image01.detach()
+    content_full = stage1 if content01 is None else content01.detach().to(stage1)
+    if content_full.shape != stage1.shape:
+        raise ValueError(f"content01 must be shaped like image01, got {tuple(content_full.shape)}")
 
     def composite(x: Tensor) -> Tensor:
         """Full-size result: x (any scale, upsampled) in the hole, image01 exactly elsewhere."""
@@ -291,25 +314,26 @@ def refine_hole(
     for scale, n_iter in zip(scale_list, iters, strict=True):
         if scale >= 1.0:
             size = (full_h, full_w)
-            img_s, hole_s = stage1, hole_full
+            img_s, hole_s, content_s = stage1, hole_full, content_full
         else:
             size = (
                 max(depth * patch, round(full_h * scale)),
                 max(depth * patch, round(full_w * scale)),
             )
             img_s = F.interpolate(stage1, size=size, mode="area")
+            content_s = F.interpolate(content_full, size=size, mode="area")
             hole_s = _layer_hole(hole_full, size)
         start = (
-            img_s
+            content_s
             if x_prev is None
             else F.interpolate(x_prev, size=size, mode="bilinear", align_corners=False)
         )
         known = img_s * (1.0 - hole_s)
-        srcs = _sources(features, img_s, hole_s, layers, patch, max_source_patches)
+        srcs = _sources(features, img_s, hole_s, layers, patch, max_source_patches, source_band)
         y0, y1, x0, x1 = _window(hole_s, margin, depth)
         hole_w = hole_s[..., y0:y1, x0:x1]
-        pooled_target = F.avg_pool2d(img_s[..., y0:y1, x0:x1], 4, ceil_mode=True)
-        pooled_hole = F.avg_pool2d(hole_w, 4, ceil_mode=True) > 0
+        pooled_target = F.avg_pool2d(content_s[..., y0:y1, x0:x1], content_pool, ceil_mode=True)
+        pooled_hole = F.avg_pool2d(hole_w, content_pool, ceil_mode=True) > 0
         param = start.detach().clone().requires_grad_(True)
         optimiser = torch.optim.Adam([param], lr=lr)
         matches: dict[str, tuple[Tensor, Tensor]] = {}
@@ -333,7 +357,7 @@ def refine_hole(
                 if pos.numel():
                     gen = _patches(feat, patch)[pos]
                     texture = texture + F.mse_loss(gen, src.raw[idx]) / src.scale
-            diff = (F.avg_pool2d(xw, 4, ceil_mode=True) - pooled_target).pow(2)
+            diff = (F.avg_pool2d(xw, content_pool, ceil_mode=True) - pooled_target).pow(2)
             content = diff.mean(dim=1, keepdim=True)[pooled_hole].mean()
             loss = texture_weight * texture + content_weight * content
             if tv_weight:

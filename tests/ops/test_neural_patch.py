@@ -112,6 +112,34 @@ def test_refine_keeps_known_pixels_and_sharpens_the_hole(vgg):
     assert losses[-1] < losses[0]
 
 
+def test_content_target_steers_the_hole_but_not_the_known_pixels(vgg):
+    image, hole, _ = _texture_case(64, 20)
+    grey = torch.full_like(image, 0.5)
+    kwargs = {"iterations_per_scale": 15, "content_weight": 50.0, "content_pool": 2}
+    *_, (_, plain) = refine_hole(image, hole, vgg, **kwargs)
+    *_, (_, steered) = refine_hole(image, hole, vgg, content01=grey, **kwargs)
+    known = hole.expand_as(image) == 0
+    assert torch.equal(steered[known], image[known])
+    inside = hole.expand_as(image) > 0
+    assert (steered[inside] - 0.5).abs().mean() < (plain[inside] - 0.5).abs().mean()
+    with pytest.raises(ValueError, match="content01"):
+        next(refine_hole(image, hole, vgg, content01=grey[..., :-1]))
+
+
+def test_source_band_keeps_far_colours_out_of_the_hole(vgg):
+    """Grey texture round the hole, a red block far away: with a band no red is copied in."""
+    image, hole, _ = _texture_case(96, 24)
+    image = image.clone()
+    image[..., :, :16] = torch.tensor([0.9, 0.1, 0.1])[:, None, None]
+    kwargs = {"iterations_per_scale": 10, "scales": (1.0,)}
+    *_, (_, banded) = refine_hole(image, hole, vgg, source_band=12, **kwargs)
+    inside = hole[0, 0] > 0
+    redness = (banded[0, 0] - banded[0, 1])[inside]
+    assert float(redness.mean()) < 0.05
+    known = hole.expand_as(image) == 0
+    assert torch.equal(banded[known], image[known])
+
+
 def test_refine_returns_the_result_as_stop_iteration_value(vgg):
     image, hole, _ = _texture_case(64, 20)
     gen = refine_hole(image, hole, vgg, iterations_per_scale=3, preview_every=100)
