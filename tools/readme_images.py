@@ -1,0 +1,85 @@
+"""Make the README's before/after pictures from ../shared/data content photos (MIT licensed).
+
+    .venv/bin/python tools/readme_images.py            # writes docs/images/*.jpg
+
+Upscaling: a crop of golden_gate.jpg downscaled ×4, then upscaled by bicubic, our shipped network
+and CARN-M/RFDN when ../shared/models is present. Removal: tubingen.jpg with an object mask,
+filled by each method (the same mask generator as benchmarks/bench_remove.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+OUT = REPO / "docs" / "images"
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    out = image.copy()
+    cv2.rectangle(out, (0, 0), (8 + 9 * len(text), 22), (0, 0, 0), -1)
+    cv2.putText(out, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def save(name: str, tiles: list[np.ndarray]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(tiles, axis=1)).save(OUT / name, quality=88)
+    print("wrote", OUT / name)
+
+
+def upscaling() -> None:
+    from editor.engine.edits.upscale import UpscaleRequest, run
+    from editor.engine.jobs import RunContext, drive
+    from editor.engine.sr_choice import available_upscalers
+    from editor.engine.store import ModelStore
+
+    photo = np.asarray(Image.open(SHARED / "data" / "content" / "golden_gate.jpg").convert("RGB"))
+    hr = photo[180:436, 120:376]  # 256x256: tower and cables
+    lr = np.asarray(Image.fromarray(hr).resize((64, 64), Image.BICUBIC))
+    tiles = [
+        label(cv2.resize(lr, (256, 256), interpolation=cv2.INTER_NEAREST), "input (64 px)"),
+        label(np.asarray(Image.fromarray(lr).resize((256, 256), Image.BICUBIC)), "bicubic"),
+    ]
+    store = ModelStore(models_dir=SHARED / "models")
+    for choice in reversed(available_upscalers(store, 4)):
+        out = drive(run(UpscaleRequest(image=lr, scale=4, model=choice), RunContext()))
+        tiles.append(label(out, choice.title))
+    tiles.append(label(hr, "original"))
+    save("upscale_x4.jpg", tiles)
+
+
+def removal() -> None:
+    from bench_remove import load_photo, object_mask
+
+    from editor.engine.edits.remove import METHODS, RemoveRequest, run
+    from editor.engine.jobs import RunContext, drive
+
+    image = load_photo("content/tubingen.jpg")
+    mask = object_mask(image.shape[:2], 1)
+    shown = image.copy()
+    hole = mask > 0
+    shown[hole] = (shown[hole] * 0.4 + np.array([255, 0, 0]) * 0.6).astype(np.uint8)
+    tiles = [label(shown, "mask")]
+    for method in METHODS:
+        req = RemoveRequest(image, mask, method=method, models_dir=SHARED / "models")
+        tiles.append(label(drive(run(req, RunContext())), method))
+    half = [
+        cv2.resize(t, (t.shape[1] // 2, t.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        for t in tiles
+    ]
+    save("remove_tubingen.jpg", half)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    upscaling()
+    removal()
