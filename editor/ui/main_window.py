@@ -208,7 +208,7 @@ class MainWindow(QMainWindow):
         self.act_compare = a(
             "&Compare Before/After",
             self.toggle_compare,
-            "Ctrl+Y",
+            "Ctrl+B",
             checkable=True,
             tip="Split view: the image as opened on the left",
         )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from negate_edit import apply_negate
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QMouseEvent
+from PySide6.QtGui import QAction, QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from editor.core.imageio import load_image, save_image
@@ -490,3 +490,15 @@ def test_wheel_zooms_and_middle_button_pans(window, image_file):
         )
     assert bar.value() == start + 100
     assert not window.document.mask.any()  # panning never paints
+
+
+def test_no_two_actions_share_a_shortcut(window):
+    from collections import Counter
+
+    keys = Counter(
+        seq.toString()
+        for action in window.findChildren(QAction)
+        for seq in action.shortcuts()
+        if not seq.isEmpty()
+    )
+    assert [k for k, n in keys.items() if n > 1] == []
