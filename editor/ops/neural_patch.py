@@ -217,8 +217,10 @@ def refine_hole(
     features: Features,
     *,
     content01: Tensor | None = None,
-    content_pool: int = 4,
+    content_pool: int | Sequence[int] = 4,
     layers: Sequence[str] = ("relu3_1", "relu2_1"),
+    finest_layers: Sequence[str] = (),
+    finest_detail01: Tensor | None = None,
     content_weight: float = 1.0,
     texture_weight: float = 0.05,
     tv_weight: float = 0.0,
@@ -244,9 +246,18 @@ def refine_hole(
         texture term restores the detail, the blend hedges the uncertain layout. Only its hole
         pixels matter; the known pixels always come from image01.
     content_pool: side of the average pooling before the content MSE (Yang et al. compare at a
-        coarse scale; smaller = the layout of content01 is held more tightly).
+        coarse scale; smaller = the layout of content01 is held more tightly); one number or
+        one per scale (coarse first, the last entry repeats). A larger pool at the fine scales
+        lets the texture term own the detail there while the layout stays anchored.
     layers: texture layers (Yang et al. use relu3_1 and relu4_1; the offline VGG stops at
         relu3_4, so relu3_1 for structure-scale texture and relu2_1 for fine grain).
+    finest_layers: extra texture layers used only at the finest scale (e.g. relu1_1: the
+        pixel-scale grain that makes a fill as sharp as its surroundings; too costly and too
+        local to help at the coarse scales).
+    finest_detail01: (1, 3, H, W) float, a zero-mean high-frequency layer (e.g. a sharp fill
+        minus its Gaussian blur) added inside the hole to the finest scale's start: the
+        upsampled coarse result has no pixel-scale detail, and a few fine steps cannot grow it
+        from nothing, but they can correct detail that is already there.
     content_weight: MSE to content01 after `content_pool` average pooling (keeps its structure).
     texture_weight: weight of each layer's nearest_patch_loss, divided by that layer's mean
         squared source feature so one weight fits every layer and image.
@@ -303,6 +314,8 @@ def refine_hole(
     else:
         given = list(iterations_per_scale)
         iters = [given[min(i, len(given) - 1)] for i in range(len(scale_list))]
+    given_pools = [content_pool] if isinstance(content_pool, int) else list(content_pool)
+    pools = [given_pools[min(i, len(given_pools) - 1)] for i in range(len(scale_list))]
     total = max(1, sum(iters))
     done = 0
     x_prev: Tensor | None = None
@@ -311,7 +324,9 @@ def refine_hole(
     depth = max(2 ** (int(name[4]) - 1) if name[4].isdigit() else 1 for name in layers)
     margin = depth * (patch // 2 + 2)
 
-    for scale, n_iter in zip(scale_list, iters, strict=True):
+    for scale, n_iter, pool in zip(scale_list, iters, pools, strict=True):
+        finest = scale >= 1.0
+        scale_layers = tuple(layers) + (tuple(finest_layers) if finest else ())
         if scale >= 1.0:
             size = (full_h, full_w)
             img_s, hole_s, content_s = stage1, hole_full, content_full
@@ -328,12 +343,16 @@ def refine_hole(
             if x_prev is None
             else F.interpolate(x_prev, size=size, mode="bilinear", align_corners=False)
         )
+        if finest and finest_detail01 is not None:
+            start = (start + finest_detail01.detach().to(start) * hole_s).clamp(0.0, 1.0)
         known = img_s * (1.0 - hole_s)
-        srcs = _sources(features, img_s, hole_s, layers, patch, max_source_patches, source_band)
+        srcs = _sources(
+            features, img_s, hole_s, scale_layers, patch, max_source_patches, source_band
+        )
         y0, y1, x0, x1 = _window(hole_s, margin, depth)
         hole_w = hole_s[..., y0:y1, x0:x1]
-        pooled_target = F.avg_pool2d(content_s[..., y0:y1, x0:x1], content_pool, ceil_mode=True)
-        pooled_hole = F.avg_pool2d(hole_w, content_pool, ceil_mode=True) > 0
+        pooled_target = F.avg_pool2d(content_s[..., y0:y1, x0:x1], pool, ceil_mode=True)
+        pooled_hole = F.avg_pool2d(hole_w, pool, ceil_mode=True) > 0
         param = start.detach().clone().requires_grad_(True)
         optimiser = torch.optim.Adam([param], lr=lr)
         matches: dict[str, tuple[Tensor, Tensor]] = {}
@@ -343,9 +362,9 @@ def refine_hole(
                 cancel()
             x = known + param * hole_s
             xw = x[..., y0:y1, x0:x1]
-            feats = features(xw, layers)
+            feats = features(xw, scale_layers)
             texture = xw.new_zeros(())
-            for name in layers:
+            for name in scale_layers:
                 feat = feats[name]
                 src = srcs[name]
                 if name not in matches or it % rematch_every == 0:
@@ -357,7 +376,7 @@ def refine_hole(
                 if pos.numel():
                     gen = _patches(feat, patch)[pos]
                     texture = texture + F.mse_loss(gen, src.raw[idx]) / src.scale
-            diff = (F.avg_pool2d(xw, content_pool, ceil_mode=True) - pooled_target).pow(2)
+            diff = (F.avg_pool2d(xw, pool, ceil_mode=True) - pooled_target).pow(2)
             content = diff.mean(dim=1, keepdim=True)[pooled_hole].mean()
             loss = texture_weight * texture + content_weight * content
             if tv_weight:

@@ -143,3 +143,19 @@ def test_quick_fill_on_a_grey_image_stays_grey(rgb_image):
     grey = rgb_image[..., :1].copy()
     out = drive(run(RemoveRequest(grey, _object_mask(grey.shape), method="quick"), RunContext()))
     assert out.shape == grey.shape and out.dtype == grey.dtype
+
+
+def test_refined_without_the_detail_layer_still_fills(shared_models, monkeypatch):
+    """DETAIL_GAIN = 0 turns the quick fill's detail transfer off; the edit still works."""
+    from editor.engine.edits import remove
+
+    monkeypatch.setattr(remove, "DETAIL_GAIN", 0.0)
+    rng = np.random.default_rng(2)
+    image = np.tile((rng.random((32, 32, 3)) * 255).astype(np.uint8), (2, 2, 1))
+    mask = np.zeros(image.shape[:2], np.uint8)
+    mask[20:40, 24:44] = 255
+    req = RemoveRequest(image, mask, method="refined", models_dir=shared_models)
+    out = drive(run(req, RunContext()))
+    assert out.shape == image.shape and out.dtype == image.dtype
+    assert not np.array_equal(out[mask > 0], image[mask > 0])
+    assert np.array_equal(out[:10], image[:10])

@@ -140,6 +140,34 @@ def test_source_band_keeps_far_colours_out_of_the_hole(vgg):
     assert torch.equal(banded[known], image[known])
 
 
+def test_finest_scale_options_reach_only_the_finest_scale(vgg):
+    """Per-scale content pools, extra finest-scale layers and a finest-scale detail layer."""
+    image, hole, mask = _texture_case(96, 24)
+    asked: list[tuple[str, ...]] = []
+
+    def recording(x, layers):
+        asked.append(tuple(layers))
+        return vgg(x, layers)
+
+    detail = 0.2 * torch.randn(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    *_, (_, result) = refine_hole(
+        image,
+        hole,
+        recording,
+        scales=(0.5, 1.0),
+        iterations_per_scale=2,
+        content_pool=(2, 8),
+        finest_layers=("relu1_1",),
+        finest_detail01=detail,
+    )
+    assert any("relu1_1" in layers for layers in asked)
+    assert "relu1_1" not in asked[0]  # the coarse scale's sources: base layers only
+    known = hole.expand_as(image) == 0
+    assert torch.equal(result[known], image[known])
+    *_, (_, plain) = refine_hole(image, hole, vgg, scales=(0.5, 1.0), iterations_per_scale=2)
+    assert sharpness_ratio(result, mask) > sharpness_ratio(plain, mask)
+
+
 def test_refine_returns_the_result_as_stop_iteration_value(vgg):
     image, hole, _ = _texture_case(64, 20)
     gen = refine_hole(image, hole, vgg, iterations_per_scale=3, preview_every=100)
