@@ -63,6 +63,7 @@ Upscale = Callable[[np.ndarray], np.ndarray]
 class Row:
     name: str
     psnr: dict[str, float]
+    ssim: dict[str, float]
     seconds: float | None
 
 
@@ -75,9 +76,9 @@ def load_set(folder: Path) -> list[tuple[str, np.ndarray]]:
 
 def evaluate(
     upscale: Upscale, images: Sequence[tuple[str, np.ndarray]], scale: int
-) -> tuple[float, float]:
-    """(mean Y-PSNR, mean seconds per image of `upscale`) under the MANIFEST protocol."""
-    scores, seconds = [], []
+) -> tuple[float, float, float]:
+    """(mean Y-PSNR, mean Y-SSIM, mean seconds per image of `upscale`), MANIFEST protocol."""
+    scores, ssims, seconds = [], [], []
     for _, hr in images:
         hr = sr_train.modcrop(hr, scale)
         lr = sr_train.bicubic_downscale(hr, scale)
@@ -85,7 +86,31 @@ def evaluate(
         out = upscale(lr)
         seconds.append(time.perf_counter() - start)
         scores.append(sr_train.psnr_y(out, hr, scale))
-    return float(np.mean(scores)), float(np.mean(seconds))
+        ssims.append(sr_train.ssim_y(out, hr, scale))
+    return float(np.mean(scores)), float(np.mean(ssims)), float(np.mean(seconds))
+
+
+class VDSRSize(torch.nn.Module):
+    """A VDSR-size network (Kim et al. 2016: 20 conv 3x3 layers, 64 channels, at HR resolution on
+    the bicubic upscale), random weights: only its speed is measured, as the issue's yardstick."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[torch.nn.Module] = [torch.nn.Conv2d(3, 64, 3, padding=1), torch.nn.ReLU()]
+        for _ in range(18):
+            layers += [torch.nn.Conv2d(64, 64, 3, padding=1), torch.nn.ReLU()]
+        layers.append(torch.nn.Conv2d(64, 3, 3, padding=1))
+        self.body = torch.nn.Sequential(*layers)
+
+    def forward(self, hr_bicubic: torch.Tensor) -> torch.Tensor:
+        return hr_bicubic + self.body(hr_bicubic)
+
+
+def seconds_per_megapixel(run: Callable[[], object], out_pixels: int) -> float:
+    run()  # warm-up
+    start = time.perf_counter()
+    run()
+    return (time.perf_counter() - start) / (out_pixels / 1e6)
 
 
 def model_upscale(model: SRUpscaler) -> Upscale:
@@ -164,15 +189,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, upscale in candidates:
                 upscale(warm_lr)  # warm-up: allocator, oneDNN kernels
                 psnr: dict[str, float] = {}
+                ssim: dict[str, float] = {}
                 seconds = None
                 for set_name, images in sets.items():
-                    psnr[set_name], secs = evaluate(upscale, images, scale)
+                    psnr[set_name], ssim[set_name], secs = evaluate(upscale, images, scale)
                     if set_name == timed:
                         seconds = secs
-                rows.append(Row(name, psnr, seconds))
+                rows.append(Row(name, psnr, ssim, seconds))
 
         print(f"## x{scale}\n")
-        header = " | ".join(f"{s} PSNR" for s in sets)
+        header = " | ".join(f"{s} PSNR / SSIM" for s in sets)
         print(f"| model | {header} | MANIFEST Set5 / Set14 | s / {timed} image |")
         print("|---|" + "---:|" * len(sets) + "---:|---:|")
         bicubic = rows[0].psnr
@@ -181,11 +207,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             for set_name in sets:
                 gain = row.psnr[set_name] - bicubic[set_name]
                 extra = f" (+{gain:.2f})" if row.name != "bicubic" else ""
-                cells.append(f"{row.psnr[set_name]:.2f}{extra}")
+                cells.append(f"{row.psnr[set_name]:.2f}{extra} / {row.ssim[set_name]:.4f}")
             ref = MANIFEST_PSNR.get((row.name, scale))
             ref_text = f"{ref[0]:.2f} / {ref[1]:.2f}" if ref else "—"
             print(f"| {row.name} | {' | '.join(cells)} | {ref_text} | {fmt(row.seconds, 3)} |")
         print()
+    # Speed per output pixel against a VDSR-size network, same run, same threads, x4.
+    hr = torch.rand(1, 3, 256, 256)
+    lr = torch.nn.functional.interpolate(hr, scale_factor=0.25, mode="bicubic")
+    vdsr = VDSRSize().eval()
+    with torch.inference_mode():
+        speeds = [("VDSR-size (20x64 at HR)", seconds_per_megapixel(lambda: vdsr(hr), 256 * 256))]
+        for name, model, _ in [("ours (packaged)", *ours(4)),
+                               ("CARN-M", *pretrained(store, "carn-m", "carn-m", 4)),
+                               ("RFDN", *pretrained(store, "rfdn-x4", "rfdn", 4))]:
+            if model is not None:
+                speeds.append((name, seconds_per_megapixel(lambda m=model: m(lr), 256 * 256)))
+    print("## x4 speed per output megapixel (256x256 output)\n")
+    print("| model | s / MP | speed-up vs VDSR-size |")
+    print("|---|---:|---:|")
+    for name, spm in speeds:
+        print(f"| {name} | {spm:.3f} | {speeds[0][1] / spm:.1f}x |")
+    print()
     if notes:
         print("Not measured:\n")
         for note in notes:

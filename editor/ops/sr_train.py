@@ -289,6 +289,28 @@ def psnr_y(pred: np.ndarray, ref: np.ndarray, border: int) -> float:
     return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
+def ssim_y(pred: np.ndarray, ref: np.ndarray, border: int) -> float:
+    """SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, L 255) between
+    the Y channels of two uint8 RGB images, `border` px cut, as the SR papers report it."""
+    import cv2
+
+    a, b = rgb_to_y_studio(pred), rgb_to_y_studio(ref)
+    if border:
+        a, b = a[border:-border, border:-border], b[border:-border, border:-border]
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)[5:-5, 5:-5]
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
+    den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    return float(np.mean(num / den))
+
+
 @torch.no_grad()
 def upscale_array(model: nn.Module, lr: np.ndarray) -> np.ndarray:
     """Run the net on a whole (h, w, 3) uint8 image -> (h*s, w*s, 3) uint8 (clipped, rounded)."""
