@@ -434,6 +434,15 @@ def _distance_to_zero(binary: np.ndarray) -> np.ndarray:
 _DIST_EPS = 1e-3
 
 
+def _hard_selection(mask: np.ndarray, px: int) -> tuple[np.ndarray, np.ndarray, Rect | None]:
+    """(selected >= 128, the output to fill, the selection's bbox). The bbox is None when the
+    output is already final: nothing selected (all zeros) or px <= 0 (the hard-edged mask)."""
+    selected = mask >= 128
+    if px <= 0:
+        return selected, np.where(selected, 255, 0).astype(np.uint8), None
+    return selected, np.zeros(mask.shape, np.uint8), mask_bbox(selected.view(np.uint8))
+
+
 def grow(mask: np.ndarray, px: int) -> np.ndarray:
     """Every pixel within ``px`` (Euclidean) of a selected pixel (>= 128) becomes selected.
 
@@ -441,14 +450,10 @@ def grow(mask: np.ndarray, px: int) -> np.ndarray:
     transform over the selection's bbox plus ``px``, so a radius of hundreds of pixels costs no
     more than a small one (a dilation kernel would grow with px^2).
     """
-    selected = mask >= 128
-    if px <= 0:
-        return np.where(selected, 255, 0).astype(np.uint8)
-    h, w = mask.shape
-    out = np.zeros((h, w), np.uint8)
-    bbox = mask_bbox(selected.view(np.uint8))
+    selected, out, bbox = _hard_selection(mask, px)
     if bbox is None:
         return out
+    h, w = mask.shape
     crop = bbox.expand(int(px) + 1).clip(w, h)
     outside = (~selected[crop.slices]).view(np.uint8)
     dist = _distance_to_zero(outside)  # 0 on selected pixels
@@ -462,14 +467,10 @@ def shrink(mask: np.ndarray, px: int) -> np.ndarray:
     The dual of :func:`grow`; hard-edged result. The image border does not count as unselected, so
     a selection that touches the edge stays against it (select-all shrunk is still select-all).
     """
-    selected = mask >= 128
-    if px <= 0:
-        return np.where(selected, 255, 0).astype(np.uint8)
-    h, w = mask.shape
-    out = np.zeros((h, w), np.uint8)
-    bbox = mask_bbox(selected.view(np.uint8))
+    selected, out, bbox = _hard_selection(mask, px)
     if bbox is None:
         return out
+    h, w = mask.shape
     # One ring of unselected pixels round the bbox holds the nearest unselected pixel of every
     # pixel inside it (projection onto a rectangle never moves a point farther away).
     crop = bbox.expand(1).clip(w, h)
