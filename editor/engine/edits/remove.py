@@ -12,6 +12,10 @@ Synthesis", with a classical content stage since no inpainting network is availa
   hole is rebuilt from patches of the surrounding image. About a second, no weights.
 - ``telea`` / ``ns``: OpenCV's diffusion inpainting; smooth, fine for thin scratches and wires.
 
+The content stage is pluggable: a learned inpainting network from the model store (e.g. LaMa for
+connected users) would replace `patchmatch_fill` in `_patch_fill`; none is registered because no
+URL and checksum could be verified offline.
+
 Only the mask's bounding box plus context is processed; the result is composited back through a
 feathered mask, so pixels away from the mask stay bit-identical. The patch methods copy colours
 from the same photo, so colour and illumination already match at the boundary and no Poisson
