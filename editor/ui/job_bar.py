@@ -127,8 +127,13 @@ class EditSession(QObject):
         self.discard()
         self.document = document
 
-    def submit(self, name: str, factory: RunFactory, *, scale: int = 1) -> int:
+    def submit(
+        self, name: str, factory: RunFactory, *, scale: int = 1, before: np.ndarray | None = None
+    ) -> int:
         """Queue an edit of the current document; a pending unapplied result is discarded.
+
+        before: a snapshot of the image the caller already took for its request (edits never
+        write into their input), reused as the undo patch's before-state instead of a 2nd copy.
 
         scale == 1: the result replaces the image in place (Apply = one undo command).
         scale > 1: the result is `scale` times larger (upscaling) and Apply opens it as a new
@@ -139,7 +144,8 @@ class EditSession(QObject):
         self.discard()
         waiting = self.engine.busy
         if scale == 1:
-            factory = _with_patch(factory, self.document.image.copy())
+            snapshot = before if before is not None else self.document.image.copy()
+            factory = _with_patch(factory, snapshot)
         job_id = self.engine.submit(name, factory, viewport=self.canvas.visible_image_rect())
         self._jobs[job_id] = _JobInfo(name, self.document.image_revision, scale)
         if waiting:

@@ -707,10 +707,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 "Refined removal needs VGG19 feature weights (Edit ▸ Models…); using Quick", 8000
             )
+        snapshot = doc.image.copy()
         request = remove.RemoveRequest(
-            image=doc.image.copy(), mask=doc.mask.copy(), method=method, models_dir=models_dir
+            image=snapshot, mask=doc.mask.copy(), method=method, models_dir=models_dir
         )
-        return self.session.submit(f"Remove ({method})", partial(remove.run, request))
+        factory = partial(remove.run, request)
+        return self.session.submit(f"Remove ({method})", factory, before=snapshot)
 
     def run_upscale(self, scale: int) -> int | None:
         """Enlarge the image; the visible part is upscaled first and shown beside the original."""
