@@ -48,10 +48,17 @@ class RunContext:
     device: str = "cpu"
     cancel_event: threading.Event = field(default_factory=threading.Event)
     viewport: Rect | None = None
+    finish_event: threading.Event = field(default_factory=threading.Event)
 
     @property
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
+
+    @property
+    def finish_requested(self) -> bool:
+        """The user wants what the run has now (Apply while an iterative edit runs): iterative
+        runs stop at their next step and return their current result; others ignore it."""
+        return self.finish_event.is_set()
 
     def check_cancelled(self) -> None:
         if self.cancel_event.is_set():
