@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from editor.core.imageio import load_image, save_image
-from editor.engine.edits.remove import METHODS, RemoveRequest, load_features, run
+from editor.engine.edits.remove import METHODS, RemoveRequest, run
+from editor.engine.features import shared_features
 from editor.engine.jobs import RunContext, drive
 from editor.ops.fill_metrics import perceptual_distance, sharpness_ratio
 
@@ -104,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     models = SHARED / "models"
-    features = load_features(models, "cpu")
+    features = shared_features(models, "cpu")
     rows: dict[str, list[tuple[float, float, float, float]]] = {m: [] for m in METHODS}
     print(f"Object removal on {args.images} photos (512 px), {args.threads} torch threads, CPU\n")
     print("| image | hole % | method | perceptual ↓ | sharpness | hole PSNR | s |")

@@ -14,6 +14,7 @@ fields (order, range, mean, std), so no loss function ever needs to know which f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -123,3 +124,23 @@ class FeatureExtractor(nn.Module):
         if rgb.ndim != 4 or rgb.shape[1] != 3:
             raise ValueError(f"expected an RGB batch (B, 3, H, W), got {tuple(rgb.shape)}")
         return self.net(self.normalise(rgb), layers)
+
+
+def vgg_available(models_dir: Path | None) -> bool:
+    """Whether some VGG19 feature weights are installed (the perceptual edits can run)."""
+    store = ModelStore(models_dir=models_dir)
+    return any(store.locate(model_id) is not None for model_id in DEFAULT_PREFER)
+
+
+def shared_features(models_dir: Path | None, device: str, pool: str = "max") -> FeatureExtractor:
+    """The VGG19 feature extractor every perceptual edit shares, loaded once per (folder,
+    device, pooling) and kept: the engine runs one job at a time, and the network is frozen."""
+    key = (str(models_dir), str(device), pool)
+    if key not in _SHARED:
+        _SHARED[key] = FeatureExtractor.from_store(
+            ModelStore(models_dir=models_dir), device, pool=pool
+        )
+    return _SHARED[key]
+
+
+_SHARED: dict[tuple[str, str, str], FeatureExtractor] = {}

@@ -398,3 +398,64 @@ def refine_hole(
 
 
 __all__ = ["Features", "nearest_patch_indices", "nearest_patch_loss", "refine_hole"]
+
+
+# ------------------------------------------------------------------------------ patch bank
+
+
+class PatchBank:
+    """The patches of one or more source feature maps, held fixed while an image is optimised
+    to use them (CNNMRF's style patches, with their unit-normalised copies for matching).
+
+    feats: (1, C, H, W) maps of the same layer (e.g. a style image at several scales or
+    rotations, as Li & Wand augment it); every `patch` x `patch` patch fully inside a map is a
+    candidate, thinned on a regular grid to at most `max_patches` per map (the matching costs
+    hole patches x source patches x C * patch**2 multiply-adds).
+    """
+
+    def __init__(self, feats: Sequence[Tensor], patch: int = 3, max_patches: int = 4096) -> None:
+        rows = []
+        for feat in feats:
+            raw = _patches(feat.detach(), patch)
+            stride = max(1, math.ceil(math.sqrt(raw.shape[0] / max_patches)))
+            if stride > 1:
+                gh, gw = feat.shape[-2] - patch + 1, feat.shape[-1] - patch + 1
+                grid = torch.zeros(gh, gw, dtype=torch.bool, device=feat.device)
+                grid[::stride, ::stride] = True
+                raw = raw[grid.reshape(-1)]
+            rows.append(raw)
+        self.patch = patch
+        self.raw = torch.cat(rows)
+        if self.raw.shape[0] == 0:
+            raise ValueError("the source is smaller than one patch at this layer")
+        self.unit = _normalised(self.raw)
+        self.scale = float(self.raw.pow(2).mean().clamp_min(1e-8))
+
+    def __len__(self) -> int:
+        return self.raw.shape[0]
+
+    def match(self, gen_feat: Tensor, gen_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(positions of gen_feat's patches whose centre is in gen_mask (all if None), index of
+        each one's best source patch by normalised cross-correlation)."""
+        n = (gen_feat.shape[-2] - self.patch + 1) * (gen_feat.shape[-1] - self.patch + 1)
+        if gen_mask is None:
+            pos = torch.arange(n, device=gen_feat.device)
+        else:
+            pos = _centres_in(gen_mask, self.patch).nonzero().squeeze(1)
+        gen = _patches(gen_feat.detach(), self.patch)[pos]
+        return pos, _best_match(gen, self.unit)
+
+    def loss(
+        self,
+        gen_feat: Tensor,
+        gen_mask: Tensor | None = None,
+        matches: tuple[Tensor, Tensor] | None = None,
+    ) -> Tensor:
+        """Mean squared distance of gen_feat's patches (in gen_mask) to their matches, divided
+        by the bank's mean squared feature, so one weight fits every layer. `matches` from an
+        earlier `match` call may be reused (matches move slowly between iterations)."""
+        pos, idx = matches if matches is not None else self.match(gen_feat, gen_mask)
+        if pos.numel() == 0:
+            return gen_feat.sum() * 0.0
+        gen = _patches(gen_feat, self.patch)[pos]
+        return F.mse_loss(gen, self.raw[idx]) / self.scale

@@ -35,6 +35,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from editor.engine.features import shared_features, vgg_available
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.inpaint_classic import inpaint_opencv
 from editor.ops.region import composite, crop_rect, feather_alpha
@@ -125,7 +126,7 @@ def run(request: RemoveRequest, ctx: RunContext, features=None) -> Run:
     ctx.check_cancelled()
     if request.method == "refined" and features is None:
         yield Update(progress=0.0, message="Loading VGG19 features")
-        features = load_features(request.models_dir, ctx.device)
+        features = shared_features(request.models_dir, ctx.device)
 
     crop, crop_mask = image[rect.slices], mask[rect.slices]
     yield Update(progress=0.02, message=f"Removing ({request.method}, {rect.w}×{rect.h} crop)")
@@ -211,25 +212,7 @@ def _patch_fill(
 
 def refined_available(models_dir: Path | None) -> bool:
     """Whether the refined method can run: a VGG19 feature model is installed (and verified)."""
-    from editor.engine.features import DEFAULT_PREFER
-    from editor.engine.store import ModelStore
-
-    store = ModelStore(models_dir=models_dir)
-    return any(store.locate(model_id) is not None for model_id in DEFAULT_PREFER)
-
-
-def load_features(models_dir: Path | None, device: str):
-    """The shared VGG19 feature extractor, cached per (folder, device): loaded once per session."""
-    key = (str(models_dir), device)
-    if key not in _FEATURES:
-        from editor.engine.features import FeatureExtractor
-        from editor.engine.store import ModelStore
-
-        _FEATURES[key] = FeatureExtractor.from_store(ModelStore(models_dir=models_dir), device)
-    return _FEATURES[key]
-
-
-_FEATURES: dict[tuple[str, str], object] = {}
+    return vgg_available(models_dir)
 
 
 def _to_rgb8(pixels: np.ndarray) -> np.ndarray:

@@ -1,0 +1,323 @@
+"""Optimisation-based style transfer, texture synthesis and feature inversion.
+
+One loop serves all three (the image's pixels are the parameters; the network is fixed):
+
+- style transfer (Gatys et al. 2016): content loss at one layer + Gram style loss at several,
+  start from the content image;
+- CNNMRF (Li & Wand 2016): the style term is the distance of each 3x3 neural patch to its
+  nearest style patch (normalised cross-correlation) instead of a Gram matrix;
+- texture synthesis: style term only, start from noise; feature inversion: content term only at
+  one layer, start from noise.
+
+Spatial control (Gatys et al. 2017): each style has a mask; its Gram matrices (or patches) are
+compared only over that region, so several styles go into one image in one run.
+
+The offline VGG19 stops at conv3_4, so the large-scale structure of a style comes from working
+coarse to fine: the image is optimised at 1/4, 1/2, then full size, where relu3_1's receptive
+field covers a quarter of the picture at the coarsest level. Most iterations go to the coarse
+levels, where they are cheap (`split_iterations`). The optimiser is L-BFGS, as in Gatys et al.:
+on these smooth losses it reaches a given loss in a fraction of Adam's steps
+(benchmarks/bench_style.py measures it).
+
+Images are RGB 0..1 (1, 3, H, W) float32; masks (1, 1, H, W) 0..1 at the output's size. The
+feature network is any callable `features(rgb01, layers) -> {layer: (1, C, h, w)}`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from editor.ops.neural_patch import PatchBank
+from editor.ops.style_losses import (
+    content_loss,
+    gram_matrix,
+    mask_at,
+    pyramid_sizes,
+    resize,
+    style_loss,
+    tv_loss,
+)
+
+Features = Callable[[Tensor, Sequence[str]], dict[str, Tensor]]
+
+METHODS = ("gatys", "mrf")
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """Which feature layers play which part. `patch` layers are CNNMRF's (method "mrf")."""
+
+    style: tuple[str, ...]
+    content: str
+    patch: tuple[str, ...]
+
+
+def layer_plan(available: Sequence[str]) -> LayerPlan:
+    """The layers to use given what the feature network provides.
+
+    With the full VGG19 the paper's choices: style relu1_1..relu5_1, content relu4_2, patches
+    relu3_1 + relu4_1. With conv1_1..conv3_4 only: style relu1_1, relu2_1, relu3_1, content
+    relu3_2 (relu2_2 keeps too much of the photo's fine texture), patches relu3_1; deep layers
+    (relu4_1/relu5_1 from another source) join the style layers when present.
+    """
+    have = set(available)
+    style = tuple(n for n in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1") if n in have)
+    content = next(n for n in ("relu4_2", "relu3_2", "relu3_1", "relu2_2") if n in have)
+    patch = tuple(n for n in ("relu3_1", "relu4_1") if n in have)
+    if not style or not patch:
+        raise ValueError(f"the feature network lacks the layers style transfer needs: {available}")
+    return LayerPlan(style=style, content=content, patch=patch)
+
+
+@dataclass(frozen=True)
+class StyleTarget:
+    """A style picture (1, 3, h, w) RGB 0..1 and where it applies: mask (1, 1, H, W) 0..1 at
+    the output's size, None = everywhere."""
+
+    image: Tensor
+    mask: Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How hard to try and what to weigh.
+
+    style_weight / content_weight: the balance (both losses are relative: ~1 means "nothing of
+    it matched"); content_weight 0 = texture synthesis. tv_weight: total variation against
+    pixel noise. iterations: L-BFGS iterations over all levels. coarsest: long side of the first
+    pyramid level. style_scale: the style image is resized to style_scale x the level's long
+    side, so > 1 gives larger brush strokes. preview_every: iterations between yields.
+    """
+
+    method: str = "gatys"
+    style_weight: float = 20.0
+    content_weight: float = 1.0
+    tv_weight: float = 2.0
+    iterations: int = 200
+    coarsest: int = 128
+    style_scale: float = 1.0
+    preview_every: int = 5
+    level_ratio: float = 3.0
+    rematch_every: int = 10
+    line_search: str | None = "strong_wolfe"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One yield of the loop: the current image at the current level (1, 3, h, w), clamped."""
+
+    progress: float
+    image: Tensor
+    level: int
+    levels: int
+    iteration: int
+    loss: float
+    style: float
+    content: float
+
+
+def split_iterations(total: int, levels: int, ratio: float = 3.0) -> list[int]:
+    """Iterations per level, coarsest first: each level gets `ratio` times fewer than the one
+    before it (a step at twice the size costs ~4x), at least one each."""
+    weights = [ratio ** (levels - 1 - i) for i in range(levels)]
+    scale = total / sum(weights)
+    counts = [max(1, int(round(w * scale))) for w in weights]
+    counts[0] += total - sum(counts) if total > sum(counts) else 0
+    return counts
+
+
+def _noise_like(shape: Sequence[int], generator: torch.Generator | None) -> Tensor:
+    """Mid-grey noise: a neutral start for texture synthesis and inversion."""
+    return 0.5 + 0.1 * torch.randn(*shape, generator=generator)
+
+
+class _LevelTargets:
+    """Everything fixed during one pyramid level: content features, style Grams or patches."""
+
+    def __init__(
+        self,
+        features: Features,
+        plan: LayerPlan,
+        settings: Settings,
+        size: tuple[int, int],
+        content: Tensor | None,
+        content_mask: Tensor | None,
+        targets: Sequence[StyleTarget],
+    ) -> None:
+        self.size = size
+        self.content_feat = None
+        self.content_mask = None if content_mask is None else resize(content_mask, size)
+        if content is not None and settings.content_weight > 0:
+            with torch.no_grad():
+                self.content_feat = features(resize(content, size), [plan.content])[plan.content]
+        self.masks = [None if t.mask is None else resize(t.mask, size) for t in targets]
+        self.grams: list[dict[str, Tensor]] = []
+        self.banks: list[dict[str, PatchBank]] = []
+        style_layers = plan.patch if settings.method == "mrf" else plan.style
+        for target in targets:
+            style = _style_at(target.image, size, settings.style_scale)
+            with torch.no_grad():
+                feats = features(style, style_layers)
+            if settings.method == "mrf":
+                self.banks.append({n: PatchBank([feats[n]]) for n in plan.patch})
+            else:
+                self.grams.append({n: gram_matrix(feats[n]) for n in plan.style})
+
+
+def _style_at(style: Tensor, size: tuple[int, int], style_scale: float) -> Tensor:
+    """The style picture resized so its long side is style_scale x the level's long side."""
+    h, w = style.shape[-2:]
+    factor = style_scale * max(size) / max(h, w)
+    new = (max(16, round(h * factor)), max(16, round(w * factor)))
+    return resize(style, new)
+
+
+def synthesise(
+    features: Features,
+    available: Sequence[str],
+    targets: Sequence[StyleTarget],
+    settings: Settings,
+    *,
+    content: Tensor | None = None,
+    content_mask: Tensor | None = None,
+    init: Tensor | None = None,
+    size: tuple[int, int] | None = None,
+    seed: int = 0,
+    cancel: Callable[[], None] | None = None,
+    finish: Callable[[], bool] | None = None,
+) -> Generator[Step, None, Tensor]:
+    """Optimise an image's pixels coarse to fine; yields `Step`s, returns (1, 3, H, W) 0..1.
+
+    features/available: the feature callable and the layer names it provides (`layer_plan`).
+    targets: the styles, each with its region; none = feature inversion of `content`.
+    content: (1, 3, H, W) RGB 0..1 whose `plan.content` features are kept; None = texture
+        synthesis of size `size` (h, w). content_mask: where the content term applies (None =
+        everywhere; a texture fill keeps the surroundings and frees the hole).
+    init: the start at full size (None: the content image, or noise without one); it is
+        downsampled for the coarse levels. cancel: called every `preview_every` iterations and
+        raises to stop. finish: returns True when the caller wants the current result now;
+        the loop then returns it at once, upsampled to full size.
+    """
+    if settings.method not in METHODS:
+        raise ValueError(f"unknown method {settings.method!r}; valid: {', '.join(METHODS)}")
+    if content is None and not targets:
+        raise ValueError("nothing to do: give a content image, a style, or both")
+    plan = layer_plan(available)
+    if content is not None:
+        full = tuple(content.shape[-2:])
+    elif size is not None:
+        full = (int(size[0]), int(size[1]))
+    else:
+        raise ValueError("texture synthesis needs a size")
+    generator = torch.Generator().manual_seed(seed)
+    if init is None:
+        init = content if content is not None else _noise_like((1, 3, *full), generator)
+    sizes = pyramid_sizes(full[0], full[1], settings.coarsest)
+    counts = split_iterations(settings.iterations, len(sizes), settings.level_ratio)
+    cost = [n * h * w for n, (h, w) in zip(counts, sizes, strict=True)]
+    done_cost = 0.0
+    x: Tensor | None = None
+    for level, ((h, w), n_iter) in enumerate(zip(sizes, counts, strict=True)):
+        start = resize(init, (h, w)) if x is None else resize(x.detach(), (h, w))
+        x = start.detach().clone().requires_grad_(True)
+        fixed = _LevelTargets(features, plan, settings, (h, w), content, content_mask, targets)
+        layers = sorted(
+            set(plan.patch if settings.method == "mrf" else plan.style)
+            | ({plan.content} if fixed.content_feat is not None else set())
+        )
+        matches: list[dict[str, tuple[Tensor, Tensor]]] = [{} for _ in targets]
+        parts = {"style": 0.0, "content": 0.0}
+        evaluations = 0
+
+        def closure(
+            x: Tensor = x,
+            fixed: _LevelTargets = fixed,
+            layers: list[str] = layers,
+            matches: list[dict[str, tuple[Tensor, Tensor]]] = matches,
+            parts: dict[str, float] = parts,
+        ) -> Tensor:
+            nonlocal evaluations
+            feats = features(x, layers)
+            s_loss = x.sum() * 0.0
+            for i in range(len(targets)):
+                if settings.method == "mrf":
+                    for name, bank in fixed.banks[i].items():
+                        feat = feats[name]
+                        if name not in matches[i] or evaluations % settings.rematch_every == 0:
+                            region = _region_at(fixed.masks[i], feat.shape[-2:])
+                            matches[i][name] = bank.match(feat, region)
+                        s_loss = s_loss + bank.loss(feat, matches=matches[i][name])
+                else:
+                    s_loss = s_loss + style_loss(feats, fixed.grams[i], fixed.masks[i])
+            c_loss = x.sum() * 0.0
+            if fixed.content_feat is not None:
+                c_loss = content_loss(feats[plan.content], fixed.content_feat, fixed.content_mask)
+            loss = (
+                settings.style_weight * s_loss
+                + settings.content_weight * c_loss
+                + settings.tv_weight * tv_loss(x)
+            )
+            x.grad = None
+            loss.backward()
+            evaluations += 1
+            parts["style"], parts["content"] = float(s_loss.detach()), float(c_loss.detach())
+            parts["loss"] = float(loss.detach())
+            return loss
+
+        optimiser = torch.optim.LBFGS(
+            [x],
+            lr=1.0,
+            max_iter=settings.preview_every,
+            history_size=20,
+            tolerance_grad=-1.0,
+            tolerance_change=-1.0,
+            line_search_fn=settings.line_search,
+        )
+        iteration = 0
+        while iteration < n_iter:
+            if cancel is not None:
+                cancel()
+            if finish is not None and finish():
+                return _full(x, full)
+            chunk = min(settings.preview_every, n_iter - iteration)
+            optimiser.param_groups[0]["max_iter"] = chunk
+            optimiser.step(closure)
+            iteration += chunk
+            progress = (done_cost + cost[level] * iteration / n_iter) / sum(cost)
+            yield Step(
+                progress=min(progress, 1.0),
+                image=x.detach().clamp(0.0, 1.0),
+                level=level,
+                levels=len(sizes),
+                iteration=iteration,
+                loss=parts.get("loss", math.nan),
+                style=parts["style"],
+                content=parts["content"],
+            )
+        done_cost += cost[level]
+    assert x is not None
+    return _full(x, full)
+
+
+def _region_at(mask: Tensor | None, size: Sequence[int]) -> Tensor | None:
+    """A target's region at a layer's size: cells more than half covered."""
+    return None if mask is None else (mask_at(mask, tuple(size)) > 0.5).float()
+
+
+def _full(x: Tensor, full: tuple[int, int]) -> Tensor:
+    return resize(x.detach(), full).clamp(0.0, 1.0)
+
+
+def style_distance(
+    features: Features, image: Tensor, style: Tensor, layers: Sequence[str]
+) -> float:
+    """The relative Gram style loss of `image` against `style` (both (1, 3, h, w) RGB 0..1):
+    how much of the style's statistics the image lacks, comparable across methods."""
+    with torch.no_grad():
+        grams = {n: gram_matrix(f) for n, f in features(style, layers).items()}
+        return float(style_loss(features(image, layers), grams))
