@@ -17,6 +17,9 @@ and returns a result anyway still ends with `cancelled`, never `finished`: the u
 result to be thrown away. A job cancelled while waiting is dropped from the queue and gets
 `cancelled` at once.
 
+Finishing early is cooperative too: `finish` sets the job's `RunContext.finish_event`; an
+iterative run returns its current result at its next step and the job ends `finished`.
+
 Previews are throttled to one per `preview_interval_s` (the latest wins); a pending preview is
 delivered before `finished` (not before `cancelled`: nobody wants a cancelled job's pixels).
 Progress is limited to ~20 signals a second, plus every change of message.
@@ -291,6 +294,19 @@ class Engine(QObject):
             dropped.ctx.cancel_event.set()
             self._on_cancelled(dropped.id)
             self.queue_changed.emit(waiting)
+
+    def finish(self, job_id: int) -> bool:
+        """Ask a job for what it has now (Apply while an iterative edit runs): sets its
+        `RunContext.finish_event`. Iterative runs return their current result at their next
+        step and the job ends `finished` as usual; other runs ignore it. A waiting job is only
+        marked (it returns at its first step once it starts). False for unknown or ended ids."""
+        with self._jobs.lock:
+            jobs = [self._jobs.current, *self._jobs.waiting]
+        for job in jobs:
+            if job is not None and job.id == job_id:
+                job.ctx.finish_event.set()
+                return True
+        return False
 
     def cancel_all(self) -> None:
         """Cancel the running job and drop every waiting one."""

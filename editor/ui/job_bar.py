@@ -38,6 +38,7 @@ class _JobInfo:
     name: str
     revision: int  # the document's image revision when the job was submitted
     scale: int  # result resolution / document resolution
+    finishable: bool = False  # an iterative edit: Apply while it runs keeps what it has now
 
 
 def _with_patch(factory: RunFactory, before: np.ndarray) -> RunFactory:
@@ -54,6 +55,8 @@ def _with_patch(factory: RunFactory, before: np.ndarray) -> RunFactory:
 
 class JobBar(QWidget):
     """Label, progress bar and the Cancel / Apply / Discard buttons."""
+
+    stateChanged = Signal(str)  # idle · running · done · message
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -74,16 +77,28 @@ class JobBar(QWidget):
         layout.addWidget(self.progress)
         for button in (self.cancel_button, self.apply_button, self.discard_button):
             layout.addWidget(button)
+        self.state = ""
         self.set_state("idle")
 
-    def set_state(self, state: str, text: str = "") -> None:
-        """idle (hidden) · running · done (Apply/Discard) · message (text only)."""
+    def set_state(self, state: str, text: str = "", *, finishable: bool = False) -> None:
+        """idle (hidden) · running · done (Apply/Discard) · message (text only).
+
+        finishable: while running, Apply shows too (an iterative edit can stop and keep what it
+        has now)."""
         self.setVisible(state != "idle")
         self.label.setText(text)
         self.progress.setVisible(state == "running")
         self.cancel_button.setVisible(state == "running")
-        self.apply_button.setVisible(state == "done")
+        self.apply_button.setVisible(state == "done" or (state == "running" and finishable))
+        self.apply_button.setToolTip(
+            "Stop now and keep what the preview shows (Ctrl+Return)"
+            if state == "running"
+            else "Keep the result (Ctrl+Return); undo brings the old pixels back"
+        )
         self.discard_button.setVisible(state == "done")
+        if state != self.state:
+            self.state = state
+            self.stateChanged.emit(state)
 
     def set_progress(self, fraction: float | None) -> None:
         if fraction is None or fraction < 0:
@@ -109,6 +124,7 @@ class EditSession(QObject):
         self.document: Document | None = None
         self.pending: PendingResult | None = None
         self._jobs: dict[int, _JobInfo] = {}
+        self._apply_when_finished: set[int] = set()  # Apply was pressed while these ran
         self.running: int | None = None
         engine.started.connect(self._on_started)
         engine.progress.connect(self._on_progress)
@@ -128,7 +144,13 @@ class EditSession(QObject):
         self.document = document
 
     def submit(
-        self, name: str, factory: RunFactory, *, scale: int = 1, before: np.ndarray | None = None
+        self,
+        name: str,
+        factory: RunFactory,
+        *,
+        scale: int = 1,
+        before: np.ndarray | None = None,
+        finishable: bool = False,
     ) -> int:
         """Queue an edit of the current document; a pending unapplied result is discarded.
 
@@ -138,6 +160,9 @@ class EditSession(QObject):
         scale == 1: the result replaces the image in place (Apply = one undo command).
         scale > 1: the result is `scale` times larger (upscaling) and Apply opens it as a new
         document; previews arrive at that resolution and are drawn scaled down.
+
+        finishable: an iterative edit that honours `RunContext.finish_requested`; Apply is
+        offered while it runs and applies what it has at that moment as one undo command.
         """
         if self.document is None:
             raise RuntimeError("no document")
@@ -147,7 +172,7 @@ class EditSession(QObject):
             snapshot = before if before is not None else self.document.image.copy()
             factory = _with_patch(factory, snapshot)
         job_id = self.engine.submit(name, factory, viewport=self.canvas.visible_image_rect())
-        self._jobs[job_id] = _JobInfo(name, self.document.image_revision, scale)
+        self._jobs[job_id] = _JobInfo(name, self.document.image_revision, scale, finishable)
         if waiting:
             self.bar.set_state("running", f"{name}: queued, starts when the running edit ends")
             self.message.emit(f"{name} queued behind the running edit")
@@ -171,7 +196,7 @@ class EditSession(QObject):
         if job_id not in self._jobs:
             return
         self.running = job_id
-        self.bar.set_state("running", f"{name}…")
+        self.bar.set_state("running", f"{name}…", finishable=self._jobs[job_id].finishable)
         self.bar.set_progress(0.0)
 
     def _on_progress(self, job_id: int, fraction: float, text: str) -> None:
@@ -179,6 +204,8 @@ class EditSession(QObject):
             return
         self.bar.set_progress(fraction)
         name = self._jobs[job_id].name
+        if job_id in self._apply_when_finished:
+            text = "finishing, keeping what the preview shows…"
         self.bar.label.setText(f"{name}: {text}" if text else name)
 
     def _on_preview(self, job_id: int, update: Update) -> None:
@@ -186,6 +213,7 @@ class EditSession(QObject):
             self.canvas.show_preview(update.preview, update.preview_rect)
 
     def _on_finished(self, job_id: int, value) -> None:
+        apply_now = job_id in self._apply_when_finished
         job = self._forget(job_id)
         if job is None or self.document is None:
             return
@@ -205,6 +233,9 @@ class EditSession(QObject):
             self.bar.set_state("message", f"{name}: no pixels changed")
             return
         self.pending = PendingResult(name, patch, result, revision)
+        if apply_now:
+            self.apply()
+            return
         rect = patch.rect or Rect(0, 0, self.document.width, self.document.height)
         self.canvas.show_preview(result[rect.slices], rect)
         self.bar.set_state("done", f"{name} finished: Apply to keep it, Discard to drop it")
@@ -229,12 +260,24 @@ class EditSession(QObject):
         """Drop what this session kept about an ended job (None: not one of ours)."""
         if job_id == self.running:
             self.running = None
+        self._apply_when_finished.discard(job_id)
         return self._jobs.pop(job_id, None)
 
     # --- results -------------------------------------------------------------------------------
 
     def apply(self) -> bool:
-        """Commit the pending result as one undo command. Refused if the image changed since."""
+        """Commit the pending result as one undo command. Refused if the image changed since.
+
+        While a finishable edit runs: ask it to stop at its next step; its result is then
+        applied as soon as it arrives (returns False now, `applied` follows)."""
+        if self.pending is None and self.running is not None:
+            job = self._jobs.get(self.running)
+            if job is not None and job.finishable and self.running not in self._apply_when_finished:
+                self._apply_when_finished.add(self.running)
+                self.engine.finish(self.running)
+                self.bar.apply_button.setVisible(False)
+                self.bar.label.setText(f"{job.name}: finishing, keeping what the preview shows…")
+            return False
         pending, self.pending = self.pending, None
         self.canvas.clear_preview()
         if pending is None or self.document is None:

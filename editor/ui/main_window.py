@@ -25,10 +25,12 @@ from PySide6.QtWidgets import (
     QColorDialog,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QToolBar,
     QUndoView,
     QVBoxLayout,
@@ -49,6 +51,7 @@ from editor.core.imageio import (
     save_mask,
 )
 from editor.core.patch import ArrayPatch
+from editor.core.style_library import StyleLibrary
 from editor.engine.edits import remove, upscale
 from editor.engine.sr_choice import choose_upscaler
 from editor.engine.store import ModelError
@@ -60,6 +63,9 @@ from editor.ui.dialogs import PreferencesDialog, SaveOptionsDialog
 from editor.ui.job_bar import EditSession, JobBar
 from editor.ui.models_dialog import ModelsDialog, make_store
 from editor.ui.settings import Settings
+from editor.ui.style_edits import StyleEdits
+from editor.ui.style_options import StyleOptions
+from editor.ui.style_panel import StylePanel
 from editor.ui.tool_options import MAX_BRUSH, ToolOptions
 from editor.ui.tools import (
     BrushTool,
@@ -86,8 +92,14 @@ SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.ti
 class MainWindow(QMainWindow):
     """One document per window; everything that changes it goes through the undo stack."""
 
-    def __init__(self, settings: QSettings | None = None, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        engine: Engine | None = None,
+        style_library: StyleLibrary | None = None,
+    ) -> None:
         super().__init__()
+        self.style_library = style_library or StyleLibrary()
         self.settings = Settings(settings)
         self.document: Document | None = None
         self.undo_stack = QUndoStack(self)
@@ -160,8 +172,45 @@ class MainWindow(QMainWindow):
         history = QDockWidget("History", self)
         history.setObjectName("history")
         history.setWidget(self.history_view)
+        self.style_panel = StylePanel(self.style_library)
+        self.style_options = StyleOptions(self.settings)
+        self.style_panel.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.style_panel.selectionChanged.connect(
+            lambda entry: self.settings.set_selected_style(entry.id if entry else "")
+        )
+        self.style_panel.select(self.settings.selected_style())
+        if self.style_panel.current_entry() is None and self.style_panel.list.count():
+            self.style_panel.list.setCurrentRow(0)
+        styles_widget = QWidget()
+        styles_layout = QVBoxLayout(styles_widget)
+        styles_layout.setContentsMargins(0, 0, 0, 0)
+        styles_layout.addWidget(self.style_panel, 1)
+        scroll = QScrollArea()
+        scroll.setWidget(self.style_options)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumHeight(min(360, self.style_options.sizeHint().height()))
+        styles_layout.addWidget(scroll)
+        styles_layout.addWidget(self.style_options.run_buttons)
+        styles = QDockWidget("Styles", self)
+        styles.setObjectName("styles")
+        styles.setWidget(styles_widget)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, styles)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, history)
-        self.docks = [dock, history]
+        scroll.setMinimumWidth(self.style_options.minimumSizeHint().width() + 12)
+        self.resizeDocks([dock, styles, history], [200, 520, 100], Qt.Orientation.Vertical)
+        self.resizeDocks([styles], [300], Qt.Orientation.Horizontal)
+        self.style_edits = StyleEdits(
+            self.session,
+            self.canvas,
+            self.style_panel,
+            self.style_options,
+            self._push_result,
+            lambda text: self.statusBar().showMessage(text, 8000),
+            lambda: make_store(self.settings).models_dir,
+        )
+        self.docks = [dock, styles, history]
 
     def _action(
         self,
@@ -246,6 +295,43 @@ class MainWindow(QMainWindow):
             checkable=True,
             tip="Start Remove as soon as a brush stroke ends",
         )
+        self.act_stylise = a(
+            "&Stylise Masked Area",
+            self.run_stylise,
+            "Ctrl+Alt+S",
+            tip="Paint the selected style (and the stored regions) into the image; "
+            "no mask: the whole image",
+        )
+        self.act_texture = a(
+            "Fill with &Texture",
+            self.run_texture,
+            "Ctrl+Shift+T",
+            tip="Fill the masked area with texture from the sample or the selected style",
+        )
+        self.act_style_region = a(
+            "&Add Region",
+            self.style_edits.add_region,
+            "Ctrl+Alt+R",
+            tip="Store the mask with the selected style as one region; the mask clears",
+        )
+        self.act_style_clear_regions = a(
+            "&Clear Regions", self.style_edits.clear_regions, tip="Forget the stored regions"
+        )
+        self.act_texture_sample = a(
+            "Use Selection as Texture &Sample",
+            self.style_edits.use_selection_as_sample,
+            tip="Copy the texture from the masked area's box; then paint where it goes",
+        )
+        self.act_style_region.setToolTip("Add region (Ctrl+Alt+R)")
+        self.act_texture_sample.setIconText("Use selection")
+        self.act_texture_sample.setToolTip("Take the masked area's box as the texture sample")
+        self.act_stylise.setIconText("Stylise")
+        self.act_stylise.setToolTip("Stylise the masked area or the regions (Ctrl+Alt+S)")
+        self.act_texture.setIconText("Fill with texture")
+        self.act_texture.setToolTip("Fill the masked area with texture (Ctrl+Shift+T)")
+        self.style_options.bind_actions(
+            self.act_stylise, self.act_texture, self.act_style_region, self.act_texture_sample
+        )
         self.act_cancel = a("Cancel", self.cancel, "Esc", tip="Cancel the running edit or shape")
         self.act_apply = a("Apply Edit Result", self.session.apply, "Ctrl+Return")
         self.act_brush_smaller = a("Smaller Brush", partial(self.resize_brush, 1 / 1.2), "[")
@@ -328,6 +414,14 @@ class MainWindow(QMainWindow):
         methods.addActions(self.remove_methods.actions())
         image.addAction(self.act_remove_on_release)
         image.addSeparator()
+        style_menu = image.addMenu("&Style")
+        style_menu.addAction(self.act_stylise)
+        style_menu.addAction(self.act_style_region)
+        style_menu.addAction(self.act_style_clear_regions)
+        style_menu.addSeparator()
+        style_menu.addAction(self.act_texture)
+        style_menu.addAction(self.act_texture_sample)
+        image.addSeparator()
         for act in self.act_upscale.values():
             image.addAction(act)
         image.addSeparator()
@@ -362,6 +456,7 @@ class MainWindow(QMainWindow):
 
     def set_document(self, document: Document | None) -> None:
         self.session.set_document(document)
+        self.style_edits.set_document(document)
         self.undo_stack.clear()
         self.document = document
         self.canvas.set_document(document)
@@ -680,6 +775,10 @@ class MainWindow(QMainWindow):
             self.act_mask_load,
             self.act_mask_save,
             self.act_remove,
+            self.act_stylise,
+            self.act_texture,
+            self.act_style_region,
+            self.act_texture_sample,
             self.act_compare,
             self.act_fit,
             self.act_100,
@@ -713,6 +812,14 @@ class MainWindow(QMainWindow):
         )
         factory = partial(remove.run, request)
         return self.session.submit(f"Remove ({method})", factory, before=snapshot)
+
+    def run_stylise(self) -> int | None:
+        """Stylise the masked area (and the stored regions) in one run; Apply at any moment."""
+        return self.style_edits.stylise()
+
+    def run_texture(self) -> int | None:
+        """Fill the masked area with texture synthesised from the sample or the selected style."""
+        return self.style_edits.fill_texture()
 
     def run_upscale(self, scale: int) -> int | None:
         """Enlarge the image; the visible part is upscaled first and shown beside the original."""

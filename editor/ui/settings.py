@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor
 
 from editor.core.imageio import DEFAULT_MAX_MEGAPIXELS
+from editor.engine.edits import style
 
 MAX_RECENT = 10
 
@@ -17,6 +18,12 @@ class Settings:
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
         self.q = qsettings if qsettings is not None else QSettings("SemEdit", "SemEdit")
+
+    def _bool(self, key: str, default: bool) -> bool:
+        value = self.q.value(key, default)
+        if isinstance(value, str):  # ini files give strings back
+            return value.strip().lower() in ("true", "1", "yes")
+        return bool(value)
 
     def _get(self, key: str, default, kind):
         value = self.q.value(key, default)
@@ -90,3 +97,37 @@ class Settings:
 
     def max_pixels(self) -> int:
         return int(self.max_megapixels() * 1_000_000)
+
+    # --- style edits -------------------------------------------------------------------------
+
+    def selected_style(self) -> str:
+        """The id of the style library entry last selected ("" for none)."""
+        return str(self.q.value("style/selected", ""))
+
+    def set_selected_style(self, style_id: str) -> None:
+        self.q.setValue("style/selected", style_id)
+
+    def style_method(self) -> str:
+        method = str(self.q.value("style/method", style.DEFAULT_METHOD))
+        return method if method in style.METHODS else style.DEFAULT_METHOD
+
+    def style_strength(self) -> float:
+        return min(1.0, max(0.0, self._get("style/strength", style.DEFAULT_STRENGTH, float)))
+
+    def style_keep_colors(self) -> bool:
+        return self._bool("style/keep_colors", False)
+
+    def style_scale(self) -> float:
+        return self._get("style/scale", 1.0, float)
+
+    def style_iterations(self) -> int:
+        return self._get("style/iterations", style.DEFAULT_ITERATIONS, int)
+
+    def set_style_options(
+        self, method: str, strength: float, keep_colors: bool, scale: float, iterations: int
+    ) -> None:
+        self.q.setValue("style/method", method)
+        self.q.setValue("style/strength", float(strength))
+        self.q.setValue("style/keep_colors", bool(keep_colors))
+        self.q.setValue("style/scale", float(scale))
+        self.q.setValue("style/iterations", int(iterations))

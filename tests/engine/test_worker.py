@@ -261,3 +261,49 @@ def test_viewport_hint_reaches_the_running_job(qtbot):
         assert seen[0] == Rect(0, 0, 1, 1)
     finally:
         engine.shutdown()
+
+
+def iterative_job(counter: list[int]):
+    """Refines forever, one preview per step, until asked to finish: returns the step count."""
+
+    def factory(ctx: RunContext):
+        step = 0
+        while not ctx.finish_requested:
+            ctx.check_cancelled()
+            step += 1
+            counter.append(step)
+            time.sleep(0.005)
+            yield Update(progress=None, preview=np.full((1, 1, 1), step % 256, np.uint8))
+        return step
+
+    return factory
+
+
+def test_finish_ends_an_iterative_job_with_its_current_result(qtbot, engine):
+    rec = Recorder(engine)
+    counter: list[int] = []
+    with qtbot.waitSignal(engine.started, timeout=5000):
+        job = engine.submit("iterative", iterative_job(counter))
+    qtbot.waitUntil(lambda: len(counter) >= 5, timeout=5000)
+    with qtbot.waitSignal(engine.finished, timeout=5000) as blocker:
+        assert engine.finish(job)
+        at_finish = len(counter)
+    assert blocker.args[0] == job
+    assert at_finish <= blocker.args[1] <= at_finish + 1  # stopped at its next step
+    assert rec.ends(job) == ["finished"]
+    assert not engine.finish(job)  # ended: unknown now
+    assert not engine.finish(12345)
+
+
+def test_finish_marks_a_waiting_job_and_cancel_still_wins(qtbot, engine):
+    rec = Recorder(engine)
+    counter: list[int] = []
+    with qtbot.waitSignal(engine.started, timeout=5000):
+        first = engine.submit("first", iterative_job(counter))
+    queued = engine.submit("queued", iterative_job([]))
+    assert engine.finish(queued)
+    engine.cancel(first)
+    wait_idle(qtbot, engine)
+    assert rec.ends(first) == ["cancelled"]
+    assert rec.ends(queued) == ["finished"]
+    assert [e for e in rec.events if e[0] == "finished"] == [("finished", queued, 0)]

@@ -1,0 +1,302 @@
+"""The Styles panel: the style library as thumbnails; drop pictures on it or paste one to add.
+
+Drop image files from the file manager (or an image dragged from a browser), or press Ctrl+V
+with a picture or image files on the clipboard. F2 or a double-click renames, Del removes, the
+context menu has all of it. The selected style is the one the style brush and texture tools use.
+The library itself (files, index, thumbnails) is `editor.core.style_library`; this only draws it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QIcon,
+    QImage,
+    QKeySequence,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from editor.core.imageio import OPEN_FILTER
+from editor.core.style_library import StyleEntry, StyleLibrary, StyleLibraryError
+from editor.ui.qimage import qimage_from_pixels
+
+ICON_SIZE = 72
+_ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def pixels_from_qimage(image: QImage) -> np.ndarray:
+    """A QImage (a pasted picture) -> (H, W, 3|4) uint8; alpha kept only where it is used."""
+    rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    h, w = rgba.height(), rgba.width()
+    buffer = np.frombuffer(rgba.constBits(), np.uint8, count=rgba.sizeInBytes())
+    pixels = buffer.reshape(h, rgba.bytesPerLine())[:, : 4 * w].reshape(h, w, 4).copy()
+    return pixels if (pixels[..., 3] < 255).any() else np.ascontiguousarray(pixels[..., :3])
+
+
+class StylePanel(QWidget):
+    """Thumbnails of the library's styles; the current item is the selected style."""
+
+    selectionChanged = Signal(object)  # StyleEntry | None
+    message = Signal(str)  # for the status bar
+
+    def __init__(self, library: StyleLibrary, parent=None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self._entries: list[StyleEntry] = []
+        self._filling = False
+        self.setAcceptDrops(True)
+
+        self.list = QListWidget()
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
+        self.list.setGridSize(QSize(ICON_SIZE + 16, ICON_SIZE + 30))
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setMovement(QListView.Movement.Static)
+        self.list.setWordWrap(True)
+        self.list.setUniformItemSizes(True)
+        self.list.setDragDropMode(QListView.DragDropMode.NoDragDrop)
+        self.list.setAcceptDrops(False)  # drops go to the panel
+        self.list.viewport().setAcceptDrops(False)
+        self.list.setEditTriggers(
+            QListWidget.EditTrigger.DoubleClicked | QListWidget.EditTrigger.EditKeyPressed
+        )
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
+        self.list.currentItemChanged.connect(self._current_changed)
+        self.list.itemChanged.connect(self._item_renamed)
+        self.list.setToolTip("Drop pictures here to add styles; F2 renames, Del removes")
+
+        self.hint = QLabel("Drop pictures here, or paste one (Ctrl+V)")
+        self.hint.setWordWrap(True)
+        self.hint.setEnabled(False)  # drawn greyed: a hint, not a control
+        self.add_button = QPushButton("Add…")
+        self.add_button.setToolTip("Add pictures from files")
+        self.add_button.clicked.connect(self.add_dialog)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.hint, 1)
+        row.addWidget(self.add_button)
+        layout.addLayout(row)
+
+        scope = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        self.act_paste = self._action("&Paste Style", self.paste, QKeySequence.StandardKey.Paste)
+        self.act_rename = self._action("Re&name", self.rename_current, "F2")
+        self.act_remove = self._action("&Remove", self.remove_current, QKeySequence("Del"))
+        self.act_add = self._action("&Add Pictures…", self.add_dialog)
+        for act in (self.act_paste, self.act_rename, self.act_remove):
+            act.setShortcutContext(scope)
+        self.refresh()
+
+    def _action(self, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    # --- state -------------------------------------------------------------------------------
+
+    def refresh(self, select: str | None = None) -> None:
+        """Re-read the library (another window may have changed it) and redraw the items."""
+        keep = select or (self.current_entry().id if self.current_entry() else None)
+        entries = self.library.entries()
+        if entries == self._entries and select is None:
+            return
+        self._entries = entries
+        self._filling = True
+        try:
+            self.list.clear()
+            for entry in entries:
+                item = QListWidgetItem(entry.name)
+                item.setData(_ID_ROLE, entry.id)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+                item.setToolTip(f"{entry.name} ({entry.kind})")
+                thumb = self.library.thumbnail(entry)
+                if thumb is not None:
+                    item.setIcon(QIcon(QPixmap.fromImage(qimage_from_pixels(thumb))))
+                self.list.addItem(item)
+        finally:
+            self._filling = False
+        self.select(keep)
+        if self.list.currentItem() is None:
+            self.selectionChanged.emit(None)
+
+    def entries(self) -> list[StyleEntry]:
+        return list(self._entries)
+
+    def current_entry(self) -> StyleEntry | None:
+        item = self.list.currentItem()
+        if item is None:
+            return None
+        return next((e for e in self._entries if e.id == item.data(_ID_ROLE)), None)
+
+    def select(self, style_id: str | None) -> None:
+        for row in range(self.list.count()):
+            if self.list.item(row).data(_ID_ROLE) == style_id:
+                self.list.setCurrentRow(row)
+                return
+
+    def _current_changed(self, *_) -> None:
+        if not self._filling:
+            self.selectionChanged.emit(self.current_entry())
+
+    # --- adding ------------------------------------------------------------------------------
+
+    def add_paths(self, paths: list[str | Path]) -> list[StyleEntry]:
+        """Add picture files; the ones that are not readable images are reported in one message
+        and add nothing. The last one added becomes the selected style."""
+        added: list[StyleEntry] = []
+        errors: list[str] = []
+        for path in paths:
+            try:
+                added.append(self.library.add_file(path))
+            except StyleLibraryError as error:
+                errors.append(str(error))
+        if added:
+            self.refresh(select=added[-1].id)
+            names = ", ".join(e.name for e in added)
+            self.message.emit(f"Added style{'s' if len(added) > 1 else ''}: {names}")
+        if errors:
+            self.show_error("Cannot add style", "\n".join(errors))
+        return added
+
+    def add_pixels(self, pixels: np.ndarray, name: str = "Pasted style") -> StyleEntry | None:
+        try:
+            entry = self.library.add_pixels(pixels, name)
+        except StyleLibraryError as error:
+            self.show_error("Cannot add style", str(error))
+            return None
+        self.refresh(select=entry.id)
+        self.message.emit(f"Added style: {entry.name} (F2 renames it)")
+        return entry
+
+    def add_mime(self, mime: QMimeData) -> bool:
+        """Add what a drop or the clipboard carries: local files, else an image. False: nothing
+        usable (the user is told why)."""
+        paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+        if paths:
+            return bool(self.add_paths(paths))
+        if mime.hasImage():
+            image = mime.imageData()
+            if isinstance(image, QImage) and not image.isNull():
+                return self.add_pixels(pixels_from_qimage(image)) is not None
+        self.show_error(
+            "Cannot add style",
+            "That is not a picture. Drop image files (PNG, JPEG, WebP, TIFF…) or paste a "
+            "copied image to add a style.",
+        )
+        return False
+
+    def paste(self) -> bool:
+        return self.add_mime(QGuiApplication.clipboard().mimeData())
+
+    def add_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add style pictures", "", OPEN_FILTER)
+        if paths:
+            self.add_paths(paths)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        mime = event.mimeData()
+        if mime.hasUrls() or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        event.acceptProposedAction()
+        self.add_mime(event.mimeData())
+
+    # --- rename and remove -------------------------------------------------------------------
+
+    def rename_current(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self.list.editItem(item)
+
+    def _item_renamed(self, item: QListWidgetItem) -> None:
+        if self._filling:
+            return
+        style_id = item.data(_ID_ROLE)
+        entry = next((e for e in self._entries if e.id == style_id), None)
+        if entry is None or item.text() == entry.name:
+            return
+        try:
+            renamed = self.library.rename(entry, item.text())
+        except StyleLibraryError as error:
+            self.message.emit(str(error))
+            self._filling = True
+            item.setText(entry.name)  # back to the name the library has
+            self._filling = False
+            return
+        self._entries = [renamed if e.id == style_id else e for e in self._entries]
+        self._filling = True
+        item.setText(renamed.name)  # trimmed
+        item.setToolTip(f"{renamed.name} ({renamed.kind})")
+        self._filling = False
+        if item is self.list.currentItem():
+            self.selectionChanged.emit(renamed)
+
+    def remove_current(self) -> None:
+        entry = self.current_entry()
+        if entry is None:
+            return
+        row = self.list.currentRow()
+        try:
+            self.library.remove(entry)
+        except StyleLibraryError as error:
+            self.message.emit(str(error))
+        self.refresh()
+        if self.list.count():
+            self.list.setCurrentRow(min(row, self.list.count() - 1))
+        self.selectionChanged.emit(self.current_entry())
+        self.message.emit(f"Removed style {entry.name}")
+
+    def _context_menu(self, pos) -> None:
+        has = self.list.itemAt(pos) is not None
+        if has:
+            self.list.setCurrentItem(self.list.itemAt(pos))
+        menu = QMenu(self)
+        menu.addAction(self.act_add)
+        menu.addAction(self.act_paste)
+        menu.addSeparator()
+        for act in (self.act_rename, self.act_remove):
+            act.setEnabled(has)
+            menu.addAction(act)
+        menu.exec(self.list.viewport().mapToGlobal(pos))
+        for act in (self.act_rename, self.act_remove):
+            act.setEnabled(True)
+
+    # --- overridable in tests ----------------------------------------------------------------
+
+    def show_error(self, title: str, text: str) -> None:
+        QMessageBox.warning(self, title, text)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.WindowActivate:
+            self.refresh()  # another window may have added or removed styles
+        return super().event(event)
