@@ -91,7 +91,9 @@ class Settings:
     it matched"); content_weight 0 = texture synthesis. tv_weight: total variation against
     pixel noise. iterations: L-BFGS iterations over all levels. coarsest: long side of the first
     pyramid level. style_scale: the style image is resized to style_scale x the level's long
-    side, so > 1 gives larger brush strokes. preview_every: iterations between yields.
+    side, so > 1 gives larger brush strokes; with style_relative False it is instead used at
+    style_scale x its own size at the finest level (texture: elements keep the sample's size
+    whatever the size of the area filled). preview_every: iterations between yields.
     """
 
     method: str = "gatys"
@@ -105,6 +107,7 @@ class Settings:
     level_ratio: float = 3.0
     rematch_every: int = 10
     line_search: str | None = "strong_wolfe"
+    style_relative: bool = True
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ class _LevelTargets:
         plan: LayerPlan,
         settings: Settings,
         size: tuple[int, int],
+        full: tuple[int, int],
         content: Tensor | None,
         content_mask: Tensor | None,
         targets: Sequence[StyleTarget],
@@ -160,7 +164,11 @@ class _LevelTargets:
         self.banks: list[dict[str, PatchBank]] = []
         style_layers = plan.patch if settings.method == "mrf" else plan.style
         for target in targets:
-            style = _style_at(target.image, size, settings.style_scale)
+            if settings.style_relative:
+                factor = settings.style_scale * max(size) / max(target.image.shape[-2:])
+            else:
+                factor = settings.style_scale * max(size) / max(full)
+            style = _scaled(target.image, factor)
             with torch.no_grad():
                 feats = features(style, style_layers)
             if settings.method == "mrf":
@@ -169,12 +177,10 @@ class _LevelTargets:
                 self.grams.append({n: gram_matrix(feats[n]) for n in plan.style})
 
 
-def _style_at(style: Tensor, size: tuple[int, int], style_scale: float) -> Tensor:
-    """The style picture resized so its long side is style_scale x the level's long side."""
+def _scaled(style: Tensor, factor: float) -> Tensor:
+    """The style picture resized by `factor` (never below 16 px, the smallest VGG can read)."""
     h, w = style.shape[-2:]
-    factor = style_scale * max(size) / max(h, w)
-    new = (max(16, round(h * factor)), max(16, round(w * factor)))
-    return resize(style, new)
+    return resize(style, (max(16, round(h * factor)), max(16, round(w * factor))))
 
 
 def synthesise(
@@ -225,7 +231,9 @@ def synthesise(
     for level, ((h, w), n_iter) in enumerate(zip(sizes, counts, strict=True)):
         start = resize(init, (h, w)) if x is None else resize(x.detach(), (h, w))
         x = start.detach().clone().requires_grad_(True)
-        fixed = _LevelTargets(features, plan, settings, (h, w), content, content_mask, targets)
+        fixed = _LevelTargets(
+            features, plan, settings, (h, w), full, content, content_mask, targets
+        )
         layers = sorted(
             set(plan.patch if settings.method == "mrf" else plan.style)
             | ({plan.content} if fixed.content_feat is not None else set())

@@ -1,33 +1,65 @@
 """Style: paint a picture's style onto regions of the image, or fill a region with its texture.
 
-API CONTRACT (implementation in progress by the lead; UI code may rely on these names):
+- ``run(StyleRequest)``: Gatys et al. 2016 (Gram matrices) or Li & Wand 2016 (``mrf``: nearest
+  neural patches) by optimising the pixels of the regions' bounding box coarse to fine
+  (`editor.ops.style_transfer`); each region has its own style (spatial control, Gatys et al.
+  2017: masked Gram matrices), all in one run. Keep colours = the style picture recoloured to
+  the region's palette first, then the result's luminance on the photo's chrominance.
+- ``run_texture(TextureRequest)``: texture synthesis from a sample (Gram loss only, noise start),
+  either as a new image or filling a masked area, whose surroundings are kept by a content term
+  so the texture meets them.
 
-- ``StyleRegion(style, mask)``: one style picture and where it goes.
-- ``StyleRequest(image, regions, method, strength, keep_colors, style_scale, iterations,
-  max_size, models_dir)`` -> ``run(request, ctx, features=None)`` yields ``Update``s whose
-  previews cover ``preview_rect`` of the document (the processed crop), returns the full-size
-  image (same shape and dtype as ``request.image``). If ``ctx.finish_requested`` becomes true,
-  it returns the current state as the result (Apply while running).
-- ``TextureRequest(sample, size, image, mask, iterations, sample_scale, models_dir)`` ->
-  ``run_texture(request, ctx, features=None)``: a new (h, w, 3) uint8 texture when ``image`` is
-  None, else ``image`` with the masked region filled with the sample's texture.
+Both stream a preview every few iterations (the current pyramid level, composited into the
+region and stretched to it by the canvas) and honour ``ctx.finish_requested``: the user presses
+Apply while it runs and gets what they see, finished to full size.
+
+Only the bounding box of the masks plus `CONTEXT_PX` is processed, at most `max_size` px on its
+long side (larger boxes are stylised at that size and upsampled: painted strokes survive it);
+the result is composited back through the masks feathered by `FEATHER_PX`, so pixels away from
+them stay bit-identical.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
+from torch import Tensor
 
-from editor.engine.jobs import Run, RunContext
+from editor.core.geometry import Rect
+from editor.engine.edits.pixels import from_rgb01, mask01, to_rgb01
+from editor.engine.features import shared_features
+from editor.engine.jobs import Run, RunContext, Update
+from editor.ops.region import composite, crop_rect, feather_alpha
+from editor.ops.style_losses import keep_luminance_only, match_colour, resize
+from editor.ops.style_transfer import Settings, Step, StyleTarget, synthesise
 
 METHODS = ("gatys", "mrf")
 """gatys: Gram-matrix style loss (Gatys et al. 2016); mrf: nearest neural patch (Li & Wand)."""
 DEFAULT_METHOD = "gatys"
 DEFAULT_STRENGTH = 0.6
-DEFAULT_ITERATIONS = 200
+DEFAULT_ITERATIONS = 150
 DEFAULT_MAX_SIZE = 1024
+
+STYLE_WEIGHT_AT_HALF = 20.0
+STYLE_WEIGHT_DECADES = 3.0
+"""strength s in 0..1 -> style weight 20 x 10^(3 (s - 0.5)): 0.6 at s = 0 (a light wash of the
+style), 20 at 0.5, 630 at 1 (the content barely holds). Both losses are relative (see
+`editor.ops.style_losses`), so the scale does not depend on the image or the style."""
+
+TEXTURE_CONTENT_WEIGHT = 5.0
+"""Texture fill: how strongly the surroundings of the hole are held while the hole is
+synthesised (they are composited back anyway; the term makes the texture meet them)."""
+
+CONTEXT_PX = 32
+FEATHER_PX = 6.0
+MAX_STYLE_SIDE = 1536
+"""Style pictures are cut down to this long side before anything else: each pyramid level
+resizes them again, and a 6000 px scan would only cost memory."""
 
 
 @dataclass(frozen=True)
@@ -43,13 +75,13 @@ class StyleRegion:
 class StyleRequest:
     """Stylise `image` (H, W, C) uint8/uint16 with one or more styles, each in its region.
 
-    strength: 0..1, from "mostly content" to "mostly style".
-    keep_colors: keep the image's colours, take only the style's texture (luminance transfer).
+    method: "gatys" or "mrf". strength: 0..1, from "mostly content" to "mostly style".
+    keep_colors: keep the image's colours, take only the style's texture.
     style_scale: > 1 makes the style's brush strokes larger, < 1 smaller.
     iterations: optimisation steps in all (spread over the coarse-to-fine pyramid).
     max_size: longest side the crop is optimised at; larger crops are processed at this size and
         the stylised result is upsampled.
-    models_dir: where VGG19 (and optional deep-layer) weights are looked for first.
+    models_dir: where VGG19 weights are looked for first.
     """
 
     image: np.ndarray
@@ -69,7 +101,7 @@ class TextureRequest:
 
     size: (width, height) of the new texture when `image` is None.
     image + mask: fill the masked region (mask (H, W) uint8, > 0 inside) of `image` instead.
-    sample_scale: > 1 makes the texture's elements larger.
+    sample_scale: > 1 makes the texture's elements larger than in the sample.
     """
 
     sample: np.ndarray
@@ -78,14 +110,270 @@ class TextureRequest:
     mask: np.ndarray | None = None
     iterations: int = DEFAULT_ITERATIONS
     sample_scale: float = 1.0
+    max_size: int = DEFAULT_MAX_SIZE
     models_dir: Path | None = None
 
 
+def style_weight(strength: float) -> float:
+    """The style term's weight for a strength in 0..1 (see STYLE_WEIGHT_AT_HALF)."""
+    return STYLE_WEIGHT_AT_HALF * 10 ** (STYLE_WEIGHT_DECADES * (strength - 0.5))
+
+
+# ------------------------------------------------------------------------------------ style
+
+
 def run(request: StyleRequest, ctx: RunContext, features=None) -> Run:
-    raise NotImplementedError
-    yield
+    """Stylise the regions; return the full image (same shape and dtype as request.image).
+
+    `features` (a FeatureExtractor) is loaded from the model store when not given. Raises
+    ValueError for bad input (wrong mask size, empty mask, unknown method, odd style picture)
+    and ModelMissing when no VGG19 weights are installed.
+    """
+    image = request.image
+    _check_image(image, "image")
+    if request.method not in METHODS:
+        raise ValueError(f"unknown method {request.method!r}; valid: {', '.join(METHODS)}")
+    if not request.regions:
+        raise ValueError("no style given")
+    if not 0.0 <= request.strength <= 1.0:
+        raise ValueError(f"strength must be between 0 and 1, got {request.strength}")
+    _check_common(request.iterations, request.style_scale, request.max_size)
+    for i, region in enumerate(request.regions, 1):
+        _check_image(region.style, f"style {i}")
+        if region.mask is not None:
+            _check_mask(region.mask, image, f"mask {i}")
+    masks = [r.mask for r in request.regions]
+    union = None if any(m is None for m in masks) else np.maximum.reduce([m > 0 for m in masks])
+    rect = Rect(0, 0, image.shape[1], image.shape[0])
+    if union is not None:
+        rect = crop_rect(union.astype(np.uint8), CONTEXT_PX)
+    alpha = (
+        np.ones((rect.h, rect.w), np.float32)
+        if union is None
+        else feather_alpha(union[rect.slices].astype(np.uint8), FEATHER_PX)
+    )
+
+    if features is None:
+        yield Update(progress=0.0, message="Loading VGG19 features")
+        features = shared_features(request.models_dir, ctx.device, pool="avg")
+    device = ctx.device
+    crop = image[rect.slices]
+    work = _fit((rect.h, rect.w), request.max_size)
+    with torch.no_grad():
+        content = resize(to_rgb01(crop, device), work)
+    targets = []
+    for region in request.regions:
+        style = to_rgb01(_limit(region.style, MAX_STYLE_SIDE), device)
+        where = None
+        if region.mask is not None:
+            where = resize(mask01(region.mask[rect.slices], device), work)
+        if request.keep_colors:
+            style = match_colour(style, _pixels_in(content, where))
+        targets.append(StyleTarget(style, where))
+    settings = Settings(
+        method=request.method,
+        style_weight=style_weight(request.strength),
+        iterations=request.iterations,
+        style_scale=request.style_scale,
+    )
+    yield Update(progress=0.02, message=f"Stylising {rect.w}×{rect.h} ({request.method})")
+    steps = synthesise(
+        features,
+        features.available_layers,
+        targets,
+        settings,
+        content=content,
+        cancel=ctx.check_cancelled,
+        finish=lambda: ctx.finish_requested,
+    )
+
+    def finish_colours(x: Tensor) -> Tensor:
+        if not request.keep_colors:
+            return x
+        return keep_luminance_only(x, resize(content, tuple(x.shape[-2:])))
+
+    result01 = yield from _stream(steps, crop, alpha, rect, finish_colours)
+    ctx.check_cancelled()
+    yield Update(progress=0.98, message="Blending")
+    with torch.no_grad():
+        full = resize(result01, (rect.h, rect.w)).clamp(0, 1)
+        if request.keep_colors:
+            full = keep_luminance_only(full, to_rgb01(crop, device))
+    return composite(image, from_rgb01(full, crop), rect, alpha)
+
+
+# ---------------------------------------------------------------------------------- texture
 
 
 def run_texture(request: TextureRequest, ctx: RunContext, features=None) -> Run:
-    raise NotImplementedError
-    yield
+    """Texture from `request.sample`: a new (h, w, 3) uint8 image (no `image` given), or the
+    image with its masked area filled (same shape and dtype as `request.image`)."""
+    _check_image(request.sample, "sample")
+    _check_common(request.iterations, request.sample_scale, request.max_size)
+    image, mask = request.image, request.mask
+    if image is None:
+        width, height = request.size
+        if not (16 <= width <= 8192 and 16 <= height <= 8192):
+            raise ValueError(f"texture size must be 16..8192 px a side, got {width}×{height}")
+    else:
+        _check_image(image, "image")
+        if mask is None:
+            raise ValueError("a texture fill needs a mask: paint where the texture goes")
+        _check_mask(mask, image, "mask")
+    if features is None:
+        yield Update(progress=0.0, message="Loading VGG19 features")
+        features = shared_features(request.models_dir, ctx.device, pool="avg")
+    device = ctx.device
+    sample = to_rgb01(_limit(request.sample, MAX_STYLE_SIDE), device)
+
+    if image is None:
+        work = _fit((height, width), request.max_size)
+        # The sample keeps its own scale at the output's size, however it is worked on.
+        scale = request.sample_scale * max(work) / max(height, width)
+        settings = _texture_settings(request.iterations, scale, content_weight=0.0)
+        yield Update(progress=0.02, message=f"Synthesising {width}×{height} texture")
+        steps = synthesise(
+            features,
+            features.available_layers,
+            [StyleTarget(sample)],
+            settings,
+            size=work,
+            cancel=ctx.check_cancelled,
+            finish=lambda: ctx.finish_requested,
+        )
+        rect = Rect(0, 0, width, height)
+        blank = np.zeros((height, width, 3), np.uint8)
+        ones = np.ones((height, width), np.float32)
+        result01 = yield from _stream(steps, blank, ones, rect, lambda x: x)
+        with torch.no_grad():
+            return from_rgb01(resize(result01, (height, width)), blank)
+
+    hole = mask > 0
+    box = crop_rect(hole.astype(np.uint8), 0)
+    rect = crop_rect(hole.astype(np.uint8), max(CONTEXT_PX, max(box.w, box.h) // 4))
+    crop = image[rect.slices]
+    alpha = feather_alpha(hole[rect.slices].astype(np.uint8), FEATHER_PX)
+    work = _fit((rect.h, rect.w), request.max_size)
+    scale = request.sample_scale * max(work) / max(rect.h, rect.w)
+    with torch.no_grad():
+        content = resize(to_rgb01(crop, device), work)
+        where = resize(mask01(hole[rect.slices].astype(np.uint8), device), work)
+        noise = torch.randn(content.shape, generator=torch.Generator().manual_seed(0))
+        start = sample.mean(dim=(2, 3), keepdim=True) + 0.1 * noise.to(device)
+        init = torch.where(where > 0.5, start.clamp(0, 1), content)
+    settings = _texture_settings(request.iterations, scale, TEXTURE_CONTENT_WEIGHT)
+    yield Update(progress=0.02, message=f"Filling {box.w}×{box.h} with texture")
+    steps = synthesise(
+        features,
+        features.available_layers,
+        [StyleTarget(sample, where)],
+        settings,
+        content=content,
+        content_mask=1.0 - where,
+        init=init,
+        cancel=ctx.check_cancelled,
+        finish=lambda: ctx.finish_requested,
+    )
+    result01 = yield from _stream(steps, crop, alpha, rect, lambda x: x)
+    ctx.check_cancelled()
+    with torch.no_grad():
+        full = resize(result01, (rect.h, rect.w)).clamp(0, 1)
+    return composite(image, from_rgb01(full, crop), rect, alpha)
+
+
+def _texture_settings(iterations: int, scale: float, content_weight: float) -> Settings:
+    return Settings(
+        style_weight=1.0,
+        content_weight=content_weight,
+        tv_weight=0.05,
+        iterations=iterations,
+        style_scale=scale,
+        style_relative=False,
+    )
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _stream(steps, crop: np.ndarray, alpha: np.ndarray, rect: Rect, colours) -> Run:
+    """Drive the optimiser, turning each Step into a preview of the region; return its result.
+
+    The preview is the current level's image (small at first), composited into the crop at
+    that size: the canvas stretches it over `rect`, so the user sees the whole region evolve
+    without the cost of upsampling every frame.
+    """
+    while True:
+        try:
+            step: Step = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        with torch.no_grad():
+            shown = colours(step.image)
+        h, w = shown.shape[-2:]
+        base = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+        if base.ndim == 2 and crop.ndim == 3:
+            base = base[..., None]
+        weights = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)
+        preview = composite(base, from_rgb01(shown, base), Rect(0, 0, w, h), weights)
+        yield Update(
+            progress=0.03 + 0.94 * step.progress,
+            message=f"level {step.level + 1}/{step.levels}, iteration {step.iteration}",
+            preview=preview,
+            preview_rect=rect,
+        )
+
+
+def _pixels_in(content: Tensor, where: Tensor | None) -> Tensor:
+    """The content's pixels inside a region as a (1, 3, N, 1) 'image' (all of them if None)."""
+    if where is None:
+        return content
+    inside = where[0, 0] > 0.5
+    if not bool(inside.any()):
+        return content
+    return content[0][:, inside][None, :, :, None]
+
+
+def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """(h, w) shrunk to at most max_side on the long side, aspect kept."""
+    h, w = size
+    factor = min(1.0, max_side / max(h, w))
+    return max(1, round(h * factor)), max(1, round(w * factor))
+
+
+def _limit(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    if max(h, w) <= max_side:
+        return pixels
+    nh, nw = _fit((h, w), max_side)
+    small = cv2.resize(pixels, (nw, nh), interpolation=cv2.INTER_AREA)
+    return small[..., None] if small.ndim == 2 and pixels.ndim == 3 else small
+
+
+def _check_image(pixels: np.ndarray, what: str) -> None:
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"the {what} must be 8- or 16-bit, got {pixels.dtype}")
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"the {what} has an unsupported layout {pixels.shape}")
+    if min(pixels.shape[:2]) < 16:
+        raise ValueError(
+            f"the {what} is {pixels.shape[1]}×{pixels.shape[0]} px; at least 16×16 is needed"
+        )
+
+
+def _check_mask(mask: np.ndarray, image: np.ndarray, what: str) -> None:
+    if mask.ndim != 2 or mask.shape != image.shape[:2]:
+        raise ValueError(
+            f"the {what} is {mask.shape[1] if mask.ndim > 1 else '?'}×{mask.shape[0]} but the "
+            f"image is {image.shape[1]}×{image.shape[0]}: they must be the same size"
+        )
+    if not mask.any():
+        raise ValueError(f"the {what} is empty: paint where the style goes")
+
+
+def _check_common(iterations: int, scale: float, max_size: int) -> None:
+    if iterations < 1:
+        raise ValueError(f"iterations must be at least 1, got {iterations}")
+    if not (math.isfinite(scale) and 0.1 <= scale <= 10):
+        raise ValueError(f"the scale must be between 0.1 and 10, got {scale}")
+    if max_size < 64:
+        raise ValueError(f"max_size must be at least 64 px, got {max_size}")
