@@ -4,6 +4,10 @@
                    [--device auto|cpu|cuda] [--models DIR]
     semedit upscale IMAGE --scale 2|3|4 -o OUT [--model ID] [--device auto|cpu|cuda]
                     [--models DIR] [--tile N]
+    semedit style IMAGE --style STYLE.jpg [--mask MASK.png] [--style ... --mask ...]
+                  [--method gatys|mrf] [--size N] [--iterations N] [--strength X]
+                  [--keep-colors] [--style-scale X] -o OUT
+    semedit texture SAMPLE --size WxH -o OUT [--iterations N] [--scale X]
     semedit models list [--models DIR]
     semedit models fetch ID [--models DIR]
     semedit models import FILE [--models DIR]
@@ -32,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-COMMANDS = {"remove", "upscale", "models", "train-upscaler"}
+COMMANDS = {"remove", "upscale", "style", "texture", "models", "train-upscaler", "train-style"}
 PROG = "semedit"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -164,9 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_models_option(upscale)
 
+    _add_style_parsers(sub)
+
     sub.add_parser(
         "train-upscaler",
         help="train an upscaling network on a folder of photos (semedit train-upscaler --help)",
+        add_help=False,
+    )
+    sub.add_parser(
+        "train-style",
+        help="train a fast style network for one painting (semedit train-style --help)",
         add_help=False,
     )
     models = sub.add_parser("models", help="list, download or import model weights")
@@ -180,6 +191,108 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path, metavar="FILE")
     _add_models_option(imp)
     return parser
+
+
+def _add_style_parsers(sub) -> None:
+    style = sub.add_parser(
+        "style",
+        help="paint a picture's style onto an image (or onto masked regions of it)",
+        description="Optimise IMAGE so it keeps its content and takes the style of STYLE "
+        "(Gatys et al.; --method mrf: Li & Wand's neural patches). Give several --style/--mask "
+        "pairs to put different styles in different regions in one run (the n-th mask goes with "
+        "the n-th style); without masks the style covers the whole image. OUT may be an "
+        "existing file (it is overwritten) but not an input.",
+    )
+    style.add_argument("image", type=Path, metavar="IMAGE")
+    style.add_argument(
+        "--style",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="STYLE",
+        help="style picture (repeat for several styles)",
+    )
+    style.add_argument(
+        "--mask",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="MASK",
+        help="where the matching --style goes: an image of IMAGE's size, white inside",
+    )
+    style.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    style.add_argument(
+        "--method",
+        choices=("gatys", "mrf"),
+        default="gatys",
+        help="gatys: Gram-matrix style (default); mrf: nearest neural patches, keeps the "
+        "style's local shapes, slower",
+    )
+    style.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="long side of the output in pixels (the image is resized first); default: the "
+        "image's own size, stylised at up to 1024 px and upsampled",
+    )
+    style.add_argument(
+        "--iterations", type=int, default=150, metavar="N", help="optimisation steps (150)"
+    )
+    style.add_argument(
+        "--strength",
+        type=float,
+        default=0.6,
+        metavar="X",
+        help="0..1: 0 keeps most of the photo, 1 gives most of the style (default 0.6)",
+    )
+    style.add_argument(
+        "--keep-colors",
+        action="store_true",
+        help="keep the image's colours, take only the style's strokes and texture",
+    )
+    style.add_argument(
+        "--style-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="> 1 larger brush strokes, < 1 finer ones (default 1)",
+    )
+    _add_device_option(style)
+    _add_models_option(style)
+
+    texture = sub.add_parser(
+        "texture",
+        help="synthesise a texture like SAMPLE, of any size",
+        description="Make a new WxH image with the texture of SAMPLE (Gatys et al. texture "
+        "synthesis: Gram matrices of VGG features, from noise).",
+    )
+    texture.add_argument("sample", type=Path, metavar="SAMPLE")
+    texture.add_argument(
+        "--size", required=True, metavar="WxH", help="size of the texture, e.g. 512x512"
+    )
+    texture.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    texture.add_argument(
+        "--iterations", type=int, default=150, metavar="N", help="optimisation steps (150)"
+    )
+    texture.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="size of the texture's elements relative to the sample (default 1)",
+    )
+    _add_device_option(texture)
+    _add_models_option(texture)
+
+
+def _add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="where to compute (default auto)",
+    )
 
 
 def _add_models_option(parser: argparse.ArgumentParser) -> None:
@@ -212,7 +325,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     from editor.core.imageio import load_image, load_mask, save_image
     from editor.engine.device import pick_device
     from editor.engine.edits.remove import RemoveRequest, refined_available, run
-    from editor.engine.jobs import RunContext, drive
+    from editor.engine.jobs import RunContext
     from editor.engine.store import default_models_dir
 
     for source, what in ((args.image, "input image"), (args.mask, "mask")):
@@ -235,15 +348,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
         image=loaded.pixels, mask=mask, method=method, radius=args.radius, models_dir=models_dir
     )
 
-    bar = ProgressBar()
-    try:
-        result = drive(
-            run(request, RunContext(device=device)),
-            lambda update: bar.update(update.progress, update.message),
-        )
-        bar.update(1.0, "saving", force=True)
-    finally:
-        bar.close()
+    result = _drive_with_bar(run(request, RunContext(device=device)))
     save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
     return EXIT_OK
 
@@ -252,7 +357,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from editor.core.imageio import load_image, save_image
     from editor.engine.device import pick_device
     from editor.engine.edits.upscale import UpscaleRequest, run
-    from editor.engine.jobs import RunContext, drive
+    from editor.engine.jobs import RunContext
     from editor.engine.sr_choice import choose_upscaler, load_upscaler
 
     if _same_file(args.output, args.image):
@@ -265,17 +370,112 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     upscaler = load_upscaler(choice, device)
     request = UpscaleRequest(image=loaded.pixels, scale=args.scale, model=choice, tile=args.tile)
 
+    result = _drive_with_bar(run(request, RunContext(device=device), upscaler))
+    save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
+    print(f"upscaled with {choice.label}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _drive_with_bar(run):
+    """Drive an edit's run on this thread with a progress bar on the terminal."""
+    from editor.engine.jobs import drive
+
     bar = ProgressBar()
     try:
-        result = drive(
-            run(request, RunContext(device=device), upscaler),
-            lambda update: bar.update(update.progress, update.message),
-        )
+        result = drive(run, lambda update: bar.update(update.progress, update.message))
         bar.update(1.0, "saving", force=True)
     finally:
         bar.close()
+    return result
+
+
+def _resized(pixels, long_side: int, nearest: bool = False):
+    import cv2
+
+    height, width = pixels.shape[:2]
+    factor = long_side / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    if size == (width, height):
+        return pixels
+    mode = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
+    out = cv2.resize(pixels, size, interpolation=mode)
+    return out[..., None] if out.ndim == 2 and pixels.ndim == 3 else out
+
+
+def cmd_style(args: argparse.Namespace) -> int:
+    from editor.core.imageio import load_image, load_mask, save_image
+    from editor.engine.device import pick_device
+    from editor.engine.edits.style import DEFAULT_MAX_SIZE, StyleRegion, StyleRequest, run
+    from editor.engine.jobs import RunContext
+    from editor.engine.store import default_models_dir
+
+    inputs = [(args.image, "input image")] + [(p, "style") for p in args.style]
+    inputs += [(p, "mask") for p in args.mask]
+    for source, what in inputs:
+        if _same_file(args.output, source):
+            raise ValueError(f"-o {args.output} is the {what}; choose another output file")
+    if args.mask and len(args.mask) != len(args.style):
+        raise ValueError(
+            f"{len(args.style)} --style but {len(args.mask)} --mask: give one mask per style "
+            "(or none: the styles then cover the whole image)"
+        )
+    if args.size is not None and not 16 <= args.size <= 8192:
+        raise ValueError(f"--size must be 16..8192 pixels, got {args.size}")
+    loaded = load_image(args.image)
+    height, width = loaded.pixels.shape[:2]
+    masks = [load_mask(path, shape=(height, width)) for path in args.mask]
+    pixels = loaded.pixels
+    max_size = DEFAULT_MAX_SIZE
+    if args.size is not None:
+        pixels = _resized(pixels, args.size)
+        masks = [_resized(mask, args.size, nearest=True) for mask in masks]
+        max_size = args.size
+    styles = [load_image(path).pixels for path in args.style]
+    regions = tuple(
+        StyleRegion(style, masks[i] if masks else None) for i, style in enumerate(styles)
+    )
+    request = StyleRequest(
+        image=pixels,
+        regions=regions,
+        method=args.method,
+        strength=args.strength,
+        keep_colors=args.keep_colors,
+        style_scale=args.style_scale,
+        iterations=args.iterations,
+        max_size=max_size,
+        models_dir=args.models or default_models_dir(),
+    )
+    result = _drive_with_bar(run(request, RunContext(device=pick_device(args.device))))
     save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
-    print(f"upscaled with {choice.label}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_texture(args: argparse.Namespace) -> int:
+    from editor.core.imageio import load_image, save_image
+    from editor.engine.device import pick_device
+    from editor.engine.edits.style import TextureRequest, run_texture
+    from editor.engine.jobs import RunContext
+    from editor.engine.store import default_models_dir
+
+    if _same_file(args.output, args.sample):
+        raise ValueError(f"-o {args.output} is the sample; choose another output file")
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(
+            f"--size must look like 512x384 (width x height), got {args.size!r}"
+        ) from None
+    sample = load_image(args.sample).pixels
+    request = TextureRequest(
+        sample=sample,
+        size=(width, height),
+        iterations=args.iterations,
+        sample_scale=args.scale,
+        max_size=max(width, height),
+        models_dir=args.models or default_models_dir(),
+    )
+    result = _drive_with_bar(run_texture(request, RunContext(device=pick_device(args.device))))
+    save_image(args.output, result)
     return EXIT_OK
 
 
@@ -345,6 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train-upscaler"]:
         return _train_upscaler(argv[1:])
+    if argv[:1] == ["train-style"]:
+        return _train_style(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -357,6 +559,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "remove": cmd_remove,
         "upscale": cmd_upscale,
+        "style": cmd_style,
+        "texture": cmd_texture,
         "list": cmd_models_list,
         "fetch": cmd_models_fetch,
         "import": cmd_models_import,
@@ -383,6 +587,20 @@ def _train_upscaler(argv: list[str]) -> int:
     except SystemExit as exit_:
         code = exit_.code
         if isinstance(code, str):  # a message, e.g. "no images in DIR"
+            print(f"{PROG}: error: {code}", file=sys.stderr)
+            return EXIT_FAILED
+        return EXIT_OK if code is None else int(code)
+
+
+def _train_style(argv: list[str]) -> int:
+    """Like `_train_upscaler`: its own parser and log; Ctrl+C saves a checkpoint."""
+    from editor.engine.train_style import main as train_main
+
+    try:
+        return train_main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+        if isinstance(code, str):  # a message, e.g. "style image X not found"
             print(f"{PROG}: error: {code}", file=sys.stderr)
             return EXIT_FAILED
         return EXIT_OK if code is None else int(code)

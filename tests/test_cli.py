@@ -42,8 +42,11 @@ def error_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.strip()]
 
 
-def test_commands_routed_here():
-    assert COMMANDS == {"remove", "upscale", "models", "train-upscaler"}
+def test_commands_routed_here(capsys):
+    assert {"remove", "upscale", "style", "texture", "models", "train-upscaler"} <= COMMANDS
+    for command in COMMANDS:  # every routed name is a command the CLI knows
+        assert main([command, "--help"]) == 0, command
+        assert "usage" in capsys.readouterr().out.lower(), command
 
 
 def test_remove_round_trip(photo, tmp_path, capsys):
