@@ -1,0 +1,299 @@
+"""Train a fast style network for one painting, with checkpoints, previews and resume.
+
+    semedit train-style STYLE.jpg --images PHOTOS/ -o NAME.safetensors [--steps N] [--size N]
+    semedit train-style STYLE.jpg --images PHOTOS/ -o NAME.safetensors --resume   # continue
+
+The project's shipped styles are trained with `tools/train_style.py` (the repository's defaults:
+photos from ../shared/data/train/sun_hays80, weights into editor/resources/models/styles/,
+checkpoints, logs and previews under training/styles/); see training/README.md.
+
+Every ~2 minutes (and on SIGTERM/SIGINT) it writes a complete, resumable checkpoint (one
+safetensors file: weights, Adam moments, step, sampler RNG; config and progress as JSON in its
+metadata) and the current weights to the output file, so stopping at any moment leaves a usable
+network. Every --preview-every steps it writes a preview PNG: a photo beside its stylisation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from editor.engine.train_upscaler import (
+    REPO,
+    SHARED_DATA,
+    Logger,
+    atomic_save,
+    list_images,
+    load_rgb,
+    read_metadata,
+)
+from editor.ops import style_train
+from editor.ops.transform_net import TransformNet, metadata_for
+
+SHIPPED_DIR = REPO / "editor" / "resources" / "models" / "styles"
+TRAINING_DIR = REPO / "training" / "styles"
+PREVIEW_PHOTO = SHARED_DATA / "content" / "golden_gate.jpg"
+
+
+def parse_args(argv: list[str] | None = None, *, project: bool = False) -> argparse.Namespace:
+    """`project`: the defaults that train the shipped styles inside this repository."""
+    p = argparse.ArgumentParser(
+        prog="semedit train-style" if not project else None,
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
+    p.add_argument("style", type=Path, metavar="STYLE", help="the painting (an image file)")
+    if project:
+        p.add_argument("--images", type=Path, default=SHARED_DATA / "train" / "sun_hays80")
+    else:
+        p.add_argument("--images", type=Path, required=True, help="a folder of natural photos")
+    p.add_argument(
+        "-o", "--out", type=Path, required=not project, help="the trained weights (.safetensors)"
+    )
+    p.add_argument("--steps", type=int, help="total steps (default 2000; on --resume the saved)")
+    p.add_argument("--size", type=int, default=128, help="training crop side (default 128)")
+    p.add_argument(
+        "--minutes", type=float, help="training-time budget; re-plans --steps from the speed"
+    )
+    p.add_argument("--style-weight", type=float, help="weight of the Gram style loss (default 4)")
+    p.add_argument("--content-weight", type=float, help="weight of the content loss (default 1)")
+    p.add_argument("--tv-weight", type=float, help="weight of total variation (default 2)")
+    p.add_argument(
+        "--style-size", type=int, help="the painting's long side in pixels (default 2 x --size)"
+    )
+    p.add_argument(
+        "--photo-size", type=int, help="photos' short side before cropping (default 2 x --size)"
+    )
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    p.add_argument("--channels", type=int, nargs=3, help="widths at 1, 1/2, 1/4 resolution")
+    p.add_argument("--blocks", type=int, help="residual blocks (default 3)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--checkpoint", type=Path, help="resumable state file")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint if present")
+    p.add_argument("--log", type=Path)
+    p.add_argument("--preview", type=Path, help="preview PNG (default beside the checkpoint)")
+    p.add_argument("--preview-image", type=Path, help="the photo to preview on")
+    p.add_argument("--preview-every", type=int, default=200, help="steps")
+    p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds")
+    p.add_argument("--report-every", type=int, default=25, help="steps")
+    p.add_argument("--models-dir", type=Path, help="where the VGG19 weights are")
+    a = p.parse_args(argv)
+    name = a.style.stem
+    if project:
+        a.out = a.out or SHIPPED_DIR / f"{name}.safetensors"
+        base = TRAINING_DIR / a.out.stem
+    else:
+        base = a.out.with_suffix("")
+    a.checkpoint = a.checkpoint or base.with_name(base.name + ".ckpt.safetensors")
+    a.log = a.log or base.with_name(base.name + ".log")
+    a.preview = a.preview or base.with_name(base.name + "_preview.png")
+    if project and a.preview_image is None and PREVIEW_PHOTO.exists():
+        a.preview_image = PREVIEW_PHOTO
+    if project and a.models_dir is None and (REPO.parent / "shared" / "models").is_dir():
+        a.models_dir = REPO.parent / "shared" / "models"
+    return a
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _load_features(models_dir: Path | None, device: torch.device):
+    from editor.engine.features import FeatureExtractor
+    from editor.engine.store import ModelStore
+
+    store = ModelStore(models_dir=models_dir) if models_dir else ModelStore()
+    return FeatureExtractor.from_store(store, device=device)
+
+
+def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) 0..1 -> (H, W, 3) uint8."""
+    return (rgb[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+
+
+def main(argv: list[str] | None = None, *, project: bool = False) -> int:
+    args = parse_args(argv, project=project)
+    torch.set_num_threads(args.threads)
+
+    if not args.style.is_file():
+        raise SystemExit(f"style image {args.style} not found")
+    if not args.images.is_dir():
+        raise SystemExit(f"{args.images} is not a folder of photos")
+    paths = list_images(args.images)
+    if not paths:
+        raise SystemExit(f"no images in {args.images}")
+    try:
+        painting = load_rgb(args.style)
+    except OSError as exc:
+        raise SystemExit(f"cannot read style image {args.style}: {exc}") from exc
+
+    log = Logger(args.log)
+    device = _device(args.device)
+    resuming = args.resume and args.checkpoint.exists()
+    progress = {"train_seconds": 0.0}
+    if resuming:
+        meta = read_metadata(args.checkpoint)
+        saved = json.loads(meta["config"])
+        if args.steps is not None:  # extend (or shorten) the schedule on resume
+            saved["total_steps"] = args.steps
+        config = style_train.StyleTrainConfig.from_dict(saved)
+        progress.update(json.loads(meta.get("progress", "{}")))
+        style_side = int(meta["style_side"])
+        photo_side = int(meta["photo_side"])
+    else:
+        defaults = style_train.StyleTrainConfig()
+        config = style_train.StyleTrainConfig(
+            crop=args.size,
+            batch_size=args.batch,
+            learning_rate=args.lr,
+            total_steps=args.steps or defaults.total_steps,
+            style_weight=args.style_weight or defaults.style_weight,
+            content_weight=args.content_weight or defaults.content_weight,
+            tv_weight=defaults.tv_weight if args.tv_weight is None else args.tv_weight,
+            channels=tuple(args.channels) if args.channels else defaults.channels,
+            blocks=args.blocks or defaults.blocks,
+            seed=args.seed,
+        )
+        style_side = args.style_size or 2 * args.size
+        photo_side = args.photo_size or 2 * args.size
+
+    photos = [style_train.prepare_photo(load_rgb(p), photo_side) for p in paths]
+    style = style_train.prepare_style(painting, style_side)
+    features = _load_features(args.models_dir, device)
+    trainer = style_train.StyleTrainer(features, style, photos, config, device=device)
+    if resuming:
+        trainer.load_state_tensors(load_file(str(args.checkpoint)))
+        log(f"resumed {args.style.stem} from {args.checkpoint} at step {trainer.step}")
+    model: TransformNet = trainer.model
+    log(
+        f"{args.style.stem}: {len(photos)} photos from {args.images} (short side {photo_side}), "
+        f"style {args.style.name} at {style_side} px, params "
+        f"{sum(p.numel() for p in model.parameters())}, features {features.source}, "
+        f"config {json.dumps(dataclasses.asdict(config))}"
+    )
+
+    preview_photo = None
+    if args.preview_image and args.preview_image.is_file():
+        rgb = load_rgb(args.preview_image)
+        scale = 384 / max(rgb.shape[:2])
+        size = (round(rgb.shape[0] * scale), round(rgb.shape[1] * scale))
+        small = style_train.resize_rgb(rgb, size)
+    else:
+        small = (trainer.sampler.photos[0].permute(1, 2, 0).numpy()).copy()
+    preview_photo = torch.from_numpy(small.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+
+    def write_preview() -> None:
+        out = _to_uint8(trainer.stylise(preview_photo))
+        side = np.concatenate([_to_uint8(preview_photo), out], axis=1)
+        args.preview.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.preview.with_name(args.preview.name + ".tmp.png")
+        Image.fromarray(side).save(tmp)
+        tmp.replace(args.preview)
+
+    def ship() -> None:
+        """The current weights as float16 (half the bytes; the loader casts back)."""
+        meta = {
+            **metadata_for(model),
+            "style": args.style.stem,
+            "style_image": args.style.name,
+            "steps": str(trainer.step),
+            "train_seconds": f"{progress['train_seconds']:.0f}",
+            "training": (
+                f"Johnson et al. 2016 perceptual losses; VGG19 {features.source} "
+                f"style {','.join(config.style_layers)} content {config.content_layer}; "
+                f"{len(photos)} photos from {args.images.name} (short side {photo_side}), "
+                f"random {config.crop}px crops, batch {config.batch_size}, Adam; painting at "
+                f"{style_side}px long side"
+            ),
+            "train_config": json.dumps(dataclasses.asdict(trainer.config)),
+            "style_side": str(style_side),
+            "photo_side": str(photo_side),
+            "dtype": "float16",
+        }
+        weights = {k: v.detach().cpu().half().contiguous() for k, v in model.state_dict().items()}
+        atomic_save(weights, args.out, meta)
+
+    def checkpoint() -> None:
+        meta = {
+            "config": json.dumps(dataclasses.asdict(trainer.config)),
+            "progress": json.dumps(progress),
+            "style_side": str(style_side),
+            "photo_side": str(photo_side),
+            "style": args.style.stem,
+        }
+        atomic_save(trainer.state_tensors(), args.checkpoint, meta)
+        ship()
+        log(f"step {trainer.step} checkpoint -> {args.checkpoint.name}, weights -> {args.out}")
+
+    stop = {"signal": 0}
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log(f"signal {signum}: checkpointing and stopping")
+        stop["signal"] = signum
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        last_save = time.monotonic()
+        t0 = time.monotonic()
+        seconds_per_step = 0.0
+        last_step = trainer.step
+        saved_step = -1
+        for report in style_train.train(trainer, None, args.report_every):
+            now = time.monotonic()
+            progress["train_seconds"] += now - t0
+            recent = (now - t0) / max(1, report.step - last_step)
+            seconds_per_step = (
+                recent if not seconds_per_step else 0.7 * seconds_per_step + 0.3 * recent
+            )
+            t0, last_step = now, report.step
+            if args.minutes is not None and report.step >= config.warmup_steps:
+                # Fit the cosine schedule into the remaining budget at the current speed, which
+                # drifts with the other jobs sharing the CPU.
+                remaining = max(0.0, args.minutes * 60.0 - progress["train_seconds"])
+                planned = report.step + 1 + int(remaining / seconds_per_step)
+                if abs(planned - config.total_steps) > 0.01 * config.total_steps:
+                    config = dataclasses.replace(config, total_steps=planned)
+                    trainer.config = config
+            log(
+                f"step {report.step}/{config.total_steps} loss {report.loss:.4f} "
+                f"(style {report.style:.4f} content {report.content:.4f} tv {report.tv:.4f}) "
+                f"lr {report.learning_rate:.2e} ({progress['train_seconds']:.0f}s, "
+                f"{seconds_per_step:.3f} s/step)"
+            )
+            if report.step % args.preview_every < args.report_every or (
+                report.step >= config.total_steps
+            ):
+                write_preview()
+                t0 = time.monotonic()
+            if stop["signal"] or now - last_save >= args.checkpoint_every:
+                checkpoint()
+                saved_step = trainer.step
+                last_save = t0 = time.monotonic()
+                if stop["signal"]:
+                    return 128 + stop["signal"]  # like the shell: a stopped run is not finished
+        if trainer.step != saved_step:
+            write_preview()
+            checkpoint()
+        log(f"done {args.style.stem}: {trainer.step} steps, {progress['train_seconds']:.0f}s")
+        return 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
