@@ -43,6 +43,7 @@ REGION_COLORS = [
     QColor(240, 80, 160),
 ]
 REGION_OPACITY = 0.35
+MIN_SAMPLE_PX = 16  # the texture synthesis needs at least this much of a sample
 STYLISE = "Stylise"
 TEXTURE = "Fill with texture"
 
@@ -241,6 +242,12 @@ class StyleEdits(QObject):
         rect = mask_ops.mask_bbox(doc.mask)
         if rect is None:
             self._status("Select the area to copy the texture from first (M for the rectangle)")
+            return False
+        if min(rect.w, rect.h) < MIN_SAMPLE_PX:
+            self._status(
+                f"The texture sample must be at least {MIN_SAMPLE_PX} × {MIN_SAMPLE_PX} px; "
+                f"this selection is {rect.w} × {rect.h}"
+            )
             return False
         self.sample = doc.image[rect.slices].copy()
         self.options.set_sample((rect.w, rect.h))
