@@ -73,7 +73,6 @@ class StylePanel(QWidget):
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setMovement(QListView.Movement.Static)
         self.list.setWordWrap(True)
-        self.list.setUniformItemSizes(True)
         self.list.setDragDropMode(QListView.DragDropMode.NoDragDrop)
         self.list.setAcceptDrops(False)  # drops go to the panel
         self.list.viewport().setAcceptDrops(False)

@@ -367,3 +367,33 @@ def test_style_actions_live_in_image_style_menu(window):
     assert "Use Selection as Texture Sample" in texts and "Add Region" in texts
     assert window.act_stylise.shortcut().toString() == "Ctrl+Alt+S"
     assert window.act_texture.shortcut().toString() == "Ctrl+Shift+T"
+
+
+def test_apply_during_an_edit_that_cannot_finish_early_waits(window, qtbot, rgb_image):
+    import threading
+
+    release = threading.Event()
+
+    def plain(ctx):  # not finishable: runs to its end
+        yield Update(progress=0.1, preview=rgb_image[:8, :8])
+        release.wait(5)
+        return 255 - rgb_image
+
+    window.session.submit("Plain", plain)
+    qtbot.waitUntil(lambda: window.canvas.preview_visible, timeout=5000)
+    assert not window.job_bar.apply_button.isVisible()
+    assert not window.session.apply()  # Ctrl+Return does nothing yet
+    assert window.job_bar.isVisible() and window.job_bar.cancel_button.isVisible()
+    release.set()
+    qtbot.waitUntil(lambda: window.session.pending is not None, timeout=5000)
+    assert window.session.apply()
+    assert np.array_equal(window.document.image, 255 - rgb_image)
+
+
+def test_without_feature_weights_stylise_fails_with_a_clear_message(window, qtbot, rgb_image):
+    _box(window, 30, 20, 80, 50)
+    window.run_stylise()  # the real run: no models folder set, nothing in the user dirs
+    qtbot.waitUntil(lambda: not window.engine.busy, timeout=20000)
+    text = window.job_bar.label.text()
+    assert text.startswith("Stylise (Gatys) failed:") and "vgg19" in text.lower()
+    assert np.array_equal(window.document.image, rgb_image)
