@@ -28,6 +28,7 @@ from editor.core.document import Document
 from editor.core.geometry import Rect
 from editor.core.style_library import StyleEntry, StyleLibraryError
 from editor.engine.edits import style
+from editor.engine.features import vgg_available
 from editor.ui.canvas import CanvasView
 from editor.ui.job_bar import EditSession
 from editor.ui.qimage import overlay_rgba, qimage_from_rgba
@@ -43,6 +44,10 @@ REGION_COLORS = [
     QColor(240, 80, 160),
 ]
 REGION_OPACITY = 0.35
+NEEDS_FEATURES = (
+    "Style edits need VGG19 feature weights: Edit ▸ Models… downloads or imports them "
+    "(or set the models folder in Preferences)"
+)
 MIN_SAMPLE_PX = 16  # the texture synthesis needs at least this much of a sample
 STYLISE = "Stylise"
 TEXTURE = "Fill with texture"
@@ -107,6 +112,14 @@ class StyleEdits(QObject):
         if self.document is None:
             self._status(f"Open an image to {what}")
         return self.document
+
+    def _features_ready(self) -> bool:
+        """Say so before a run that could only fail for want of the VGG weights."""
+        if vgg_available(self._models_dir()):
+            return True
+        self._status(NEEDS_FEATURES)
+        self.session.bar.set_state("message", NEEDS_FEATURES)
+        return False
 
     def _selected_picture(self) -> StyleEntry | None:
         entry = self.panel.current_entry()
@@ -197,6 +210,8 @@ class StyleEdits(QObject):
         if not self.regions and entry is None:
             self._status("Pick a style first: drop a picture on the Styles panel")
             return None
+        if not self._features_ready():
+            return None
         self._pixels = {}
         try:
             regions = [
@@ -286,6 +301,8 @@ class StyleEdits(QObject):
             except StyleLibraryError as error:
                 self._status(f"Cannot read the style: {error}")
                 return None
+        if not self._features_ready():
+            return None
         p = self.options.params()
         snapshot = doc.image.copy()
         request = style.TextureRequest(

@@ -16,6 +16,7 @@ from editor.core.imageio import save_image
 from editor.core.style_library import StyleLibrary
 from editor.engine.edits import style
 from editor.engine.jobs import Update
+from editor.ui import style_edits
 from editor.ui.main_window import MainWindow
 
 RED = np.array([220, 30, 30], np.uint8)
@@ -66,6 +67,7 @@ class FakeRuns:
 @pytest.fixture
 def fake(monkeypatch):
     runs = FakeRuns()
+    monkeypatch.setattr(style_edits, "vgg_available", lambda models_dir: True)
     monkeypatch.setattr(style, "run", runs.run)
     monkeypatch.setattr(style, "run_texture", runs.run_texture)
     return runs
@@ -390,10 +392,11 @@ def test_apply_during_an_edit_that_cannot_finish_early_waits(window, qtbot, rgb_
     assert np.array_equal(window.document.image, 255 - rgb_image)
 
 
-def test_without_feature_weights_stylise_fails_with_a_clear_message(window, qtbot, rgb_image):
+def test_without_feature_weights_the_style_tools_say_what_is_needed(window, qtbot, rgb_image):
     _box(window, 30, 20, 80, 50)
-    window.run_stylise()  # the real run: no models folder set, nothing in the user dirs
-    qtbot.waitUntil(lambda: not window.engine.busy, timeout=20000)
-    text = window.job_bar.label.text()
-    assert text.startswith("Stylise (Gatys) failed:") and "vgg19" in text.lower()
+    assert window.run_stylise() is None  # no models folder set, nothing in the user dirs
+    assert "VGG19 feature weights" in window.statusBar().currentMessage()
+    assert "Edit ▸ Models" in window.job_bar.label.text() and window.job_bar.isVisible()
+    assert window.run_texture() is None
+    assert not window.engine.busy
     assert np.array_equal(window.document.image, rgb_image)
