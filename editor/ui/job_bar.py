@@ -270,8 +270,8 @@ class EditSession(QObject):
 
         While a finishable edit runs: ask it to stop at its next step; its result is then
         applied as soon as it arrives (returns False now, `applied` follows)."""
-        if self.pending is None and self.running is not None:
-            job = self._jobs.get(self.running)
+        if self.pending is None and self._jobs:  # running or queued: nothing to apply yet
+            job = self._jobs.get(self.running) if self.running is not None else None
             if job is not None and job.finishable and self.running not in self._apply_when_finished:
                 self._apply_when_finished.add(self.running)
                 self.engine.finish(self.running)
