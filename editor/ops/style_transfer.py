@@ -67,9 +67,9 @@ def layer_plan(available: Sequence[str]) -> LayerPlan:
     """
     have = set(available)
     style = tuple(n for n in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1") if n in have)
-    content = next(n for n in ("relu4_2", "relu3_2", "relu3_1", "relu2_2") if n in have)
+    content = next((n for n in ("relu4_2", "relu3_2", "relu3_1", "relu2_2") if n in have), None)
     patch = tuple(n for n in ("relu3_1", "relu4_1") if n in have)
-    if not style or not patch:
+    if not style or not patch or content is None:
         raise ValueError(f"the feature network lacks the layers style transfer needs: {available}")
     return LayerPlan(style=style, content=content, patch=patch)
 
@@ -130,7 +130,7 @@ def split_iterations(total: int, levels: int, ratio: float = 3.0) -> list[int]:
     weights = [ratio ** (levels - 1 - i) for i in range(levels)]
     scale = total / sum(weights)
     counts = [max(1, int(round(w * scale))) for w in weights]
-    counts[0] += total - sum(counts) if total > sum(counts) else 0
+    counts[0] = max(1, counts[0] + total - sum(counts))
     return counts
 
 

@@ -51,6 +51,12 @@ STYLE_WEIGHT_DECADES = 3.0
 style), 20 at 0.5, 630 at 1 (the content barely holds). Both losses are relative (see
 `editor.ops.style_losses`), so the scale does not depend on the image or the style."""
 
+MRF_WEIGHT_FACTOR = 0.05
+"""The patch loss is a distance to the nearest style patch (~0.3-0.6 relative even when
+matched well), the Gram loss a difference of averages (~0.01 when matched): the same strength
+needs a 20x smaller patch weight to keep the scene (golden_gate x the_scream at 256 px: weight
+40 paints the bridge over, 2 keeps it with the painting's strokes)."""
+
 TEXTURE_CONTENT_WEIGHT = 5.0
 """Texture fill: how strongly the surroundings of the hole are held while the hole is
 synthesised (they are composited back anyway; the term makes the texture meet them)."""
@@ -114,9 +120,10 @@ class TextureRequest:
     models_dir: Path | None = None
 
 
-def style_weight(strength: float) -> float:
+def style_weight(strength: float, method: str = DEFAULT_METHOD) -> float:
     """The style term's weight for a strength in 0..1 (see STYLE_WEIGHT_AT_HALF)."""
-    return STYLE_WEIGHT_AT_HALF * 10 ** (STYLE_WEIGHT_DECADES * (strength - 0.5))
+    weight = STYLE_WEIGHT_AT_HALF * 10 ** (STYLE_WEIGHT_DECADES * (strength - 0.5))
+    return weight * (MRF_WEIGHT_FACTOR if method == "mrf" else 1.0)
 
 
 # ------------------------------------------------------------------------------------ style
@@ -172,7 +179,7 @@ def run(request: StyleRequest, ctx: RunContext, features=None) -> Run:
         targets.append(StyleTarget(style, where))
     settings = Settings(
         method=request.method,
-        style_weight=style_weight(request.strength),
+        style_weight=style_weight(request.strength, request.method),
         iterations=request.iterations,
         style_scale=request.style_scale,
     )

@@ -1,0 +1,191 @@
+"""The optimiser with the real (shared) VGG19: losses fall, regions get their own style,
+texture grows from noise, a layer's content is reconstructed, and the caller stays in control."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from editor.core.imageio import load_image
+from editor.engine.edits.pixels import to_rgb01
+from editor.engine.features import shared_features
+from editor.ops.neural_patch import PatchBank
+from editor.ops.style_losses import content_loss, resize
+from editor.ops.style_transfer import (
+    Settings,
+    StyleTarget,
+    layer_plan,
+    style_distance,
+    synthesise,
+)
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    from conftest import SHARED_MODELS
+
+    if not SHARED_MODELS.is_dir():
+        pytest.skip("../shared/models is not present")
+    return shared_features(SHARED_MODELS, "cpu", pool="avg")
+
+
+def _picture(shared_data, name: str, long_side: int) -> torch.Tensor:
+    image = to_rgb01(load_image(shared_data / name).pixels)
+    h, w = image.shape[-2:]
+    return resize(image, (round(h * long_side / max(h, w)), round(w * long_side / max(h, w))))
+
+
+def _run(gen):
+    steps = []
+    while True:
+        try:
+            steps.append(next(gen))
+        except StopIteration as stop:
+            return stop.value, steps
+
+
+def test_gatys_style_loss_falls_tenfold_and_content_stays(vgg, shared_data):
+    content = _picture(shared_data, "content/tubingen.jpg", 128)
+    style = _picture(shared_data, "style/starry_night.jpg", 128)
+    plan = layer_plan(vgg.available_layers)
+    before = style_distance(vgg, content, style, plan.style)
+    settings = Settings(iterations=40, coarsest=128)
+    result, steps = _run(
+        synthesise(vgg, vgg.available_layers, [StyleTarget(style)], settings, content=content)
+    )
+    assert result.shape == content.shape and 0 <= float(result.min()) <= float(result.max()) <= 1
+    after = style_distance(vgg, result, style, plan.style)
+    assert after < before / 10, (before, after)
+    # The scene is still there: much closer to the photo's content features than the style is.
+    with torch.no_grad():
+        c = vgg(content, [plan.content])[plan.content]
+        kept = float(content_loss(vgg(result, [plan.content])[plan.content], c))
+        lost = float(
+            content_loss(vgg(resize(style, content.shape[-2:]), [plan.content])[plan.content], c)
+        )
+    assert kept < lost / 2
+    assert [s.iteration for s in steps][-1] == 40 and steps[-1].progress == pytest.approx(1.0)
+    assert steps[-1].loss < steps[0].loss
+
+
+def test_mrf_pulls_patches_to_their_nearest_style_patch(vgg, shared_data):
+    content = _picture(shared_data, "content/golden_gate.jpg", 96)
+    style = _picture(shared_data, "style/the_scream.jpg", 96)
+    settings = Settings(method="mrf", style_weight=2.0, iterations=20, coarsest=128)
+    result, _ = _run(
+        synthesise(vgg, vgg.available_layers, [StyleTarget(style)], settings, content=content)
+    )
+    with torch.no_grad():
+        bank = PatchBank([vgg(style, ["relu3_1"])["relu3_1"]])
+        before = float(bank.loss(vgg(content, ["relu3_1"])["relu3_1"]))
+        after = float(bank.loss(vgg(result, ["relu3_1"])["relu3_1"]))
+    assert after < 0.7 * before, (before, after)
+
+
+def test_texture_from_noise_takes_the_sample_statistics(vgg, shared_data):
+    sample = _picture(shared_data, "style/starry_night.jpg", 96)
+    plan = layer_plan(vgg.available_layers)
+    settings = Settings(content_weight=0.0, style_weight=1.0, tv_weight=0.05, iterations=40)
+    result, _ = _run(
+        synthesise(vgg, vgg.available_layers, [StyleTarget(sample)], settings, size=(64, 80))
+    )
+    assert result.shape == (1, 3, 64, 80)
+    noise = 0.5 + 0.1 * torch.randn(1, 3, 64, 80, generator=torch.Generator().manual_seed(0))
+    assert (
+        style_distance(vgg, result, sample, plan.style)
+        < style_distance(vgg, noise, sample, plan.style) / 10
+    )
+    # Not a copy of the sample: a texture with its colours.
+    assert torch.allclose(result.mean(dim=(2, 3)), sample.mean(dim=(2, 3)), atol=0.08)
+
+
+def test_feature_inversion_reconstructs_the_content_from_noise(vgg, shared_data):
+    content = _picture(shared_data, "content/hoovertowernight.jpg", 64)
+    settings = Settings(iterations=30, tv_weight=0.5)
+    noise = 0.5 + 0.1 * torch.randn(content.shape, generator=torch.Generator().manual_seed(0))
+    result, steps = _run(
+        synthesise(vgg, vgg.available_layers, [], settings, content=content, init=noise)
+    )
+    assert steps[-1].content < steps[0].content / 3
+
+    def corr(a, b):
+        return float(torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1])
+
+    assert corr(result, content) > corr(noise, content) + 0.3
+
+
+def test_each_region_takes_its_own_style(vgg):
+    # Two flat colour "styles": red on the left half, blue on the right half, in one run.
+    h, w = 64, 96
+    content = torch.full((1, 3, h, w), 0.5)
+    red = torch.zeros(1, 3, 48, 48)
+    red[:, 0] = 0.9
+    blue = torch.zeros(1, 3, 48, 48)
+    blue[:, 2] = 0.9
+    left = torch.zeros(1, 1, h, w)
+    left[..., : w // 2] = 1
+    settings = Settings(iterations=30, style_weight=200.0)
+    targets = [StyleTarget(red, left), StyleTarget(blue, 1 - left)]
+    result, _ = _run(synthesise(vgg, vgg.available_layers, targets, settings, content=content))
+    lhs = result[..., 8:-8, 8 : w // 2 - 8].mean(dim=(2, 3))[0]
+    rhs = result[..., 8:-8, w // 2 + 8 : -8].mean(dim=(2, 3))[0]
+    assert lhs[0] > lhs[2] + 0.1 and rhs[2] > rhs[0] + 0.1, (lhs, rhs)
+
+
+def test_finish_returns_the_current_state_at_full_size_and_cancel_stops(vgg, shared_data):
+    content = _picture(shared_data, "content/tubingen.jpg", 256)
+    style = _picture(shared_data, "style/starry_night.jpg", 128)
+    calls = {"n": 0}
+
+    def finish() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 1  # after the first chunk of the coarsest level
+
+    gen = synthesise(
+        vgg,
+        vgg.available_layers,
+        [StyleTarget(style)],
+        Settings(iterations=100),
+        content=content,
+        finish=finish,
+    )
+    result, steps = _run(gen)
+    assert len(steps) == 1 and steps[0].level == 0
+    assert result.shape == content.shape
+
+    class Stop(Exception):
+        pass
+
+    def cancel() -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        _run(
+            synthesise(
+                vgg,
+                vgg.available_layers,
+                [StyleTarget(style)],
+                Settings(),
+                content=content,
+                cancel=cancel,
+            )
+        )
+
+
+def test_bad_requests_fail_clearly(vgg):
+    with pytest.raises(ValueError, match="method"):
+        next(
+            synthesise(
+                vgg,
+                vgg.available_layers,
+                [],
+                Settings(method="nope"),
+                content=torch.rand(1, 3, 32, 32),
+            )
+        )
+    with pytest.raises(ValueError, match="size"):
+        next(
+            synthesise(
+                vgg, vgg.available_layers, [StyleTarget(torch.rand(1, 3, 32, 32))], Settings()
+            )
+        )
