@@ -346,7 +346,7 @@ def test_what_is_missing_is_said_in_the_status_bar(window, fake, qtbot, library)
     assert "Paint where the texture goes" in window.statusBar().currentMessage()
     window.style_edits.add_region()
     assert "Paint where this style goes" in window.statusBar().currentMessage()
-    window.use_selection = window.style_edits.use_selection_as_sample()
+    assert not window.style_edits.use_selection_as_sample()
     assert "Select the area" in window.statusBar().currentMessage()
     for entry in library.entries():
         library.remove(entry)
