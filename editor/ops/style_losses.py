@@ -120,12 +120,15 @@ def yiq_to_rgb(yiq: Tensor) -> Tensor:
 
 def keep_luminance_only(result: Tensor, content: Tensor) -> Tensor:
     """The result's luminance with the content's chrominance (Gatys et al. 2017, luminance-only
-    transfer, done as a post-step): the strokes of the style, the colours of the photo.
+    transfer, done as a post-step): the strokes of the style, the colours of the photo. The
+    luminance is shifted to the content's mean, so a dark painting does not darken the photo.
 
     Both (B, 3, H, W) RGB 0..1 of the same size; returns RGB 0..1 (clamped).
     """
     y = rgb_to_yiq(result)[:, :1]
-    iq = rgb_to_yiq(content)[:, 1:]
+    content_yiq = rgb_to_yiq(content)
+    y = y - y.mean() + content_yiq[:, :1].mean()  # and the photo's overall brightness
+    iq = content_yiq[:, 1:]
     return yiq_to_rgb(torch.cat([y, iq], dim=1)).clamp(0.0, 1.0)
 
 

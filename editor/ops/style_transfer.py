@@ -230,7 +230,7 @@ def synthesise(
     x: Tensor | None = None
     for level, ((h, w), n_iter) in enumerate(zip(sizes, counts, strict=True)):
         start = resize(init, (h, w)) if x is None else resize(x.detach(), (h, w))
-        x = start.detach().clone().requires_grad_(True)
+        x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
         fixed = _LevelTargets(
             features, plan, settings, (h, w), full, content, content_mask, targets
         )

@@ -25,7 +25,7 @@ def to_rgb01(pixels: np.ndarray, device: str | torch.device = "cpu") -> Tensor:
         raise ValueError(f"expected uint8 or uint16 pixels, got {pixels.dtype}")
     rgb = pixels[..., :3] if pixels.shape[2] >= 3 else np.repeat(pixels[..., :1], 3, axis=2)
     array = np.ascontiguousarray(rgb).astype(np.float32) / max_value(pixels.dtype)
-    return torch.from_numpy(array).permute(2, 0, 1)[None].to(device)
+    return torch.from_numpy(array).permute(2, 0, 1)[None].contiguous().to(device)
 
 
 def from_rgb01(image01: Tensor, like: np.ndarray) -> np.ndarray:
