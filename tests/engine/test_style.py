@@ -50,7 +50,9 @@ def test_style_changes_the_region_only_and_streams_previews(rgb_image, painting,
     assert inside > 10
     previews = [u for u in updates if u.preview is not None]
     assert len(previews) >= 2
-    assert all(u.preview_rect is not None and u.preview_rect.intersect(region) == region for u in previews)
+    assert all(
+        u.preview_rect is not None and u.preview_rect.intersect(region) == region for u in previews
+    )
     progress = [u.progress for u in updates if u.progress is not None]
     assert progress == sorted(progress)
 
