@@ -429,7 +429,7 @@ def cmd_style(args: argparse.Namespace) -> int:
     if args.size is not None:
         pixels = _resized(pixels, args.size)
         masks = [_resized(mask, args.size, nearest=True) for mask in masks]
-        max_size = args.size
+        max_size = max(args.size, 64)
     styles = [load_image(path).pixels for path in args.style]
     regions = tuple(
         StyleRegion(style, masks[i] if masks else None) for i, style in enumerate(styles)
@@ -471,7 +471,7 @@ def cmd_texture(args: argparse.Namespace) -> int:
         size=(width, height),
         iterations=args.iterations,
         sample_scale=args.scale,
-        max_size=max(width, height),
+        max_size=max(width, height, 64),
         models_dir=args.models or default_models_dir(),
     )
     result = _drive_with_bar(run_texture(request, RunContext(device=pick_device(args.device))))
