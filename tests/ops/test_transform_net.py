@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -92,3 +94,21 @@ def test_known_good_scream_net_moves_the_colours_to_the_painting(shared_models, 
     lum_in, lum_out = photo.mean(1).flatten(), out.mean(1).flatten()
     corr = torch.corrcoef(torch.stack([lum_in, lum_out]))[0, 1]
     assert 0.3 < corr < 0.98
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "editor" / "resources" / "models" / "styles"
+
+
+@pytest.mark.parametrize("path", sorted(SHIPPED.glob("*.safetensors")), ids=lambda p: p.stem)
+def test_shipped_styles_load_and_restyle(path):
+    assert path.stat().st_size < 1_000_000
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    assert meta["style"] == path.stem and int(meta["steps"]) > 0
+    net = load_transform_net(load_file(str(path)), meta)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 48), torch.linspace(0, 1, 64), indexing="ij")
+    photo = torch.stack([xx, yy, (xx + yy) / 2])[None]
+    with torch.no_grad():
+        out = net(photo)
+    assert out.shape == photo.shape
+    assert (out - photo).abs().mean() > 0.05  # it restyles, not copies
