@@ -26,6 +26,7 @@ feature network is any callable `features(rgb01, layers) -> {layer: (1, C, h, w)
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
@@ -90,10 +91,13 @@ class Settings:
     style_weight / content_weight: the balance (both losses are relative: ~1 means "nothing of
     it matched"); content_weight 0 = texture synthesis. tv_weight: total variation against
     pixel noise. iterations: L-BFGS iterations over all levels. coarsest: long side of the first
-    pyramid level. style_scale: the style image is resized to style_scale x the level's long
-    side, so > 1 gives larger brush strokes; with style_relative False it is instead used at
-    style_scale x its own size at the finest level (texture: elements keep the sample's size
-    whatever the size of the area filled). preview_every: iterations between yields.
+    pyramid level (a coarse level ends early once a preview's worth of iterations gains less
+    than `converged` of the loss). style_scale: the style image is resized to style_scale x
+    the level's long side, so > 1 gives larger brush strokes; with style_relative False it is
+    instead used at style_scale x its own size at the finest level (texture: elements keep the
+    sample's size whatever the size of the area filled). preview_every: iterations before the
+    first yield of a level; after it, yields come about every `preview_seconds` (each
+    L-BFGS `step` call costs a little, so cheap coarse iterations are batched).
     """
 
     method: str = "gatys"
@@ -103,9 +107,11 @@ class Settings:
     iterations: int = 200
     coarsest: int = 128
     style_scale: float = 1.0
-    preview_every: int = 5
+    preview_every: int = 3
+    preview_seconds: float = 0.4
     level_ratio: float = 3.0
     rematch_every: int = 10
+    converged: float = 0.01
     line_search: str | None = "strong_wolfe"
     style_relative: bool = True
 
@@ -205,9 +211,9 @@ def synthesise(
         synthesis of size `size` (h, w). content_mask: where the content term applies (None =
         everywhere; a texture fill keeps the surroundings and frees the hole).
     init: the start at full size (None: the content image, or noise without one); it is
-        downsampled for the coarse levels. cancel: called every `preview_every` iterations and
-        raises to stop. finish: returns True when the caller wants the current result now;
-        the loop then returns it at once, upsampled to full size.
+        downsampled for the coarse levels. cancel: called before each chunk of iterations
+        (see Settings.preview_seconds) and raises to stop. finish: returns True when the caller
+        wants the current result now; the loop then returns it at once, upsampled to full size.
     """
     if settings.method not in METHODS:
         raise ValueError(f"unknown method {settings.method!r}; valid: {', '.join(METHODS)}")
@@ -234,49 +240,7 @@ def synthesise(
         fixed = _LevelTargets(
             features, plan, settings, (h, w), full, content, content_mask, targets
         )
-        layers = sorted(
-            set(plan.patch if settings.method == "mrf" else plan.style)
-            | ({plan.content} if fixed.content_feat is not None else set())
-        )
-        matches: list[dict[str, tuple[Tensor, Tensor]]] = [{} for _ in targets]
-        parts = {"style": 0.0, "content": 0.0}
-        evaluations = 0
-
-        def closure(
-            x: Tensor = x,
-            fixed: _LevelTargets = fixed,
-            layers: list[str] = layers,
-            matches: list[dict[str, tuple[Tensor, Tensor]]] = matches,
-            parts: dict[str, float] = parts,
-        ) -> Tensor:
-            nonlocal evaluations
-            feats = features(x, layers)
-            s_loss = x.sum() * 0.0
-            for i in range(len(targets)):
-                if settings.method == "mrf":
-                    for name, bank in fixed.banks[i].items():
-                        feat = feats[name]
-                        if name not in matches[i] or evaluations % settings.rematch_every == 0:
-                            region = _region_at(fixed.masks[i], feat.shape[-2:])
-                            matches[i][name] = bank.match(feat, region)
-                        s_loss = s_loss + bank.loss(feat, matches=matches[i][name])
-                else:
-                    s_loss = s_loss + style_loss(feats, fixed.grams[i], fixed.masks[i])
-            c_loss = x.sum() * 0.0
-            if fixed.content_feat is not None:
-                c_loss = content_loss(feats[plan.content], fixed.content_feat, fixed.content_mask)
-            loss = (
-                settings.style_weight * s_loss
-                + settings.content_weight * c_loss
-                + settings.tv_weight * tv_loss(x)
-            )
-            x.grad = None
-            loss.backward()
-            evaluations += 1
-            parts["style"], parts["content"] = float(s_loss.detach()), float(c_loss.detach())
-            parts["loss"] = float(loss.detach())
-            return loss
-
+        objective = _Objective(features, plan, settings, fixed, x)
         optimiser = torch.optim.LBFGS(
             [x],
             lr=1.0,
@@ -287,15 +251,27 @@ def synthesise(
             line_search_fn=settings.line_search,
         )
         iteration = 0
+        previous = math.inf
+        chunk = settings.preview_every
         while iteration < n_iter:
             if cancel is not None:
                 cancel()
             if finish is not None and finish():
                 return _full(x, full)
-            chunk = min(settings.preview_every, n_iter - iteration)
-            optimiser.param_groups[0]["max_iter"] = chunk
-            optimiser.step(closure)
-            iteration += chunk
+            chunk = min(chunk, n_iter - iteration)
+            # max_eval is fixed at construction (1.25 x max_iter): it must follow the chunk, or
+            # the line search's extra evaluations end a step after a fraction of its iterations.
+            optimiser.param_groups[0].update(max_iter=chunk, max_eval=2 * chunk)
+            began = time.perf_counter()
+            optimiser.step(objective)
+            done = optimiser.state[x]["n_iter"] - iteration
+            iteration += max(1, done)
+            per_iteration = (time.perf_counter() - began) / max(1, done)
+            chunk = max(1, min(50, round(settings.preview_seconds / max(per_iteration, 1e-6))))
+            loss = objective.parts["loss"]
+            if previous - loss < settings.converged * abs(previous) and level < len(sizes) - 1:
+                iteration = n_iter  # this level has converged: the next one gains more
+            previous = loss
             progress = (done_cost + cost[level] * iteration / n_iter) / sum(cost)
             yield Step(
                 progress=min(progress, 1.0),
@@ -303,13 +279,79 @@ def synthesise(
                 level=level,
                 levels=len(sizes),
                 iteration=iteration,
-                loss=parts.get("loss", math.nan),
-                style=parts["style"],
-                content=parts["content"],
+                loss=objective.parts["loss"],
+                style=objective.parts["style"],
+                content=objective.parts["content"],
             )
         done_cost += cost[level]
     assert x is not None
     return _full(x, full)
+
+
+class _Objective:
+    """The loss of one pyramid level as an L-BFGS closure.
+
+    Evaluations at an unchanged image are answered from the last one: `LBFGS.step` starts by
+    evaluating where the previous step ended, which would otherwise cost one forward and
+    backward pass per preview (compared by value: the line search writes the parameters in
+    place and back, so their version counter says nothing). CNNMRF matches are redone every
+    `rematch_every` evaluations.
+    """
+
+    def __init__(
+        self, features: Features, plan: LayerPlan, settings: Settings, fixed: _LevelTargets,
+        x: Tensor,
+    ) -> None:  # fmt: skip
+        self.features, self.plan, self.settings, self.fixed, self.x = (
+            features, plan, settings, fixed, x
+        )  # fmt: skip
+        mrf = settings.method == "mrf"
+        self.layers = sorted(
+            set(plan.patch if mrf else plan.style)
+            | ({plan.content} if fixed.content_feat is not None else set())
+        )
+        self.matches: list[dict[str, tuple[Tensor, Tensor]]] = [{} for _ in fixed.masks]
+        self.evaluations = 0
+        self.parts = {"loss": math.nan, "style": math.nan, "content": math.nan}
+        self._cached: tuple[Tensor, Tensor] | None = None
+
+    def __call__(self) -> Tensor:
+        x, fixed, settings = self.x, self.fixed, self.settings
+        if self._cached is not None and x.grad is not None and torch.equal(self._cached[0], x):
+            return self._cached[1]
+        feats = self.features(x, self.layers)
+        s_loss = x.sum() * 0.0
+        for i, mask in enumerate(fixed.masks):
+            if settings.method == "mrf":
+                for name, bank in fixed.banks[i].items():
+                    feat = feats[name]
+                    if (
+                        name not in self.matches[i]
+                        or self.evaluations % settings.rematch_every == 0
+                    ):
+                        self.matches[i][name] = bank.match(feat, _region_at(mask, feat.shape[-2:]))
+                    s_loss = s_loss + bank.loss(feat, matches=self.matches[i][name])
+            else:
+                s_loss = s_loss + style_loss(feats, fixed.grams[i], mask)
+        c_loss = x.sum() * 0.0
+        if fixed.content_feat is not None:
+            c_loss = content_loss(feats[self.plan.content], fixed.content_feat, fixed.content_mask)
+        loss = (
+            settings.style_weight * s_loss
+            + settings.content_weight * c_loss
+            + settings.tv_weight * tv_loss(x)
+        )
+        x.grad = None
+        loss.backward()
+        self.evaluations += 1
+        loss = loss.detach()
+        self.parts = {
+            "loss": float(loss),
+            "style": float(s_loss.detach()),
+            "content": float(c_loss.detach()),
+        }
+        self._cached = (x.detach().clone(), loss)
+        return loss
 
 
 def _region_at(mask: Tensor | None, size: Sequence[int]) -> Tensor | None:
