@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -44,7 +43,7 @@ DEFAULT_LEVELS = (5, 4, 3, 2, 1)
 """Coarse to fine, as in Li et al."""
 DEFAULT_EPS = 1e-5
 """Eigenvalues below this (absolute, features are O(1..10)) are treated as zero when whitening."""
-PREVIEW_MAX_SIZE = 256
+PREVIEW_MAX_SIZE = 320
 """Long side the brush preview is computed at (then upsampled)."""
 PREVIEW_LEVELS = DEFAULT_LEVELS
 """Levels of the preview: all five (at reduced size they cost ~1/4 of a full run)."""
@@ -292,15 +291,22 @@ def _mean_cov(feat: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _eigh(cov: Tensor) -> tuple[Tensor, Tensor]:
-    """Symmetric eigendecomposition; on the CPU through numpy's LAPACK.
+    """Symmetric eigendecomposition, on the CPU with torch's thread count set to 1 for the call.
 
-    torch's MKL `eigh` with 2 threads on a machine whose other core is busy takes 20..300 ms for
-    a 128 x 128 matrix (OpenMP threads waiting on each other) against ~1 ms on one thread;
-    numpy's takes ~3 ms whatever torch's thread count (measured, torch 2.13)."""
-    if cov.device.type != "cpu":
+    Measured on 2 shared cores (torch 2.13, MKL; benchmarks/bench_wct.py): a 128 x 128 `eigh`
+    takes ~1 ms on one thread but 10..300 ms with two threads whose OpenMP workers spin against
+    a busy core; numpy's OpenBLAS `eigh` is worse still inside the pipeline (its own threads
+    fight torch's spinning workers: 20..170 ms per call and slower convolutions after it).
+    `set_num_threads` is process-wide, so it is restored right away; the engine runs one job at
+    a time."""
+    threads = torch.get_num_threads()
+    if cov.device.type != "cpu" or threads == 1:
         return torch.linalg.eigh(cov)
-    evals, evecs = np.linalg.eigh(cov.numpy())
-    return torch.from_numpy(evals), torch.from_numpy(evecs)
+    torch.set_num_threads(1)
+    try:
+        return torch.linalg.eigh(cov)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _sym_power(cov: Tensor, power: float, eps: float) -> Tensor:

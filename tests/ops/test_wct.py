@@ -313,3 +313,12 @@ def test_deep_grams_of_one_painting_are_closer_than_of_two(nets, shared_data, la
     ]
     assert len(wrong) <= misses, wrong
     assert sum(same) / len(same) < 0.75 * sum(other) / len(other)
+
+
+def test_the_one_thread_eigh_guard_restores_the_thread_count():
+    g = torch.Generator().manual_seed(2)
+    content, style = torch.rand(16, 200, generator=g), torch.rand(16, 300, generator=g)
+    torch.set_num_threads(2)  # the conftest fixture puts 1 back afterwards
+    out = whiten_colour(content, style)
+    assert torch.get_num_threads() == 2
+    assert torch.allclose(_cov(out)[1], _cov(style)[1], atol=1e-4)
