@@ -21,12 +21,15 @@ for the deep VGG layers (relu4_1, relu5_1) that the shared conv1_1..conv3_4 weig
 This module is pure torch: networks are built from state dicts handed in by the engine
 (`editor.engine.wct_models`); nothing here reads files.
 
-Speed (see `benchmarks/bench_wct.py`): the convolutions dominate, not the eigendecompositions
-(C <= 128). What the optimised path saves over a plain implementation: the style is encoded once
-and its statistics (mean and colouring matrix per level) cached in a `PreparedStyle`; whitening,
-colouring and the alpha blend are folded into one C x C matrix applied with one matmul; the
-symmetric eigendecomposition (`eigh`, float64, C x C) replaces an SVD; the brush preview runs at
-a reduced size (`PREVIEW_MAX_SIZE`) with a style prepared at the matching scale.
+Speed (see `benchmarks/bench_wct.py`, 512 x 512): the convolutions dominate, as long as the
+eigendecompositions (C <= 128) stay on one thread (see `_eigh`). What the fast path saves over a
+plain implementation: the style is encoded once and its statistics (mean and colouring matrix
+per level) kept in a `PreparedStyle`; whitening, colouring and the alpha blend are folded into
+one C x C matrix applied with one matmul; `eigh` of the symmetric covariance (float64, one
+thread) instead of an SVD; channels-last convolutions (~1.2x with mkldnn); the brush preview
+runs at a reduced size (`PREVIEW_MAX_SIZE`, all five levels) with a style prepared at the
+matching scale. Measured on one thread of a busy 2-core machine: plain 1.9 s, full 0.62 s
+(cached style) / 0.78 s (new style), preview 0.30 s.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ DEFAULT_EPS = 1e-5
 PREVIEW_MAX_SIZE = 320
 """Long side the brush preview is computed at (then upsampled)."""
 PREVIEW_LEVELS = DEFAULT_LEVELS
-"""Levels of the preview: all five (at reduced size they cost ~1/4 of a full run)."""
+"""Levels of the preview: all five. Dropping level 5 saves little at this size and loses the
+painting's large strokes; 256 px instead of 320 px saves ~30 % but blurs the scene noticeably."""
 
 _ENCODER_ORDER = (
     "conv11",
