@@ -144,3 +144,58 @@ def shared_features(models_dir: Path | None, device: str, pool: str = "max") -> 
 
 
 _SHARED: dict[tuple[str, str, str], FeatureExtractor] = {}
+
+
+DEEP_LAYERS = ("relu4_1", "relu5_1")
+
+
+class WithDeepLayers:
+    """VGG19 features plus the deep layers its weights lack, from the compressed encoder's aux
+    heads (model `wct16x`, Wang et al. 2020: 1x1 heads trained to reproduce the normalised
+    VGG19's relu4_1 and relu5_1).
+
+    The offline VGG19 stops at conv3_4, whose receptive field sees brush strokes but not the
+    large swirls of a painting; with relu4_1/relu5_1 approximations in the style loss the sky of
+    tubingen x starry_night grows the painting's big swirls at 256 px (see the README's style
+    section). Same call shape as FeatureExtractor: (rgb01 (B, 3, H, W), layers) -> {layer: t}.
+    """
+
+    def __init__(self, vgg: FeatureExtractor, deep, layers: Sequence[str] = DEEP_LAYERS) -> None:
+        self.vgg, self.deep, self.deep_layers = vgg, deep, tuple(layers)
+        self.source = f"{vgg.source} + wct16x aux"
+
+    @property
+    def available_layers(self) -> tuple[str, ...]:
+        return tuple(self.vgg.available_layers) + self.deep_layers
+
+    def __call__(self, rgb, layers: Sequence[str]) -> dict:
+        shallow = [n for n in layers if n not in self.deep_layers]
+        deep = [n for n in layers if n in self.deep_layers]
+        out = self.vgg(rgb, shallow) if shallow else {}
+        if deep:
+            out.update(self.deep(rgb, deep))
+        return out
+
+
+def style_features(models_dir: Path | None, device: str) -> FeatureExtractor | WithDeepLayers:
+    """What the optimisation-based style edits see: VGG19 with average pooling (Gatys et al.:
+    smoother gradients for synthesis), plus approximate relu4_1/relu5_1 when the VGG19 file
+    stops short of them and the `wct16x` encoders are installed."""
+    vgg = shared_features(models_dir, device, pool="avg")
+    if "relu4_1" in vgg.available_layers:
+        return vgg
+    key = (str(models_dir), str(device))
+    if key not in _WITH_DEEP:
+        from editor.engine.wct_models import load_deep_features
+
+        store = ModelStore(models_dir=models_dir)
+        if store.locate("wct16x") is None:
+            return vgg
+        try:
+            _WITH_DEEP[key] = WithDeepLayers(vgg, load_deep_features(store, device))
+        except ModelError:
+            return vgg
+    return _WITH_DEEP[key]
+
+
+_WITH_DEEP: dict[tuple[str, str], WithDeepLayers] = {}

@@ -135,3 +135,33 @@ def test_vgg_stops_at_the_deepest_requested_layer():
     assert ran == ["conv2_1"]
     assert out["conv2_1"].shape == (1, 128, 8, 8)
     assert (out["conv2_1"] < 0).any()  # the conv output, not its ReLU
+
+
+def test_style_features_add_deep_layers_from_the_compressed_encoder(shared_models):
+    import torch
+
+    from editor.engine.features import WithDeepLayers, style_features
+
+    features = style_features(shared_models, "cpu")
+    assert isinstance(features, WithDeepLayers)
+    assert {"relu3_1", "relu4_1", "relu5_1"} <= set(features.available_layers)
+    x = torch.rand(1, 3, 64, 64, requires_grad=True)
+    out = features(x, ["relu1_1", "relu4_1", "relu5_1"])
+    assert out["relu1_1"].shape == (1, 64, 64, 64)
+    assert out["relu4_1"].shape == (1, 512, 8, 8) and out["relu5_1"].shape == (1, 512, 4, 4)
+    out["relu5_1"].sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+def test_style_features_fall_back_to_vgg_without_the_encoders(shared_models, tmp_path):
+    import shutil
+
+    from editor.engine.features import FeatureExtractor, style_features
+
+    only_vgg = tmp_path / "models"
+    (only_vgg / "vgg19").mkdir(parents=True)
+    for f in (shared_models / "vgg19").iterdir():
+        shutil.copy(f, only_vgg / "vgg19" / f.name)
+    features = style_features(only_vgg, "cpu")
+    assert isinstance(features, FeatureExtractor)
+    assert "relu4_1" not in features.available_layers

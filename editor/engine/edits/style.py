@@ -32,7 +32,7 @@ from torch import Tensor
 
 from editor.core.geometry import Rect
 from editor.engine.edits.pixels import from_rgb01, mask01, to_rgb01
-from editor.engine.features import shared_features
+from editor.engine.features import style_features
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.region import composite, crop_rect, feather_alpha
 from editor.ops.style_losses import keep_luminance_only, match_colour, resize
@@ -162,7 +162,7 @@ def run(request: StyleRequest, ctx: RunContext, features=None) -> Run:
 
     if features is None:
         yield Update(progress=0.0, message="Loading VGG19 features")
-        features = shared_features(request.models_dir, ctx.device, pool="avg")
+        features = style_features(request.models_dir, ctx.device)
     device = ctx.device
     crop = image[rect.slices]
     work = _fit((rect.h, rect.w), request.max_size)
@@ -229,7 +229,7 @@ def run_texture(request: TextureRequest, ctx: RunContext, features=None) -> Run:
         _check_mask(mask, image, "mask")
     if features is None:
         yield Update(progress=0.0, message="Loading VGG19 features")
-        features = shared_features(request.models_dir, ctx.device, pool="avg")
+        features = style_features(request.models_dir, ctx.device)
     device = ctx.device
     sample = to_rgb01(_limit(request.sample, MAX_STYLE_SIDE), device)
 
