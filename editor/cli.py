@@ -579,28 +579,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _train_upscaler(argv: list[str]) -> int:
-    """Long-running training keeps its own argument parser and log; Ctrl+C saves a checkpoint."""
     from editor.engine.train_upscaler import main as train_main
 
-    try:
-        return train_main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-        if isinstance(code, str):  # a message, e.g. "no images in DIR"
-            print(f"{PROG}: error: {code}", file=sys.stderr)
-            return EXIT_FAILED
-        return EXIT_OK if code is None else int(code)
+    return _run_trainer(train_main, argv)
 
 
 def _train_style(argv: list[str]) -> int:
-    """Like `_train_upscaler`: its own parser and log; Ctrl+C saves a checkpoint."""
     from editor.engine.train_style import main as train_main
 
+    return _run_trainer(train_main, argv)
+
+
+def _run_trainer(train_main, argv: list[str]) -> int:
+    """Long-running training keeps its own argument parser and log; Ctrl+C saves a checkpoint.
+    A `SystemExit` with a message (e.g. "no images in DIR") becomes our one-line error."""
     try:
         return train_main(argv)
     except SystemExit as exit_:
         code = exit_.code
-        if isinstance(code, str):  # a message, e.g. "style image X not found"
+        if isinstance(code, str):
             print(f"{PROG}: error: {code}", file=sys.stderr)
             return EXIT_FAILED
         return EXIT_OK if code is None else int(code)
