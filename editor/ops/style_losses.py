@@ -118,16 +118,21 @@ def yiq_to_rgb(yiq: Tensor) -> Tensor:
     return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(_RGB_TO_YIQ).to(yiq), yiq)
 
 
-def keep_luminance_only(result: Tensor, content: Tensor) -> Tensor:
+def keep_luminance_only(result: Tensor, content: Tensor, contrast: bool = False) -> Tensor:
     """The result's luminance with the content's chrominance (Gatys et al. 2017, luminance-only
     transfer, done as a post-step): the strokes of the style, the colours of the photo. The
-    luminance is shifted to the content's mean, so a dark painting does not darken the photo.
+    luminance is shifted to the content's mean, so a dark painting does not darken the photo
+    (with `contrast`, scaled to its spread too: WCT's whitened luminance has none of its own).
 
     Both (B, 3, H, W) RGB 0..1 of the same size; returns RGB 0..1 (clamped).
     """
     y = rgb_to_yiq(result)[:, :1]
     content_yiq = rgb_to_yiq(content)
-    y = y - y.mean() + content_yiq[:, :1].mean()  # and the photo's overall brightness
+    y_content = content_yiq[:, :1]
+    if contrast:
+        y = (y - y.mean()) * (y_content.std() / y.std().clamp_min(1e-6)) + y_content.mean()
+    else:
+        y = y - y.mean() + y_content.mean()  # and the photo's overall brightness
     iq = content_yiq[:, 1:]
     return yiq_to_rgb(torch.cat([y, iq], dim=1)).clamp(0.0, 1.0)
 

@@ -41,6 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from editor.ops.style_losses import keep_luminance_only, match_colour
+
 LEVELS = (1, 2, 3, 4, 5)
 DEFAULT_LEVELS = (5, 4, 3, 2, 1)
 """Coarse to fine, as in Li et al."""
@@ -466,26 +468,6 @@ def _check_rgb(img: Tensor, what: str) -> None:
         raise ValueError(f"{what} must be (1, 3, H, W) RGB 0..1, got {tuple(img.shape)}")
 
 
-def _colour_match(result: Tensor, reference: Tensor, eps: float = 1e-6) -> Tensor:
-    """Linear colour transfer: result's RGB mean and covariance made the reference's (both
-    (1, 3, H, W)); Hertzmann-style "colour matching" of Gatys et al. 2017, done after the fact."""
-    r, ref = result[0].flatten(1), reference[0].flatten(1)
-    mean_r, cov_r = _mean_cov(r)
-    mean_ref, cov_ref = _mean_cov(ref)
-    eye = torch.eye(3, dtype=torch.float64, device=r.device) * eps
-    t = _sym_power(cov_ref + eye, 0.5, 0.0) @ _sym_power(cov_r + eye, -0.5, 0.0)
-    out = t.to(r.dtype) @ (r - mean_r) + mean_ref
-    return out.view_as(result)
-
-
-def _keep_luminance(result: Tensor, content: Tensor) -> Tensor:
-    """The result's luma (its mean and contrast matched to the content's) with the content's
-    chroma (YIQ-style: RGB + (Y_new - Y_content))."""
-    y_res, y_con = _luma(result), _luma(content)
-    y_res = (y_res - y_res.mean()) * (y_con.std() / y_res.std().clamp(min=1e-6)) + y_con.mean()
-    return content + (y_res - y_con)
-
-
 def _normalise_keep_colors(keep_colors: KeepColors) -> str | None:
     if keep_colors is True:
         return "luminance"
@@ -594,9 +576,9 @@ def stylise_wct(
             image = decoders[k](feat)
         out = image[..., :ch, :cw].clamp(0.0, 1.0)
         if mode == "luminance":
-            out = _keep_luminance(out, content).clamp(0.0, 1.0)
+            out = keep_luminance_only(out, content, contrast=True)
         elif mode == "match":
-            out = _colour_match(out, content).clamp(0.0, 1.0)
+            out = match_colour(out, content)
         if scale != 1.0:
             out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
             out = out.clamp(0.0, 1.0)
@@ -642,13 +624,6 @@ def _pad(img: Tensor, ph: int, pw: int, mode: str = "reflect") -> Tensor:
     return F.pad(img, (0, pw, 0, ph), mode=mode)
 
 
-def gram(feat: Tensor) -> Tensor:
-    """(B, C, H, W) -> (B, C, C) Gram matrix normalised by H*W (for checks and losses)."""
-    b, c, h, w = feat.shape
-    f = feat.reshape(b, c, h * w)
-    return f @ f.transpose(1, 2) / max(h * w, 1)
-
-
 __all__ = [
     "DEFAULT_LEVELS",
     "PREVIEW_MAX_SIZE",
@@ -657,7 +632,6 @@ __all__ = [
     "DeepFeatures",
     "PreparedStyle",
     "StyleStats",
-    "gram",
     "prepare_style",
     "preview_style_scale",
     "style_stats",

@@ -10,11 +10,11 @@ import cv2
 import pytest
 import torch
 
+from editor.ops.style_losses import gram_matrix
 from editor.ops.wct import (
     CompressedDecoder,
     CompressedEncoder,
     DeepFeatures,
-    gram,
     prepare_style,
     preview_style_scale,
     style_stats,
@@ -299,7 +299,7 @@ def test_deep_grams_of_one_painting_are_closer_than_of_two(nets, shared_data, la
             img = _image(shared_data / "style" / f"{name}.jpg", 256)
             w = img.shape[-1]
             for i, half in enumerate((img[..., : w // 2], img[..., w // 2 :])):
-                grams[name, i] = gram(deep(half, [layer])[layer])[0]
+                grams[name, i] = gram_matrix(deep(half, [layer])[layer])[0]
 
     def dist(a, b):
         return float((grams[a] - grams[b]).norm() / (grams[a].norm() + grams[b].norm()))
