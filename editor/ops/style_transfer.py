@@ -174,7 +174,7 @@ class _LevelTargets:
                 factor = settings.style_scale * max(size) / max(target.image.shape[-2:])
             else:
                 factor = settings.style_scale * max(size) / max(full)
-            style = _scaled(target.image, factor)
+            style = scale_picture(target.image, factor)
             with torch.no_grad():
                 feats = features(style, style_layers)
             if settings.method == "mrf":
@@ -183,7 +183,7 @@ class _LevelTargets:
                 self.grams.append({n: gram_matrix(feats[n]) for n in plan.style})
 
 
-def _scaled(style: Tensor, factor: float) -> Tensor:
+def scale_picture(style: Tensor, factor: float) -> Tensor:
     """The style picture resized by `factor` (never below 16 px, the smallest VGG can read)."""
     h, w = style.shape[-2:]
     return resize(style, (max(16, round(h * factor)), max(16, round(w * factor))))

@@ -9,9 +9,14 @@
   either as a new image or filling a masked area, whose surroundings are kept by a content term
   so the texture meets them.
 
-Both stream a preview every few iterations (the current pyramid level, composited into the
-region and stretched to it by the canvas) and honour ``ctx.finish_requested``: the user presses
-Apply while it runs and gets what they see, finished to full size.
+``method="wct"`` is universal style transfer instead (Li et al. 2017, with the 16x-compressed
+encoders of Wang et al. 2020, model `wct16x`): one pass of whitening and colouring transforms,
+about a second, strength = the blend alpha; `editor.ops.wct`.
+
+The optimising methods stream a preview every few iterations (the current pyramid level,
+composited into the region and stretched to it by the canvas) and honour
+``ctx.finish_requested``: the user presses Apply while it runs and gets what they see, finished
+to full size.
 
 Only the bounding box of the masks plus `CONTEXT_PX` is processed, at most `max_size` px on its
 long side (larger boxes are stylised at that size and upsampled: painted strokes survive it);
@@ -36,10 +41,11 @@ from editor.engine.features import style_features
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.region import composite, crop_rect, feather_alpha
 from editor.ops.style_losses import keep_luminance_only, match_colour, resize
-from editor.ops.style_transfer import Settings, Step, StyleTarget, synthesise
+from editor.ops.style_transfer import Settings, Step, StyleTarget, scale_picture, synthesise
 
-METHODS = ("gatys", "mrf")
-"""gatys: Gram-matrix style loss (Gatys et al. 2016); mrf: nearest neural patch (Li & Wand)."""
+METHODS = ("gatys", "mrf", "wct")
+"""gatys: Gram-matrix style loss (Gatys et al. 2016); mrf: nearest neural patch (Li & Wand);
+wct: universal style transfer (Li et al. 2017) in one pass, no optimisation."""
 DEFAULT_METHOD = "gatys"
 DEFAULT_STRENGTH = 0.6
 DEFAULT_ITERATIONS = 150
@@ -160,20 +166,38 @@ def run(request: StyleRequest, ctx: RunContext, features=None) -> Run:
         else feather_alpha(union[rect.slices].astype(np.uint8), FEATHER_PX)
     )
 
-    if features is None:
-        yield Update(progress=0.0, message="Loading VGG19 features")
-        features = style_features(request.models_dir, ctx.device)
     device = ctx.device
     crop = image[rect.slices]
     work = _fit((rect.h, rect.w), request.max_size)
     with torch.no_grad():
         content = resize(to_rgb01(crop, device), work)
-    targets = []
+    styles, wheres = [], []
     for region in request.regions:
-        style = to_rgb01(_limit(region.style, MAX_STYLE_SIDE), device)
-        where = None
-        if region.mask is not None:
-            where = resize(mask01(region.mask[rect.slices], device), work)
+        styles.append(to_rgb01(_limit(region.style, MAX_STYLE_SIDE), device))
+        wheres.append(
+            None if region.mask is None else resize(mask01(region.mask[rect.slices], device), work)
+        )
+    if request.method == "wct":
+        result01 = yield from _universal(request, content, styles, wheres, ctx)
+    else:
+        result01 = yield from _optimised(request, content, styles, wheres, ctx, features, crop,
+                                         alpha, rect)  # fmt: skip
+    ctx.check_cancelled()
+    yield Update(progress=0.98, message="Blending")
+    with torch.no_grad():
+        full = resize(result01, (rect.h, rect.w)).clamp(0, 1)
+        if request.keep_colors and request.method != "wct":
+            full = keep_luminance_only(full, to_rgb01(crop, device))
+    return composite(image, from_rgb01(full, crop), rect, alpha)
+
+
+def _optimised(request, content, styles, wheres, ctx, features, crop, alpha, rect) -> Run:
+    """Gatys or CNNMRF: optimise the crop's pixels, streaming each step."""
+    if features is None:
+        yield Update(progress=0.0, message="Loading VGG19 features")
+        features = style_features(request.models_dir, ctx.device)
+    targets = []
+    for style, where in zip(styles, wheres, strict=True):
         if request.keep_colors:
             style = match_colour(style, _pixels_in(content, where))
         targets.append(StyleTarget(style, where))
@@ -199,14 +223,33 @@ def run(request: StyleRequest, ctx: RunContext, features=None) -> Run:
             return x
         return keep_luminance_only(x, resize(content, tuple(x.shape[-2:])))
 
-    result01 = yield from _stream(steps, crop, alpha, rect, finish_colours)
-    ctx.check_cancelled()
-    yield Update(progress=0.98, message="Blending")
+    return (yield from _stream(steps, crop, alpha, rect, finish_colours))
+
+
+def _universal(request, content, styles, wheres, ctx) -> Run:
+    """WCT (Li et al. 2017) with the compressed encoders: one pass, strength = alpha."""
+    from editor.engine.store import ModelStore
+    from editor.engine.wct_models import load_wct_models
+    from editor.ops.wct import stylise_wct
+
+    yield Update(progress=0.0, message="Loading the universal style networks")
+    models = load_wct_models(ModelStore(models_dir=request.models_dir), ctx.device)
+    yield Update(progress=0.1, message="Universal style transfer")
+    # The style picture at style_scale x the content's long side, as the optimiser has it.
+    scaled = [
+        scale_picture(style, request.style_scale * max(content.shape[-2:]) / max(style.shape[-2:]))
+        for style in styles
+    ]
     with torch.no_grad():
-        full = resize(result01, (rect.h, rect.w)).clamp(0, 1)
-        if request.keep_colors:
-            full = keep_luminance_only(full, to_rgb01(crop, device))
-    return composite(image, from_rgb01(full, crop), rect, alpha)
+        return stylise_wct(
+            content,
+            list(zip(scaled, wheres, strict=True)),
+            models.encoders,
+            models.decoders,
+            alpha=request.strength,
+            keep_colors=request.keep_colors,
+            cancel=ctx.check_cancelled,
+        )
 
 
 # ---------------------------------------------------------------------------------- texture
