@@ -5,8 +5,10 @@
     semedit upscale IMAGE --scale 2|3|4 -o OUT [--model ID] [--device auto|cpu|cuda]
                     [--models DIR] [--tile N]
     semedit style IMAGE --style STYLE.jpg [--mask MASK.png] [--style ... --mask ...]
-                  [--method gatys|mrf] [--size N] [--iterations N] [--strength X]
+                  [--method gatys|mrf|wct] [--size N] [--iterations N] [--strength X]
                   [--keep-colors] [--style-scale X] -o OUT
+    semedit style IMAGE --model NAME|FILE [--mask MASK.png] [--model ... --mask ...] -o OUT
+    semedit style --list
     semedit texture SAMPLE --size WxH -o OUT [--iterations N] [--scale X]
     semedit models list [--models DIR]
     semedit models fetch ID [--models DIR]
@@ -196,21 +198,35 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_style_parsers(sub) -> None:
     style = sub.add_parser(
         "style",
-        help="paint a picture's style onto an image (or onto masked regions of it)",
-        description="Optimise IMAGE so it keeps its content and takes the style of STYLE "
-        "(Gatys et al.; --method mrf: Li & Wand's neural patches). Give several --style/--mask "
-        "pairs to put different styles in different regions in one run (the n-th mask goes with "
-        "the n-th style); without masks the style covers the whole image. OUT may be an "
-        "existing file (it is overwritten) but not an input.",
+        help="paint a picture's style (or a fast style) onto an image or masked regions of it",
+        description="Stylise IMAGE with the style of STYLE: optimised (Gatys et al.; --method "
+        "mrf: Li & Wand's neural patches) or in one pass (--method wct: universal style "
+        "transfer, any picture). --model NAME|FILE uses a fast style network instead (one "
+        "pass; `semedit style --list` names the installed ones). Give several --style/--mask "
+        "(or --model/--mask) pairs to put different styles in different regions in one run "
+        "(the n-th mask goes with the n-th style); without masks the style covers the whole "
+        "image. OUT may be an existing file (it is overwritten) but not an input.",
     )
-    style.add_argument("image", type=Path, metavar="IMAGE")
+    style.add_argument("image", type=Path, nargs="?", metavar="IMAGE")
+    style.add_argument(
+        "--list",
+        action="store_true",
+        help="print the available fast styles (shipped and trained), one name per line",
+    )
     style.add_argument(
         "--style",
         type=Path,
         action="append",
-        required=True,
+        default=[],
         metavar="STYLE",
         help="style picture (repeat for several styles)",
+    )
+    style.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME|FILE",
+        help="a fast style: a name from --list or a .safetensors file (repeat for several)",
     )
     style.add_argument(
         "--mask",
@@ -218,15 +234,16 @@ def _add_style_parsers(sub) -> None:
         action="append",
         default=[],
         metavar="MASK",
-        help="where the matching --style goes: an image of IMAGE's size, white inside",
+        help="where the matching --style/--model goes: an image of IMAGE's size, white inside",
     )
-    style.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    style.add_argument("-o", "--output", type=Path, metavar="OUT")
     style.add_argument(
         "--method",
-        choices=("gatys", "mrf"),
-        default="gatys",
-        help="gatys: Gram-matrix style (default); mrf: nearest neural patches, keeps the "
-        "style's local shapes, slower",
+        choices=("gatys", "mrf", "wct", "fast"),
+        default=None,
+        help="gatys: Gram-matrix style (default for --style); mrf: nearest neural patches, "
+        "keeps the style's local shapes, slower; wct: universal style transfer, one pass, any "
+        "picture; fast: a trained style network (the default, and the only one, for --model)",
     )
     style.add_argument(
         "--size",
@@ -234,17 +251,22 @@ def _add_style_parsers(sub) -> None:
         default=None,
         metavar="N",
         help="long side of the output in pixels (the image is resized first); default: the "
-        "image's own size, stylised at up to 1024 px and upsampled",
+        "image's own size (the optimising methods work at up to 1024 px and upsample)",
     )
     style.add_argument(
-        "--iterations", type=int, default=150, metavar="N", help="optimisation steps (150)"
+        "--iterations",
+        type=int,
+        default=None,
+        metavar="N",
+        help="optimisation steps (gatys, mrf; default 150)",
     )
     style.add_argument(
         "--strength",
         type=float,
-        default=0.6,
+        default=None,
         metavar="X",
-        help="0..1: 0 keeps most of the photo, 1 gives most of the style (default 0.6)",
+        help="0..1: 0 keeps most of the photo, 1 gives most of the style (default 0.6; "
+        "1 for fast styles)",
     )
     style.add_argument(
         "--keep-colors",
@@ -402,25 +424,92 @@ def _resized(pixels, long_side: int, nearest: bool = False):
     return out[..., None] if out.ndim == 2 and pixels.ndim == 3 else out
 
 
+FAST_STRENGTH = 1.0
+"""Default --strength of a fast style: the network's output as it is (it has no content knob)."""
+
+
+def _style_usage(args: argparse.Namespace) -> str:
+    """The method a `semedit style` command line asks for; ValueError (one line) for the
+    combinations that make no sense."""
+    if args.list:
+        extra = args.image or args.style or args.model or args.mask or args.output
+        if extra:
+            raise ValueError("--list takes no other arguments: semedit style --list")
+        return "list"
+    if args.image is None:
+        raise ValueError(
+            "IMAGE is missing: semedit style IMAGE (--style STYLE | --model NAME) -o OUT, "
+            "or semedit style --list"
+        )
+    if args.output is None:
+        raise ValueError("-o OUT is missing: where to write the stylised image")
+    if args.style and args.model:
+        raise ValueError(
+            "--style and --model do not mix: a picture (--style; methods gatys, mrf, wct) or a "
+            "fast style network (--model)"
+        )
+    if not args.style and not args.model:
+        raise ValueError(
+            "no style: give --style STYLE.jpg (a picture) or --model NAME (a fast style; "
+            "semedit style --list shows them)"
+        )
+    method = args.method or ("fast" if args.model else "gatys")
+    if args.model and method != "fast":
+        raise ValueError(
+            f"--method {method} needs a style picture (--style); --model is a fast style "
+            "network, applied in one pass"
+        )
+    if method == "fast" and not args.model:
+        raise ValueError(
+            "--method fast needs --model NAME|FILE (semedit style --list); for any picture in "
+            "one pass use --method wct"
+        )
+    if args.iterations is not None and method in ("fast", "wct"):
+        raise ValueError(f"--iterations is for gatys and mrf; {method} runs in one pass")
+    return method
+
+
 def cmd_style(args: argparse.Namespace) -> int:
+    method = _style_usage(args)
+    if method == "list":
+        from editor.engine.fast_styles import list_fast_styles
+
+        for fast in list_fast_styles():
+            print(fast.name)
+        return EXIT_OK
+
     from editor.core.imageio import load_image, load_mask, save_image
     from editor.engine.device import pick_device
-    from editor.engine.edits.style import DEFAULT_MAX_SIZE, StyleRegion, StyleRequest, run
+    from editor.engine.edits.style import (
+        DEFAULT_ITERATIONS,
+        DEFAULT_MAX_SIZE,
+        DEFAULT_STRENGTH,
+        StyleRegion,
+        StyleRequest,
+        run,
+    )
+    from editor.engine.fast_styles import resolve
     from editor.engine.jobs import RunContext
     from editor.engine.store import default_models_dir
 
+    models = [resolve(name) for name in args.model]  # an unknown name fails before any work
     inputs = [(args.image, "input image")] + [(p, "style") for p in args.style]
-    inputs += [(p, "mask") for p in args.mask]
+    inputs += [(p, "fast style") for p in models] + [(p, "mask") for p in args.mask]
     for source, what in inputs:
         if _same_file(args.output, source):
             raise ValueError(f"-o {args.output} is the {what}; choose another output file")
-    if args.mask and len(args.mask) != len(args.style):
+    sources = args.model or args.style
+    flag = "--model" if args.model else "--style"
+    if args.mask and len(args.mask) != len(sources):
         raise ValueError(
-            f"{len(args.style)} --style but {len(args.mask)} --mask: give one mask per style "
+            f"{len(sources)} {flag} but {len(args.mask)} --mask: give one mask per style "
             "(or none: the styles then cover the whole image)"
         )
     if args.size is not None and not 16 <= args.size <= 8192:
         raise ValueError(f"--size must be 16..8192 pixels, got {args.size}")
+    strength = args.strength
+    if strength is None:
+        strength = FAST_STRENGTH if method == "fast" else DEFAULT_STRENGTH
     loaded = load_image(args.image)
     height, width = loaded.pixels.shape[:2]
     masks = [load_mask(path, shape=(height, width)) for path in args.mask]
@@ -430,18 +519,24 @@ def cmd_style(args: argparse.Namespace) -> int:
         pixels = _resized(pixels, args.size)
         masks = [_resized(mask, args.size, nearest=True) for mask in masks]
         max_size = max(args.size, 64)
-    styles = [load_image(path).pixels for path in args.style]
-    regions = tuple(
-        StyleRegion(style, masks[i] if masks else None) for i, style in enumerate(styles)
-    )
+    if method == "fast":
+        regions = tuple(
+            StyleRegion(mask=masks[i] if masks else None, model=str(path))
+            for i, path in enumerate(models)
+        )
+    else:
+        styles = [load_image(path).pixels for path in args.style]
+        regions = tuple(
+            StyleRegion(style, masks[i] if masks else None) for i, style in enumerate(styles)
+        )
     request = StyleRequest(
         image=pixels,
         regions=regions,
-        method=args.method,
-        strength=args.strength,
+        method=method,
+        strength=strength,
         keep_colors=args.keep_colors,
         style_scale=args.style_scale,
-        iterations=args.iterations,
+        iterations=args.iterations or DEFAULT_ITERATIONS,
         max_size=max_size,
         models_dir=args.models or default_models_dir(),
     )
