@@ -66,7 +66,7 @@ FAST_PREVIEW_MAX_SIZE = 512
 size, so a preview below the crop's own size shows them larger than the result will; up to
 this size the preview is the crop itself, i.e. exactly the result."""
 DEFAULT_METHOD = "gatys"
-DEFAULT_STRENGTH = 0.6
+DEFAULT_STRENGTH = 0.5
 DEFAULT_ITERATIONS = 150
 DEFAULT_MAX_SIZE = 1024
 
