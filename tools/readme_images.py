@@ -4,7 +4,10 @@
 
 Upscaling: a crop of golden_gate.jpg downscaled ×4, then upscaled by bicubic, our shipped network
 and CARN-M/RFDN when ../shared/models is present. Removal: tubingen.jpg with an object mask,
-filled by each method (the same mask generator as benchmarks/bench_remove.py).
+filled by each method (the same mask generator as benchmarks/bench_remove.py). Style: photos at
+512 px with the public-domain paintings, every method, regions, keep colours, texture.
+
+    .venv/bin/python tools/readme_images.py style     # only one part (upscaling, removal, style)
 """
 
 from __future__ import annotations
@@ -79,7 +82,70 @@ def removal() -> None:
     save("remove_tubingen.jpg", half)
 
 
+def _photo(name: str, long_side: int) -> np.ndarray:
+    image = Image.open(SHARED / "data" / name).convert("RGB")
+    factor = long_side / max(image.size)
+    size = (round(image.width * factor), round(image.height * factor))
+    return np.asarray(image.resize(size, Image.LANCZOS))
+
+
+def _thumb(picture: np.ndarray, height: int) -> np.ndarray:
+    """The style picture fitted into a (height x height*3/4...) tile beside the results."""
+    factor = height / picture.shape[0]
+    return cv2.resize(picture, (round(picture.shape[1] * factor), height), cv2.INTER_AREA)
+
+
+def style() -> None:
+    """Style brushes: Gatys, patches (CNNMRF) and universal (WCT) at 512 px; regions and keep
+    colours; texture. Only public-domain paintings (starry_night, the_scream, shipwreck)."""
+    from editor.engine.edits.style import StyleRegion, StyleRequest, TextureRequest, run_texture
+    from editor.engine.edits.style import run as stylise
+    from editor.engine.jobs import RunContext, drive
+
+    models = SHARED / "models"
+    for content, painting, name in (
+        ("content/tubingen.jpg", "style/starry_night.jpg", "style_tubingen.jpg"),
+        ("content/golden_gate.jpg", "style/the_scream.jpg", "style_golden_gate.jpg"),
+    ):
+        photo = _photo(content, 512)
+        art = _photo(painting, 512)
+        tiles = [label(photo, "photo"), label(_thumb(art, photo.shape[0]), "style")]
+        for method, title in (("gatys", "Gatys"), ("mrf", "patches (MRF)"), ("wct", "WCT")):
+            request = StyleRequest(photo, (StyleRegion(art),), method=method, models_dir=models)
+            tiles.append(label(drive(stylise(request, RunContext())), title))
+        save(name, [_half(t) for t in tiles])
+
+    photo = _photo("content/golden_gate.jpg", 512)
+    left = np.zeros(photo.shape[:2], np.uint8)
+    left[:, : photo.shape[1] // 2] = 255
+    scream, starry = _photo("style/the_scream.jpg", 512), _photo("style/starry_night.jpg", 512)
+    regions = (StyleRegion(scream, left), StyleRegion(starry, 255 - left))
+    two = drive(stylise(StyleRequest(photo, regions, models_dir=models), RunContext()))
+    kept = drive(
+        stylise(
+            StyleRequest(photo, (StyleRegion(starry),), keep_colors=True, models_dir=models),
+            RunContext(),
+        )
+    )
+    shipwreck = _photo("style/shipwreck.jpg", 384)
+    texture = drive(
+        run_texture(TextureRequest(shipwreck, size=(384, 384), models_dir=models), RunContext())
+    )
+    tiles = [
+        label(two, "scream | starry night, one run"),
+        label(kept, "starry night, keep colours"),
+        label(_thumb(shipwreck, photo.shape[0]), "sample"),
+        label(cv2.resize(texture, (photo.shape[0], photo.shape[0])), "texture from it"),
+    ]
+    save("style_regions_texture.jpg", [_half(t) for t in tiles])
+
+
+def _half(tile: np.ndarray) -> np.ndarray:
+    return cv2.resize(tile, (tile.shape[1] // 2, tile.shape[0] // 2), interpolation=cv2.INTER_AREA)
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    upscaling()
-    removal()
+    parts = {"upscaling": upscaling, "removal": removal, "style": style}
+    for part in sys.argv[1:] or parts:
+        parts[part]()
