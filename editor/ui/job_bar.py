@@ -7,6 +7,7 @@ The patch is computed on the engine thread, so a 24 MP result costs the UI threa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,6 +127,7 @@ class EditSession(QObject):
         self._jobs: dict[int, _JobInfo] = {}
         self._apply_when_finished: set[int] = set()  # Apply was pressed while these ran
         self.running: int | None = None
+        self._offer: Callable[[], object] | None = None  # what Apply runs for a live preview
         engine.started.connect(self._on_started)
         engine.progress.connect(self._on_progress)
         engine.preview.connect(self._on_preview)
@@ -151,6 +153,7 @@ class EditSession(QObject):
         scale: int = 1,
         before: np.ndarray | None = None,
         finishable: bool = False,
+        apply_when_done: bool = False,
     ) -> int:
         """Queue an edit of the current document; a pending unapplied result is discarded.
 
@@ -163,6 +166,9 @@ class EditSession(QObject):
 
         finishable: an iterative edit that honours `RunContext.finish_requested`; Apply is
         offered while it runs and applies what it has at that moment as one undo command.
+
+        apply_when_done: the user already pressed Apply (on a live preview): the result becomes
+        an undo command as soon as it arrives.
         """
         if self.document is None:
             raise RuntimeError("no document")
@@ -173,12 +179,26 @@ class EditSession(QObject):
             factory = _with_patch(factory, snapshot)
         job_id = self.engine.submit(name, factory, viewport=self.canvas.visible_image_rect())
         self._jobs[job_id] = _JobInfo(name, self.document.image_revision, scale, finishable)
+        if apply_when_done:
+            self._apply_when_finished.add(job_id)
         if waiting:
             self.bar.set_state("running", f"{name}: queued, starts when the running edit ends")
             self.message.emit(f"{name} queued behind the running edit")
         else:
             self.bar.set_state("running", f"{name}: starting…")
         return job_id
+
+    def offer(self, text: str, on_apply: Callable[[], object]) -> None:
+        """A live preview is on the canvas (drawn by its owner): the bar offers Apply, which
+        calls `on_apply` (typically: submit the full edit with `apply_when_done`), and Discard,
+        which hides the preview. Replaces a pending result; a later submit or discard ends it."""
+        self.discard()
+        self._offer = on_apply
+        self.bar.set_state("done", text)
+
+    @property
+    def offering(self) -> bool:
+        return self._offer is not None
 
     def set_viewport(self, rect: Rect) -> None:
         """Pass the visible area to this session's jobs: tiled edits do those tiles first."""
@@ -270,6 +290,10 @@ class EditSession(QObject):
 
         While a finishable edit runs: ask it to stop at its next step; its result is then
         applied as soon as it arrives (returns False now, `applied` follows)."""
+        if self.pending is None and not self._jobs and self._offer is not None:
+            on_apply, self._offer = self._offer, None
+            on_apply()  # the full edit of what the live preview shows
+            return False
         if self.pending is None and self._jobs:  # running or queued: nothing to apply yet
             job = self._jobs.get(self.running) if self.running is not None else None
             if job is not None and job.finishable and self.running not in self._apply_when_finished:
@@ -298,8 +322,9 @@ class EditSession(QObject):
         return True
 
     def discard(self) -> None:
-        had = self.pending is not None
+        had = self.pending is not None or self._offer is not None
         self.pending = None
+        self._offer = None
         self.canvas.clear_preview()
         if had or not self.engine.busy:
             self.bar.set_state("idle")

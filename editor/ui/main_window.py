@@ -52,7 +52,9 @@ from editor.core.imageio import (
 )
 from editor.core.patch import ArrayPatch
 from editor.core.style_library import StyleLibrary
+from editor.engine import fast_styles
 from editor.engine.edits import remove, upscale
+from editor.engine.fast_styles import list_fast_styles
 from editor.engine.sr_choice import choose_upscaler
 from editor.engine.store import ModelError
 from editor.engine.worker import Engine
@@ -65,7 +67,7 @@ from editor.ui.models_dialog import ModelsDialog, make_store
 from editor.ui.settings import Settings
 from editor.ui.style_edits import StyleEdits
 from editor.ui.style_options import StyleOptions
-from editor.ui.style_panel import StylePanel
+from editor.ui.style_panel import FAST_PREFIX, StylePanel
 from editor.ui.tool_options import MAX_BRUSH, ToolOptions
 from editor.ui.tools import (
     BrushTool,
@@ -97,9 +99,12 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         engine: Engine | None = None,
         style_library: StyleLibrary | None = None,
+        fast_styles_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.style_library = style_library or StyleLibrary()
+        self.fast_styles_dir = fast_styles_dir or fast_styles.user_dir()
+        self._train_dialog = None
         self.settings = Settings(settings)
         self.document: Document | None = None
         self.undo_stack = QUndoStack(self)
@@ -172,7 +177,11 @@ class MainWindow(QMainWindow):
         history = QDockWidget("History", self)
         history.setObjectName("history")
         history.setWidget(self.history_view)
-        self.style_panel = StylePanel(self.style_library)
+        self.style_panel = StylePanel(
+            self.style_library,
+            fast_styles=lambda: list_fast_styles(self.fast_styles_dir),
+            fast_folder=self.fast_styles_dir,
+        )
         self.style_options = StyleOptions(self.settings)
         self.style_panel.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.style_panel.selectionChanged.connect(
@@ -322,6 +331,11 @@ class MainWindow(QMainWindow):
             self.style_edits.use_selection_as_sample,
             tip="Copy the texture from the masked area's box; then paint where it goes",
         )
+        self.act_train_style = a(
+            "Train &Fast Style…",
+            self.show_train_style,
+            tip="Train a fast style network from a painting and a folder of photos",
+        )
         self.act_style_region.setToolTip("Add region (Ctrl+Alt+R)")
         self.act_texture_sample.setIconText("Use selection")
         self.act_texture_sample.setToolTip("Take the masked area's box as the texture sample")
@@ -421,6 +435,8 @@ class MainWindow(QMainWindow):
         style_menu.addSeparator()
         style_menu.addAction(self.act_texture)
         style_menu.addAction(self.act_texture_sample)
+        style_menu.addSeparator()
+        style_menu.addAction(self.act_train_style)
         image.addSeparator()
         for act in self.act_upscale.values():
             image.addAction(act)
@@ -654,6 +670,8 @@ class MainWindow(QMainWindow):
         self.undo_stack.push(PatchCommand(self.document, layer, patch, text, applied=applied))
         if self.act_remove_on_release.isChecked() and text == "Brush stroke":
             QTimer.singleShot(0, self.run_remove)
+        elif text in ("Brush stroke", "Erase stroke"):
+            self.style_edits.on_mask_stroke()  # the live style preview, when one is wanted
 
     def _push_result(self, layer: Layer, patch: ArrayPatch, text: str) -> None:
         self.push_patch(layer, patch, text, applied=False)
@@ -864,6 +882,35 @@ class MainWindow(QMainWindow):
         return window
 
     # --- misc ------------------------------------------------------------------------------
+
+    def show_train_style(self):
+        """Image ▸ Style ▸ Train Fast Style…: the (non-modal) training dialog."""
+        from editor.ui.train_style_dialog import TrainStyleDialog
+
+        if self._train_dialog is None:
+            entry = self.style_panel.current_entry()
+            picture = (
+                self.style_library.path(entry)
+                if entry is not None and entry.kind == "image"
+                else None
+            )
+            self._train_dialog = TrainStyleDialog(
+                self.engine,
+                self.fast_styles_dir,
+                models_dir=make_store(self.settings).models_dir,
+                picture=picture,
+                picture_name=entry.name if picture is not None else "",
+                parent=self,
+            )
+            self._train_dialog.trained.connect(self._on_style_trained)
+        self._train_dialog.show()
+        self._train_dialog.raise_()
+        return self._train_dialog
+
+    def _on_style_trained(self, path) -> None:
+        name = Path(path).name[: -len(".safetensors")]
+        self.style_panel.refresh(select=FAST_PREFIX + name)
+        self.statusBar().showMessage(f"Fast style {name} is ready in the Styles panel", 8000)
 
     def preferences(self) -> None:
         PreferencesDialog.edit(self, self.settings)

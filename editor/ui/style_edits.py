@@ -6,6 +6,12 @@ Apply at any moment, one undo step). For several styles in one run, "Add region"
 current mask with the selected style and clears the mask for the next one; the stored regions
 are drawn as tinted overlays until they are used.
 
+Fast styles (networks) and "Fast (universal)" (wct) run in one pass. With either selected, every
+finished brush stroke submits a live preview job (`style.run_preview`, on the engine; a newer
+stroke replaces the waiting or running one) and the canvas shows its result over the painted
+area; Apply (Ctrl+Return) then runs the full-resolution edit and commits it as one undo step,
+Discard hides the preview. Painting again hides the old preview until the new one arrives.
+
 Texture: "Use selection as texture sample" keeps the pixels under the mask's bounding box as the
 sample and clears the mask; the user paints the target; Fill with texture sends a
 `style.TextureRequest` (sample: the canvas sample if one was taken, else the selected style).
@@ -100,13 +106,28 @@ class StyleEdits(QObject):
         options.clearSampleRequested.connect(self.clear_sample)
         session.applied.connect(self._on_applied)
         session.bar.stateChanged.connect(self._on_bar_state)
+        self._preview_jobs: set[int] = set()  # live preview jobs not yet ended
+        self._latest_preview: int | None = None
+        self.live_shown = False  # a live preview is on the canvas
+        engine = session.engine
+        engine.finished.connect(self._on_preview_finished)
+        engine.failed.connect(self._on_preview_failed)
+        engine.cancelled.connect(lambda job_id: self._preview_jobs.discard(job_id))
+        panel.selectionChanged.connect(self._on_style_selected)
+        self._on_style_selected(panel.current_entry())
 
     # --- document ------------------------------------------------------------------------------
 
     def set_document(self, document: Document | None) -> None:
+        if self.document is not None:
+            self.document.remove_listener(self._on_document_changed)
+        self._cancel_previews()
+        self.live_shown = False
         self.clear_regions()
         self.clear_sample()
         self.document = document
+        if document is not None:
+            document.add_listener(self._on_document_changed)
 
     def _document_with(self, what: str) -> Document | None:
         if self.document is None:
@@ -125,6 +146,15 @@ class StyleEdits(QObject):
         entry = self.panel.current_entry()
         return entry if entry is not None and entry.kind == "image" else None
 
+    def _on_style_selected(self, entry: StyleEntry | None) -> None:
+        self.options.set_fast_style(entry is not None and entry.kind == "fast")
+
+    def _region(self, entry: StyleEntry, mask: np.ndarray | None) -> style.StyleRegion:
+        """The request's region for a panel entry: a fast style by its file, else the picture."""
+        if entry.kind == "fast":
+            return style.StyleRegion(mask=mask, model=entry.file)
+        return style.StyleRegion(self._picture(entry), mask)
+
     def _picture(self, entry: StyleEntry) -> np.ndarray:
         if entry.id not in self._pixels:
             self._pixels[entry.id] = self.panel.library.load_pixels(entry)
@@ -137,7 +167,7 @@ class StyleEdits(QObject):
         doc = self._document_with("add a style region")
         if doc is None:
             return False
-        entry = self._selected_picture()
+        entry = self.panel.current_entry()
         if entry is None:
             self._status("Pick a style in the Styles panel first (drop a picture on it to add one)")
             return False
@@ -200,28 +230,48 @@ class StyleEdits(QObject):
 
     # --- runs ----------------------------------------------------------------------------------
 
-    def stylise(self) -> int | None:
-        """Stylise the stored regions and the painted mask (or the whole image) in one run."""
+    def _method_for(self, entries: list[StyleEntry]) -> str | None:
+        """ "fast" when the styles are fast style networks, the chosen method for pictures;
+        None (and a status message) when a run would mix the two."""
+        kinds = {e.kind for e in entries}
+        if kinds == {"fast"}:
+            return "fast"
+        if "fast" in kinds:
+            self._status(
+                "Fast styles and pictures do not mix in one run: Stylise the regions of one "
+                "kind first (Clear regions drops the stored ones)"
+            )
+            return None
+        return self.options.method_combo.currentData()
+
+    def stylise(self, *, apply_when_done: bool = False) -> int | None:
+        """Stylise the stored regions and the painted mask (or the whole image) in one run.
+
+        apply_when_done: Apply was pressed on a live preview: commit the result on arrival."""
         doc = self._document_with("stylise it")
         if doc is None:
             return None
-        entry = self._selected_picture()
+        entry = self.panel.current_entry()
         painted = bool(doc.mask.any())
         if not self.regions and entry is None:
             self._status("Pick a style first: drop a picture on the Styles panel")
             return None
-        if not self._features_ready():
+        used = [r.style for r in self.regions]
+        if entry is not None and (painted or not self.regions):
+            used.append(entry)
+        method = self._method_for(used)
+        if method is None:
             return None
+        if method in ("gatys", "mrf") and not self._features_ready():
+            return None
+        self._cancel_previews()
         self._pixels = {}
         try:
-            regions = [
-                style.StyleRegion(self._picture(r.style), r.full_mask(doc.mask.shape))
-                for r in self.regions
-            ]
+            regions = [self._region(r.style, r.full_mask(doc.mask.shape)) for r in self.regions]
             if painted and entry is not None:
-                regions.append(style.StyleRegion(self._picture(entry), doc.mask.copy()))
+                regions.append(self._region(entry, doc.mask.copy()))
             elif not regions:
-                regions.append(style.StyleRegion(self._picture(entry), None))
+                regions.append(self._region(entry, None))
         except StyleLibraryError as error:
             self._status(f"Cannot read the style: {error}")
             return None
@@ -236,18 +286,110 @@ class StyleEdits(QObject):
         request = style.StyleRequest(
             image=snapshot,
             regions=tuple(regions),
-            method=p.method,
+            method=method,
             strength=p.strength,
             keep_colors=p.keep_colors,
             style_scale=p.style_scale,
             iterations=p.iterations,
             models_dir=self._models_dir(),
         )
-        label = METHOD_LABELS.get(p.method, p.method).split(" ")[0]
+        if method == "fast":
+            label = ", ".join(dict.fromkeys(e.name for e in used))
+        else:
+            label = METHOD_LABELS.get(method, method).split(" ")[0]
         count = f", {len(regions)} styles" if len(regions) > 1 else ""
         name = f"{STYLISE} ({label}{count})"
         factory = partial(style.run, request)
-        return self.session.submit(name, factory, before=snapshot, finishable=True)
+        return self.session.submit(
+            name,
+            factory,
+            before=snapshot,
+            finishable=method not in style.ONE_PASS_METHODS,
+            apply_when_done=apply_when_done,
+        )
+
+    # --- live brush preview --------------------------------------------------------------------
+
+    def on_mask_stroke(self) -> int | None:
+        """A brush stroke just ended: with a one-pass style selected, preview the painted area.
+
+        Submits `style.run_preview` to the engine (the previous preview job, waiting or running,
+        is cancelled: only the latest stroke matters) and returns its job id; the canvas shows
+        the result when it arrives. None when there is nothing to preview."""
+        doc = self.document
+        entry = self.panel.current_entry()
+        if doc is None or entry is None or not self.options.live_preview_on():
+            return None
+        if self.session.running is not None or self.session.pending is not None:
+            return None  # a full edit is running or waiting for Apply: leave it alone
+        if not doc.mask.any():
+            self._hide_live()
+            return None
+        try:
+            region = self._region(entry, doc.mask.copy())
+        except StyleLibraryError as error:
+            self._status(f"Cannot read the style: {error}")
+            return None
+        p = self.options.params()
+        request = style.StyleRequest(
+            image=doc.image.copy(),
+            regions=(region,),
+            method=self.options.effective_method(),
+            strength=p.strength,
+            keep_colors=p.keep_colors,
+            style_scale=p.style_scale,
+            models_dir=self._models_dir(),
+        )
+        self._cancel_previews()
+        engine = self.session.engine
+        job_id = engine.submit(f"Style preview ({entry.name})", partial(style.run_preview, request))
+        self._preview_jobs.add(job_id)
+        self._latest_preview = job_id
+        if not self.session.offering:
+            self.session.offer(
+                f"Live preview ({entry.name}): rendering…",
+                partial(self.stylise, apply_when_done=True),
+            )
+        return job_id
+
+    def _cancel_previews(self) -> None:
+        for job_id in list(self._preview_jobs):
+            self.session.engine.cancel(job_id)
+        self._latest_preview = None
+
+    def _on_preview_finished(self, job_id: int, value) -> None:
+        if job_id not in self._preview_jobs:
+            return
+        self._preview_jobs.discard(job_id)
+        if job_id != self._latest_preview or not self.session.offering:
+            return  # superseded by a newer stroke, or the user moved on (Discard, Stylise)
+        pixels, rect = value
+        self.canvas.show_preview(pixels, rect)
+        self.live_shown = True
+        entry = self.panel.current_entry()
+        name = entry.name if entry is not None else "style"
+        self.session.bar.label.setText(
+            f"Live preview ({name}): Apply (Ctrl+Return) renders it at full size, Discard hides it"
+        )
+
+    def _on_preview_failed(self, job_id: int, text: str) -> None:
+        if job_id not in self._preview_jobs:
+            return
+        self._preview_jobs.discard(job_id)
+        if job_id == self._latest_preview:
+            self._status(f"Style preview failed: {text}")
+            self.session.discard()
+            self.session.bar.set_state("message", f"Style preview failed: {text}")
+
+    def _hide_live(self) -> None:
+        if self.live_shown:
+            self.canvas.clear_preview()
+            self.live_shown = False
+
+    def _on_document_changed(self, layer: str, rect) -> None:
+        """Painting again: the old preview steps aside so the new stroke shows."""
+        if layer == "mask" and self.live_shown and self.session.offering:
+            self._hide_live()
 
     def use_selection_as_sample(self) -> bool:
         """Keep the image under the mask's bounding box as the texture sample; clear the mask."""

@@ -31,7 +31,12 @@ from PySide6.QtWidgets import (
 from editor.engine.edits import style
 from editor.ui.settings import Settings
 
-METHOD_LABELS = {"gatys": "Gatys (Gram matrices)", "mrf": "Patches (CNNMRF)"}
+METHOD_LABELS = {
+    "gatys": "Gatys (Gram matrices)",
+    "mrf": "Patches (CNNMRF)",
+    "wct": "Fast (universal)",
+    "fast": "Fast style network",
+}
 
 
 @dataclass(frozen=True)
@@ -67,12 +72,9 @@ class StyleOptions(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.method_combo = QComboBox()
-        for method in style.METHODS:
+        for method in style.PICTURE_METHODS:
             self.method_combo.addItem(METHOD_LABELS.get(method, method), method)
-        self.method_combo.setToolTip(
-            "Gatys: matches the style's colour and texture statistics; "
-            "Patches: copies the style's neural patches, smoother where styles mix badly"
-        )
+        self.method_combo.setToolTip(self.PICTURE_TIP)
         form.addRow("Method", self.method_combo)
         strength_row = QWidget()
         row = QHBoxLayout(strength_row)
@@ -101,6 +103,12 @@ class StyleOptions(QWidget):
             "More steps converge further; Apply stops a run early and keeps what it shows"
         )
         form.addRow("Iterations", self.iterations_box)
+        self.live_box = QCheckBox("Live preview while painting")
+        self.live_box.setToolTip(
+            "With a fast style or Fast (universal): each brush stroke shows the style in the "
+            "painted area at once; Apply (Ctrl+Return) renders it at full size"
+        )
+        form.addRow("", self.live_box)
         outer.addLayout(form)
 
         regions = QGroupBox("Regions (several styles in one run)")
@@ -166,8 +174,36 @@ class StyleOptions(QWidget):
             self.iterations_box.valueChanged,
         ):
             signal.connect(self._save_settings)
+        self.live_box.setChecked(settings._bool("style/live_preview", True))
+        self.live_box.toggled.connect(lambda on: settings.q.setValue("style/live_preview", on))
         self.set_regions([])
         self.set_sample(None)
+
+    PICTURE_TIP = (
+        "Gatys: matches the style's colour and texture statistics; "
+        "Patches: copies the style's neural patches, smoother where styles mix badly; "
+        "Fast (universal): any picture in one pass (whitening and colouring transforms), "
+        "with a live preview while painting"
+    )
+
+    def set_fast_style(self, fast: bool) -> None:
+        """A fast style network is selected: it has its own method (one pass), no iterations."""
+        self._fast_selected = fast
+        self.method_combo.setEnabled(not fast)
+        self.iterations_box.setEnabled(not fast)
+        self.method_combo.setToolTip(
+            "A fast style network runs its own method: one pass, previewed live while painting"
+            if fast
+            else self.PICTURE_TIP
+        )
+
+    def effective_method(self) -> str:
+        """The method Stylise runs now: "fast" for a fast style, else the chosen one."""
+        return "fast" if getattr(self, "_fast_selected", False) else self.method_combo.currentData()
+
+    def live_preview_on(self) -> bool:
+        """Live brush preview wanted and possible (a one-pass method)."""
+        return self.live_box.isChecked() and self.effective_method() in style.ONE_PASS_METHODS
 
     def bind_actions(self, stylise, texture, add_region, use_sample) -> None:
         """Buttons that mirror the window's actions (text, enabled state, shortcut tips)."""

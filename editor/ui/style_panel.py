@@ -1,5 +1,9 @@
 """The Styles panel: the style library as thumbnails; drop pictures on it or paste one to add.
 
+Fast styles (feed-forward networks: the shipped ones and those the user trained) are listed after
+the pictures, each with a "FAST" badge on its icon; selecting one makes Stylise run in one pass
+with that network. Dropping a .safetensors fast style network adds it to the user's fast styles.
+
 Drop image files from the file manager (or an image dragged from a browser), or press Ctrl+V
 with a picture or image files on the clipboard. F2 or a double-click renames, Del removes, the
 context menu has all of it. The selected style is the one the style brush and texture tools use.
@@ -8,18 +12,23 @@ The library itself (files, index, thumbnails) is `editor.core.style_library`; th
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
+    QColor,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
     QIcon,
     QImage,
     QKeySequence,
+    QPainter,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -38,10 +47,62 @@ from PySide6.QtWidgets import (
 
 from editor.core.imageio import OPEN_FILTER
 from editor.core.style_library import StyleEntry, StyleLibrary, StyleLibraryError
+from editor.engine.fast_styles import FastStyle, FastStyleError, check_style_file
 from editor.ui.qimage import qimage_from_pixels
 
 ICON_SIZE = 72
 _ID_ROLE = Qt.ItemDataRole.UserRole
+FAST_PREFIX = "fast:"
+"""Ids of fast styles in the panel (library entries have hex ids): "fast:<name>"."""
+FAST_BADGE = QColor(230, 120, 20)
+
+
+def fast_entry(style: FastStyle) -> StyleEntry:
+    """A fast style as a panel entry: kind "fast", `file` its absolute path."""
+    return StyleEntry(FAST_PREFIX + style.name, style.name, "fast", str(style.path))
+
+
+def _fast_icon(style: FastStyle) -> QIcon:
+    """The style's thumbnail (a PNG beside its weights, if training left one) or a plain tile,
+    with a "FAST" badge in the corner."""
+    pixmap = QPixmap(ICON_SIZE, ICON_SIZE)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    thumb = QPixmap(str(style.path.with_name(style.name + ".png")))
+    if not thumb.isNull():
+        thumb = thumb.scaled(
+            ICON_SIZE,
+            ICON_SIZE,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+        painter.drawPixmap(
+            (ICON_SIZE - thumb.width()) // 2, (ICON_SIZE - thumb.height()) // 2, thumb
+        )
+    else:
+        painter.setBrush(QColor(60, 70, 90))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawRoundedRect(QRectF(4, 4, ICON_SIZE - 8, ICON_SIZE - 8), 8, 8)
+        painter.setPen(QColor(235, 235, 235))
+        font = painter.font()
+        font.setPixelSize(ICON_SIZE // 3)
+        font.setBold(True)
+        painter.setFont(font)
+        initials = "".join(w[0] for w in style.name.replace("_", " ").split()[:2]).upper()
+        painter.drawText(QRectF(0, 0, ICON_SIZE, ICON_SIZE), Qt.AlignmentFlag.AlignCenter, initials)
+    badge = QRectF(ICON_SIZE - 34, ICON_SIZE - 16, 33, 15)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(FAST_BADGE)
+    painter.drawRoundedRect(badge, 4, 4)
+    painter.setPen(QColor(255, 255, 255))
+    font = painter.font()
+    font.setPixelSize(10)
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "FAST")
+    painter.end()
+    return QIcon(pixmap)
 
 
 def pixels_from_qimage(image: QImage) -> np.ndarray:
@@ -59,9 +120,21 @@ class StylePanel(QWidget):
     selectionChanged = Signal(object)  # StyleEntry | None
     message = Signal(str)  # for the status bar
 
-    def __init__(self, library: StyleLibrary, parent=None) -> None:
+    def __init__(
+        self,
+        library: StyleLibrary,
+        parent=None,
+        *,
+        fast_styles: Callable[[], list[FastStyle]] | None = None,
+        fast_folder: Path | None = None,
+    ) -> None:
+        """fast_styles: lists the fast styles to show after the pictures (None: pictures only);
+        fast_folder: where dropped fast style networks are copied (the user's fast styles)."""
         super().__init__(parent)
         self.library = library
+        self._list_fast = fast_styles
+        self.fast_folder = fast_folder
+        self._fast: dict[str, FastStyle] = {}  # panel id -> fast style
         self._entries: list[StyleEntry] = []
         self._filling = False
         self.setAcceptDrops(True)
@@ -122,16 +195,28 @@ class StylePanel(QWidget):
     def refresh(self, select: str | None = None) -> None:
         """Re-read the library (another window may have changed it) and redraw the items."""
         keep = select or (self.current_entry().id if self.current_entry() else None)
-        entries = self.library.entries()
+        fast = self._list_fast() if self._list_fast is not None else []
+        entries = self.library.entries() + [fast_entry(f) for f in fast]
         if entries == self._entries and select is None:
             return
         self._entries = entries
+        self._fast = {fast_entry(f).id: f for f in fast}
         self._filling = True
         try:
             self.list.clear()
             for entry in entries:
                 item = QListWidgetItem(entry.name)
                 item.setData(_ID_ROLE, entry.id)
+                style = self._fast.get(entry.id)
+                if style is not None:
+                    origin = "shipped with SemEdit" if style.shipped else "trained by you"
+                    item.setToolTip(
+                        f"Fast style ({origin}): one pass, live preview while painting\n"
+                        f"{style.description}"
+                    )
+                    item.setIcon(_fast_icon(style))
+                    self.list.addItem(item)
+                    continue
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
                 item.setToolTip(f"{entry.name} ({entry.kind})")
                 thumb = self.library.thumbnail(entry)
@@ -146,6 +231,10 @@ class StylePanel(QWidget):
 
     def entries(self) -> list[StyleEntry]:
         return list(self._entries)
+
+    def fast_style(self, entry: StyleEntry | None) -> FastStyle | None:
+        """The fast style behind a panel entry (None for pictures)."""
+        return None if entry is None else self._fast.get(entry.id)
 
     def current_entry(self) -> StyleEntry | None:
         item = self.list.currentItem()
@@ -170,11 +259,21 @@ class StylePanel(QWidget):
         and add nothing. The last one added becomes the selected style."""
         added: list[StyleEntry] = []
         errors: list[str] = []
+        fast_added: list[str] = []
         for path in paths:
+            if str(path).lower().endswith(".safetensors"):
+                try:
+                    fast_added.append(self.add_fast_file(path))
+                except (FastStyleError, OSError) as error:
+                    errors.append(str(error))
+                continue
             try:
                 added.append(self.library.add_file(path))
             except StyleLibraryError as error:
                 errors.append(str(error))
+        if fast_added:
+            self.refresh(select=FAST_PREFIX + fast_added[-1])
+            self.message.emit(f"Added fast style: {', '.join(fast_added)}")
         if added:
             self.refresh(select=added[-1].id)
             names = ", ".join(e.name for e in added)
@@ -182,6 +281,21 @@ class StylePanel(QWidget):
         if errors:
             self.show_error("Cannot add style", "\n".join(errors))
         return added
+
+    def add_fast_file(self, path: str | Path) -> str:
+        """Copy a fast style network (checked first: a .safetensors TransformNet) into the user's
+        fast styles; returns its name. FastStyleError says why a file is refused."""
+        path = Path(path)
+        if self.fast_folder is None:
+            raise FastStyleError(f"{path.name}: fast styles cannot be added here")
+        check_style_file(path)
+        name = path.name[: -len(".safetensors")]
+        self.fast_folder.mkdir(parents=True, exist_ok=True)
+        target = self.fast_folder / path.name
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+        return name
 
     def add_pixels(self, pixels: np.ndarray, name: str = "Pasted style") -> StyleEntry | None:
         try:
@@ -234,8 +348,12 @@ class StylePanel(QWidget):
 
     def rename_current(self) -> None:
         item = self.list.currentItem()
-        if item is not None:
-            self.list.editItem(item)
+        if item is None:
+            return
+        if self.fast_style(self.current_entry()) is not None:
+            self.message.emit("A fast style is named by its file; it cannot be renamed here")
+            return
+        self.list.editItem(item)
 
     def _item_renamed(self, item: QListWidgetItem) -> None:
         if self._filling:
@@ -265,10 +383,21 @@ class StylePanel(QWidget):
         if entry is None:
             return
         row = self.list.currentRow()
-        try:
-            self.library.remove(entry)
-        except StyleLibraryError as error:
-            self.message.emit(str(error))
+        fast = self.fast_style(entry)
+        if fast is not None:
+            if fast.shipped:
+                self.message.emit(f"{fast.name} ships with SemEdit and cannot be removed")
+                return
+            for path in (fast.path, fast.path.with_name(fast.name + ".png")):
+                try:
+                    path.unlink()
+                except OSError:
+                    pass
+        else:
+            try:
+                self.library.remove(entry)
+            except StyleLibraryError as error:
+                self.message.emit(str(error))
         self.refresh()
         if self.list.count():
             self.list.setCurrentRow(min(row, self.list.count() - 1))
