@@ -887,13 +887,13 @@ class MainWindow(QMainWindow):
         """Image ▸ Style ▸ Train Fast Style…: the (non-modal) training dialog."""
         from editor.ui.train_style_dialog import TrainStyleDialog
 
-        if self._train_dialog is None:
-            entry = self.style_panel.current_entry()
-            picture = (
-                self.style_library.path(entry)
-                if entry is not None and entry.kind == "image"
-                else None
-            )
+        entry = self.style_panel.current_entry()
+        picture = (
+            self.style_library.path(entry) if entry is not None and entry.kind == "image" else None
+        )
+        if self._train_dialog is not None:
+            self._train_dialog.suggest_picture(picture, entry.name if picture else "")
+        else:
             self._train_dialog = TrainStyleDialog(
                 self.engine,
                 self.fast_styles_dir,

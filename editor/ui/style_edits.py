@@ -242,7 +242,7 @@ class StyleEdits(QObject):
                 "kind first (Clear regions drops the stored ones)"
             )
             return None
-        return self.options.method_combo.currentData()
+        return self.options.params().method
 
     def stylise(self, *, apply_when_done: bool = False) -> int | None:
         """Stylise the stored regions and the painted mask (or the whole image) in one run.

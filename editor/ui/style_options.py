@@ -189,6 +189,17 @@ class StyleOptions(QWidget):
     def set_fast_style(self, fast: bool) -> None:
         """A fast style network is selected: it has its own method (one pass), no iterations."""
         self._fast_selected = fast
+        combo = self.method_combo
+        combo.blockSignals(True)  # showing "fast" is not a choice to remember
+        at = combo.findData("fast")
+        if fast and at < 0:
+            self._picture_method = combo.currentData()
+            combo.addItem(METHOD_LABELS["fast"], "fast")
+            combo.setCurrentIndex(combo.count() - 1)
+        elif not fast and at >= 0:
+            combo.removeItem(at)
+            combo.setCurrentIndex(max(0, combo.findData(getattr(self, "_picture_method", None))))
+        combo.blockSignals(False)
         self.method_combo.setEnabled(not fast)
         self.iterations_box.setEnabled(not fast)
         self.method_combo.setToolTip(
@@ -199,7 +210,7 @@ class StyleOptions(QWidget):
 
     def effective_method(self) -> str:
         """The method Stylise runs now: "fast" for a fast style, else the chosen one."""
-        return "fast" if getattr(self, "_fast_selected", False) else self.method_combo.currentData()
+        return "fast" if getattr(self, "_fast_selected", False) else self.params().method
 
     def live_preview_on(self) -> bool:
         """Live brush preview wanted and possible (a one-pass method)."""
@@ -217,8 +228,11 @@ class StyleOptions(QWidget):
     # --- parameters --------------------------------------------------------------------------
 
     def params(self) -> StyleParams:
+        method = self.method_combo.currentData()
+        if method == "fast":  # the picture method chosen before a fast style was selected
+            method = getattr(self, "_picture_method", None) or style.DEFAULT_METHOD
         return StyleParams(
-            method=self.method_combo.currentData(),
+            method=method,
             strength=self.strength_slider.value() / 100,
             keep_colors=self.keep_colors_box.isChecked(),
             style_scale=float(self.scale_box.value()),

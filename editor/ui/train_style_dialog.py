@@ -82,6 +82,7 @@ class TrainStyleDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Train Fast Style")
         self.setModal(False)
+        self.setMinimumWidth(480)
         self.engine = engine
         self.folder = Path(folder)
         self.models_dir = models_dir
@@ -203,6 +204,13 @@ class TrainStyleDialog(QDialog):
         self._start_changed()
 
     # --- choosing ------------------------------------------------------------------------------
+
+    def suggest_picture(self, picture: Path | None, name: str = "") -> None:
+        """The window's selected library picture, for a new style (not while one trains)."""
+        if picture is None or self.running or self.checkpoint() is not None:
+            return
+        self.picture_edit.setText(str(picture))
+        self.name_edit.setText(_suggest_name(name or picture.stem))
 
     def browse_picture(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Style picture", "", OPEN_FILTER)

@@ -112,12 +112,14 @@ def test_the_styles_dock_lists_fast_styles_badged_after_the_pictures(window):
     mine = panel.list.item(ids.index(FAST_PREFIX + "my_style"))
     assert "trained by you" in mine.toolTip()
     # picking a fast style: its own one-pass method, no iterations
-    _select(window, FAST_PREFIX + "starry_night")
-    assert not window.style_options.method_combo.isEnabled()
-    assert window.style_options.effective_method() == "fast"
-    _select(window, panel.entries()[0].id)
-    assert window.style_options.method_combo.isEnabled()
     combo = window.style_options.method_combo
+    combo.setCurrentIndex(combo.findData("mrf"))
+    _select(window, FAST_PREFIX + "starry_night")
+    assert not combo.isEnabled() and combo.currentText() == "Fast style network"
+    assert window.style_options.effective_method() == "fast"
+    assert window.settings.style_method() == "mrf"  # showing "fast" is not a stored choice
+    _select(window, panel.entries()[0].id)
+    assert combo.isEnabled() and combo.currentData() == "mrf" and combo.findData("fast") < 0
     assert combo.itemText(combo.findData("wct")) == "Fast (universal)"
 
 
