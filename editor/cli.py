@@ -265,7 +265,7 @@ def _add_style_parsers(sub) -> None:
         type=float,
         default=None,
         metavar="X",
-        help="0..1: 0 keeps most of the photo, 1 gives most of the style (default 0.6; "
+        help="0..1: 0 keeps most of the photo, 1 gives most of the style (default 0.5; "
         "1 for fast styles)",
     )
     style.add_argument(

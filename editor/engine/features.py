@@ -147,6 +147,9 @@ _SHARED: dict[tuple[str, str, str], FeatureExtractor] = {}
 
 
 DEEP_LAYERS = ("relu4_1", "relu5_1")
+DEEP_MIN_SIDE = 64
+"""Smaller pictures (coarse texture levels, tiny style crops) are enlarged to this short side
+before the compressed encoder: its deepest maps would otherwise be too small to pad."""
 
 
 class WithDeepLayers:
@@ -173,6 +176,13 @@ class WithDeepLayers:
         deep = [n for n in layers if n in self.deep_layers]
         out = self.vgg(rgb, shallow) if shallow else {}
         if deep:
+            short = min(rgb.shape[-2:])
+            if short < DEEP_MIN_SIDE:  # relu5_1 is 1/16 size; reflection padding needs >= 2 px
+                factor = DEEP_MIN_SIDE / short
+                size = (round(rgb.shape[-2] * factor), round(rgb.shape[-1] * factor))
+                rgb = torch.nn.functional.interpolate(
+                    rgb, size=size, mode="bilinear", align_corners=False
+                )
             out.update(self.deep(rgb, deep))
         return out
 

@@ -3,6 +3,8 @@ texture grows from noise, a layer's content is reconstructed, and the caller sta
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -22,11 +24,10 @@ from editor.ops.style_transfer import (
 
 @pytest.fixture(scope="module")
 def vgg():
-    from conftest import SHARED_MODELS
-
-    if not SHARED_MODELS.is_dir():
+    models = Path(__file__).resolve().parents[3] / "shared" / "models"
+    if not models.is_dir():
         pytest.skip("../shared/models is not present")
-    return shared_features(SHARED_MODELS, "cpu", pool="avg")
+    return shared_features(models, "cpu", pool="avg")
 
 
 def _picture(shared_data, name: str, long_side: int) -> torch.Tensor:

@@ -42,7 +42,8 @@ def window(qtbot, tmp_path, monkeypatch, rgb_image, shared_models):
     path = tmp_path / "small.png"
     save_image(path, np.ascontiguousarray(rgb_image[:H, :W]))
     assert win.open_path(path)
-    win.style_options.iterations_box.setValue(6)
+    win.style_options.iterations_box.setValue(12)
+    win.style_options.strength_slider.setValue(80)  # a few iterations must show on a tiny image
     yield win
     monkeypatch.setattr(win, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
     win.close()
@@ -134,7 +135,11 @@ def test_cancel_the_real_run_leaves_the_image(window, qtbot):
 
 
 def test_two_regions_in_one_run(window, qtbot, rgb_image):
-    window.style_panel.add_pixels(np.ascontiguousarray(rgb_image[::-1, ::-1]), "flipped")
+    checks = np.zeros((40, 40, 3), np.uint8)  # a second style unlike the photo and the stripes
+    yy, xx = np.mgrid[0:40, 0:40]
+    checks[(yy // 5 + xx // 5) % 2 == 0] = (230, 30, 60)
+    checks[(yy // 5 + xx // 5) % 2 == 1] = (30, 220, 90)
+    window.style_panel.add_pixels(checks, "checks")
     window.style_panel.list.setCurrentRow(0)
     first = _set_mask(window, Rect(2, 2, 24, 20))
     window.style_edits.add_region()
