@@ -44,7 +44,7 @@ def test_style_two_regions_in_one_run(small_photo, styles, shared_models, tmp_pa
     out = tmp_path / "out.png"
     code = main(
         ["style", str(small_photo), "--style", str(styles[0]), "--mask", str(left),
-         "--style", str(styles[1]), "--mask", str(right), "--iterations", "8",
+         "--style", str(styles[1]), "--mask", str(right), "--iterations", "16",
          "--models", str(shared_models), "-o", str(out)]
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
