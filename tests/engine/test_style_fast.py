@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from editor.core.imageio import load_image
-from editor.engine.edits import style
+from editor.engine.edits import style, style_onepass
 from editor.engine.fast_styles import FastStyleError, load_fast_style
 from editor.engine.jobs import JobCancelled, RunContext, drive
 from editor.ops import fast_style
@@ -150,7 +150,7 @@ def test_fast_preview_is_the_region_box_in_the_image_layout():
     big = np.repeat(np.repeat(image, 16, 0), 16, 1)
     big_mask = np.repeat(np.repeat(mask, 16, 0), 16, 1)
     pixels, rect = drive(style.run_preview(_fast(big, big_mask), RunContext()))
-    assert max(pixels.shape[:2]) == style.FAST_PREVIEW_MAX_SIZE and rect.w > 320
+    assert max(pixels.shape[:2]) == style_onepass.FAST_PREVIEW_MAX_SIZE and rect.w > 320
 
 
 def test_preview_refuses_the_optimising_methods():
@@ -168,13 +168,13 @@ def test_wct_preview_reuses_the_prepared_style(shared_models, shared_data):
         method="wct",
         models_dir=shared_models,
     )
-    style._prepared_cache.clear()
+    style_onepass._prepared_cache.clear()
     first, rect = drive(style.run_preview(req, RunContext()))
-    assert len(style._prepared_cache) == 1
+    assert len(style_onepass._prepared_cache) == 1
     second, _ = drive(style.run_preview(req, RunContext()))
-    assert len(style._prepared_cache) == 1 and np.array_equal(first, second)
-    assert max(first.shape[:2]) == style.PREVIEW_MAX_SIZE and first.dtype == np.uint8
+    assert len(style_onepass._prepared_cache) == 1 and np.array_equal(first, second)
+    assert max(first.shape[:2]) == style_onepass.PREVIEW_MAX_SIZE and first.dtype == np.uint8
     assert not np.array_equal(
         first[first.shape[0] // 2],
-        style._resize_pixels(image[rect.slices], first.shape[:2])[first.shape[0] // 2],
+        style_onepass._resize_pixels(image[rect.slices], first.shape[:2])[first.shape[0] // 2],
     )
