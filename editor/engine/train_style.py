@@ -248,18 +248,21 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         last_save = time.monotonic()
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), time.process_time()
         seconds_per_step = 0.0
         last_step = trainer.step
         saved_step = -1
         for report in style_train.train(trainer, None, args.report_every):
-            now = time.monotonic()
-            progress["train_seconds"] += now - t0
-            recent = (now - t0) / max(1, report.step - last_step)
+            now, cpu = time.monotonic(), time.process_time()
+            # Wall time, but a paused process (SIGSTOP, a suspended laptop) does not spend its
+            # budget: an interval counts at most ~2x the CPU time it used.
+            elapsed = min(now - t0, 2.0 * (cpu - cpu0) + 1.0)
+            progress["train_seconds"] += elapsed
+            recent = elapsed / max(1, report.step - last_step)
             seconds_per_step = (
                 recent if not seconds_per_step else 0.7 * seconds_per_step + 0.3 * recent
             )
-            t0, last_step = now, report.step
+            t0, cpu0, last_step = now, cpu, report.step
             if args.minutes is not None and report.step >= config.warmup_steps:
                 # Fit the cosine schedule into the remaining budget at the current speed, which
                 # drifts with the other jobs sharing the CPU.
@@ -278,11 +281,12 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
                 report.step >= config.total_steps
             ):
                 write_preview()
-                t0 = time.monotonic()
+                t0, cpu0 = time.monotonic(), time.process_time()
             if stop["signal"] or now - last_save >= args.checkpoint_every:
                 checkpoint()
                 saved_step = trainer.step
                 last_save = t0 = time.monotonic()
+                cpu0 = time.process_time()
                 if stop["signal"]:
                     return 128 + stop["signal"]  # like the shell: a stopped run is not finished
         if trainer.step != saved_step:
