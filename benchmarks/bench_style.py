@@ -205,6 +205,10 @@ def main() -> None:
         features = style_features(SHARED / "models", "cpu")
     plan = layer_plan(features.available_layers)
     settings = Settings(style_weight=style_weight(DEFAULT_STRENGTH), iterations=args.iterations)
+    # Warm up (allocator, kernels, the deep encoder): the first run of a session pays ~0.7 s
+    # more before its first preview; this table is about every run after it.
+    warm = picture(SHARED / "data" / "content" / args.content, 64)
+    run_ours(features, warm, warm, Settings(iterations=4))
     rows = []
     for size in args.sizes:
         content = picture(SHARED / "data" / "content" / args.content, size)

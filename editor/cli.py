@@ -258,7 +258,7 @@ def _add_style_parsers(sub) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="optimisation steps (gatys, mrf; default 150)",
+        help="optimisation steps (gatys, mrf; default 120)",
     )
     style.add_argument(
         "--strength",
@@ -295,7 +295,7 @@ def _add_style_parsers(sub) -> None:
     )
     texture.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
     texture.add_argument(
-        "--iterations", type=int, default=150, metavar="N", help="optimisation steps (150)"
+        "--iterations", type=int, default=120, metavar="N", help="optimisation steps (120)"
     )
     texture.add_argument(
         "--scale",

@@ -62,7 +62,7 @@ ONE_PASS_METHODS = ("wct", "fast")
 """The methods quick enough for a live brush preview (`run_preview`)."""
 DEFAULT_METHOD = "gatys"
 DEFAULT_STRENGTH = 0.5
-DEFAULT_ITERATIONS = 150
+DEFAULT_ITERATIONS = 120
 DEFAULT_MAX_SIZE = 1024
 
 STYLE_WEIGHT_AT_HALF = 20.0
