@@ -649,6 +649,7 @@ class MainWindow(QMainWindow):
             self.canvas.tool.cancel()
             self.canvas.viewport().update()
         self.session.cancel()
+        self.style_edits.cancel_previews()
 
     def resize_brush(self, factor: float) -> None:
         """[ and ]: scale the brush by `factor`, by at least one pixel each press."""

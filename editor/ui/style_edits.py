@@ -121,7 +121,7 @@ class StyleEdits(QObject):
     def set_document(self, document: Document | None) -> None:
         if self.document is not None:
             self.document.remove_listener(self._on_document_changed)
-        self._cancel_previews()
+        self.cancel_previews()
         self.live_shown = False
         self.clear_regions()
         self.clear_sample()
@@ -264,7 +264,7 @@ class StyleEdits(QObject):
             return None
         if method in ("gatys", "mrf") and not self._features_ready():
             return None
-        self._cancel_previews()
+        self.cancel_previews()
         self._pixels = {}
         try:
             regions = [self._region(r.style, r.full_mask(doc.mask.shape)) for r in self.regions]
@@ -340,7 +340,7 @@ class StyleEdits(QObject):
             style_scale=p.style_scale,
             models_dir=self._models_dir(),
         )
-        self._cancel_previews()
+        self.cancel_previews()
         engine = self.session.engine
         job_id = engine.submit(f"Style preview ({entry.name})", partial(style.run_preview, request))
         self._preview_jobs.add(job_id)
@@ -352,7 +352,8 @@ class StyleEdits(QObject):
             )
         return job_id
 
-    def _cancel_previews(self) -> None:
+    def cancel_previews(self) -> None:
+        """Stop the live preview jobs of this window (Esc, a new stroke)."""
         for job_id in list(self._preview_jobs):
             self.session.engine.cancel(job_id)
         self._latest_preview = None

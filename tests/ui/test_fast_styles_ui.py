@@ -246,3 +246,28 @@ def test_stop_keeps_a_checkpoint_and_reopening_offers_resume(
     assert found is not None and found.name == "stopped" and found.step >= 5
     assert again.train_button.text() == "Resume" and not again.name_edit.isEnabled()
     assert train_style_job.checkpoint_path(folder, "stopped").is_file()
+
+
+def test_esc_cancels_a_waiting_live_preview(window, qtbot):
+    import threading
+
+    from editor.engine.jobs import Update
+
+    release = threading.Event()
+
+    def blocker(ctx):  # keeps the engine busy so the preview job waits in the queue
+        while not release.wait(0.01):
+            ctx.check_cancelled()
+        yield Update(progress=1.0)
+
+    busy = window.engine.submit("busy", blocker)
+    _select(window, FAST_PREFIX + "starry_night")
+    _paint(window, [(20, 50), (100, 50)])
+    job = window.style_edits._latest_preview
+    assert job is not None
+    with qtbot.waitSignal(window.engine.cancelled, timeout=5000) as cancelled:
+        window.cancel()  # Esc
+    assert cancelled.args == [job]
+    release.set()
+    window.engine.cancel(busy)
+    assert not window.canvas.preview_visible
