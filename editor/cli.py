@@ -424,10 +424,6 @@ def _resized(pixels, long_side: int, nearest: bool = False):
     return out[..., None] if out.ndim == 2 and pixels.ndim == 3 else out
 
 
-FAST_STRENGTH = 1.0
-"""Default --strength of a fast style: the network's output as it is (it has no content knob)."""
-
-
 def _style_usage(args: argparse.Namespace) -> str:
     """The method a `semedit style` command line asks for; ValueError (one line) for the
     combinations that make no sense."""
@@ -484,6 +480,7 @@ def cmd_style(args: argparse.Namespace) -> int:
         DEFAULT_ITERATIONS,
         DEFAULT_MAX_SIZE,
         DEFAULT_STRENGTH,
+        FAST_STRENGTH,
         StyleRegion,
         StyleRequest,
         run,

@@ -200,6 +200,17 @@ class StyleOptions(QWidget):
             combo.removeItem(at)
             combo.setCurrentIndex(max(0, combo.findData(getattr(self, "_picture_method", None))))
         combo.blockSignals(False)
+        if fast != getattr(self, "_strength_is_fast", False):
+            # A fast style's strength blends its output with the photo (1 = as trained), not a
+            # content/style balance: each kind keeps its own slider position.
+            kept = self.strength_slider.value()
+            self.strength_slider.blockSignals(True)
+            self.strength_slider.setValue(
+                getattr(self, "_other_strength", round(style.FAST_STRENGTH * 100))
+            )
+            self.strength_slider.blockSignals(False)
+            self._other_strength = kept
+            self._strength_is_fast = fast
         self.method_combo.setEnabled(not fast)
         self.iterations_box.setEnabled(not fast)
         self.method_combo.setToolTip(

@@ -62,6 +62,9 @@ ONE_PASS_METHODS = ("wct", "fast")
 """The methods quick enough for a live brush preview (`run_preview`)."""
 DEFAULT_METHOD = "gatys"
 DEFAULT_STRENGTH = 0.5
+FAST_STRENGTH = 1.0
+"""Default strength of a fast style: the network's output as it is (it has no content knob;
+lower values blend it with the photo)."""
 DEFAULT_ITERATIONS = 120
 DEFAULT_MAX_SIZE = 1024
 
