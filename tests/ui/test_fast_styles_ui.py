@@ -271,3 +271,17 @@ def test_esc_cancels_a_waiting_live_preview(window, qtbot):
     release.set()
     window.engine.cancel(busy)
     assert not window.canvas.preview_visible
+
+
+def test_fast_styles_and_pictures_keep_their_own_strength(window):
+    slider = window.style_options.strength_slider
+    pictures = [e for e in window.style_panel.entries() if not e.id.startswith(FAST_PREFIX)]
+    _select(window, pictures[0].id)
+    slider.setValue(40)
+    _select(window, FAST_PREFIX + "starry_night")
+    assert slider.value() == 100  # a fast style runs as trained by default
+    slider.setValue(70)
+    _select(window, pictures[0].id)
+    assert slider.value() == 40
+    _select(window, FAST_PREFIX + "starry_night")
+    assert slider.value() == 70
