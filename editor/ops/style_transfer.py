@@ -13,11 +13,11 @@ Spatial control (Gatys et al. 2017): each style has a mask; its Gram matrices (o
 compared only over that region, so several styles go into one image in one run.
 
 The offline VGG19 stops at conv3_4, so the large-scale structure of a style comes from working
-coarse to fine: the image is optimised at 1/4, 1/2, then full size, where relu3_1's receptive
-field covers a quarter of the picture at the coarsest level. Most iterations go to the coarse
-levels, where they are cheap (`split_iterations`). The optimiser is L-BFGS, as in Gatys et al.:
-on these smooth losses it reaches a given loss in a fraction of Adam's steps
-(benchmarks/bench_style.py measures it).
+coarse to fine: the image is optimised from a 128 px level up, doubling to full size, so
+relu3_1 sees a large part of the picture at the coarsest level. Most iterations go to the coarse
+levels, where they are cheap (`split_iterations`), and a coarse level stops once it no longer
+improves. The optimiser is L-BFGS with a strong-Wolfe line search, as in Gatys et al.;
+benchmarks/bench_style.py compares the whole scheme with plain L-BFGS at full size.
 
 Images are RGB 0..1 (1, 3, H, W) float32; masks (1, 1, H, W) 0..1 at the output's size. The
 feature network is any callable `features(rgb01, layers) -> {layer: (1, C, h, w)}`.
