@@ -18,7 +18,7 @@ studio-range Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 with `scale` borde
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,7 @@ from PIL import Image
 from torch import nn
 
 from editor.ops.sr_net import ResidualSR
+from editor.ops.train_state import restore_trainer_state, trainer_state
 
 # --------------------------------------------------------------------------------------------
 # Data
@@ -210,40 +211,12 @@ class SRTrainer:
     # ---- checkpoint state as plain tensors (safetensors-friendly, no pickle) ----
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        """model.*, optim.<param index>.<key>, step, rng — contiguous CPU tensors, 1-D or more."""
-        out: dict[str, torch.Tensor] = {
-            f"model.{k}": v.detach().clone().contiguous()
-            for k, v in self.model.state_dict().items()
-        }
-        for index, state in self.optimizer.state_dict()["state"].items():
-            for key, value in state.items():
-                t = value if isinstance(value, torch.Tensor) else torch.tensor(value)
-                out[f"optim.{index}.{key}"] = t.detach().clone().reshape(-1).contiguous()
-        out["step"] = torch.tensor([self.step], dtype=torch.int64)
-        out["rng"] = self.generator.get_state().clone()
-        return out
+        """Everything needed to resume (see `editor.ops.train_state`)."""
+        return trainer_state(self.model, self.optimizer, self.step, self.generator)
 
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+    def load_state_tensors(self, tensors: Mapping[str, torch.Tensor]) -> None:
         """Restore what `state_tensors` produced (same architecture and config)."""
-        model_sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        self.model.load_state_dict(model_sd, strict=True)
-        template = self.optimizer.state_dict()
-        state: dict[int, dict[str, torch.Tensor]] = {}
-        for name, value in tensors.items():
-            if not name.startswith("optim."):
-                continue
-            _, index, key = name.split(".", 2)
-            state.setdefault(int(index), {})[key] = value
-        params = dict(self.model.named_parameters())
-        order = list(params.values())
-        for index, entry in state.items():
-            shape = order[index].shape
-            for key, value in entry.items():
-                entry[key] = value.reshape(()) if key == "step" else value.reshape(shape)
-        template["state"] = state
-        self.optimizer.load_state_dict(template)
-        self.step = int(tensors["step"][0])
-        self.generator.set_state(tensors["rng"].clone())
+        self.step = restore_trainer_state(tensors, self.model, self.optimizer, self.generator)
 
 
 def train(

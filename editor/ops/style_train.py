@@ -31,6 +31,7 @@ import torch
 from PIL import Image
 
 from editor.ops.style_losses import content_loss, gram_matrix, style_loss, tv_loss
+from editor.ops.train_state import restore_trainer_state, trainer_state
 from editor.ops.transform_net import TransformNet
 
 Features = Callable[[torch.Tensor, Sequence[str]], Mapping[str, torch.Tensor]]
@@ -236,40 +237,12 @@ class StyleTrainer:
     # ---- checkpoint state as plain tensors (safetensors-friendly, no pickle) ----
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        """model.*, optim.<param index>.<key>, step, rng — contiguous CPU tensors."""
-        out: dict[str, torch.Tensor] = {
-            f"model.{k}": v.detach().cpu().clone().contiguous()
-            for k, v in self.model.state_dict().items()
-        }
-        for index, state in self.optimizer.state_dict()["state"].items():
-            for key, value in state.items():
-                t = value if isinstance(value, torch.Tensor) else torch.tensor(value)
-                out[f"optim.{index}.{key}"] = t.detach().cpu().clone().reshape(-1).contiguous()
-        out["step"] = torch.tensor([self.step], dtype=torch.int64)
-        out["rng"] = self.generator.get_state().clone()
-        return out
+        """Everything needed to resume (see `editor.ops.train_state`)."""
+        return trainer_state(self.model, self.optimizer, self.step, self.generator)
 
     def load_state_tensors(self, tensors: Mapping[str, torch.Tensor]) -> None:
         """Restore what `state_tensors` produced (same architecture and config)."""
-        model_sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        self.model.load_state_dict(model_sd, strict=True)
-        template = self.optimizer.state_dict()
-        state: dict[int, dict[str, torch.Tensor]] = {}
-        for name, value in tensors.items():
-            if name.startswith("optim."):
-                _, index, key = name.split(".", 2)
-                state.setdefault(int(index), {})[key] = value
-        order = list(self.model.parameters())
-        for index, entry in state.items():
-            shape = order[index].shape
-            for key, value in entry.items():
-                entry[key] = (
-                    value.reshape(()) if key == "step" else value.reshape(shape).to(self.device)
-                )
-        template["state"] = state
-        self.optimizer.load_state_dict(template)
-        self.step = int(tensors["step"][0])
-        self.generator.set_state(tensors["rng"].clone())
+        self.step = restore_trainer_state(tensors, self.model, self.optimizer, self.generator)
 
 
 def train(
