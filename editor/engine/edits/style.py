@@ -164,21 +164,12 @@ def run(request: StyleRequest, ctx: RunContext, features=None) -> Run:
     and ModelMissing when no VGG19 weights are installed.
     """
     image = request.image
-    _check_image(image, "image")
-    if request.method not in METHODS:
-        raise ValueError(f"unknown method {request.method!r}; valid: {', '.join(METHODS)}")
-    if not request.regions:
-        raise ValueError("no style given")
-    if not 0.0 <= request.strength <= 1.0:
-        raise ValueError(f"strength must be between 0 and 1, got {request.strength}")
-    _check_common(request.iterations, request.style_scale, request.max_size)
-    _check_regions(request)
+    _check_request(request, METHODS)
     if request.method == "fast":
         from editor.engine.edits.style_onepass import run_fast
 
         return (yield from run_fast(request, ctx))
-    masks = [r.mask for r in request.regions]
-    union = None if any(m is None for m in masks) else np.maximum.reduce([m > 0 for m in masks])
+    union = _union([r.mask for r in request.regions])
     rect = Rect(0, 0, image.shape[1], image.shape[0])
     if union is not None:
         rect = crop_rect(union.astype(np.uint8), CONTEXT_PX)
@@ -248,6 +239,26 @@ def _optimised(request, content, styles, wheres, ctx, features, crop, alpha, rec
         return keep_luminance_only(x, resize(content, tuple(x.shape[-2:])))
 
     return (yield from _stream(steps, crop, alpha, rect, finish_colours))
+
+
+def _check_request(request: StyleRequest, methods: tuple[str, ...]) -> None:
+    """ValueError naming what is wrong with a request for one of `methods`."""
+    _check_image(request.image, "image")
+    if request.method not in methods:
+        raise ValueError(f"unknown method {request.method!r} here; valid: {', '.join(methods)}")
+    if not request.regions:
+        raise ValueError("no style given")
+    if not 0.0 <= request.strength <= 1.0:
+        raise ValueError(f"strength must be between 0 and 1, got {request.strength}")
+    _check_common(request.iterations, request.style_scale, request.max_size)
+    _check_regions(request)
+
+
+def _union(masks: list[np.ndarray | None]) -> np.ndarray | None:
+    """Where any region's mask is set (bool), or None when a region covers the whole image."""
+    if any(m is None for m in masks):
+        return None
+    return np.maximum.reduce([m > 0 for m in masks])
 
 
 def _check_regions(request: StyleRequest) -> None:

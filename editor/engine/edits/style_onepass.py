@@ -28,9 +28,9 @@ from editor.engine.edits.style import (
     MAX_STYLE_SIDE,
     ONE_PASS_METHODS,
     StyleRequest,
-    _check_image,
-    _check_regions,
+    _check_request,
     _limit,
+    _union,
 )
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.region import composite, crop_rect, feather_alpha
@@ -166,14 +166,9 @@ def run_preview(request: StyleRequest, ctx: RunContext) -> Run:
     canvas stretches them over it). Also yields them as the run's one preview update.
     """
     image = request.image
-    _check_image(image, "image")
-    if request.method not in ONE_PASS_METHODS:
-        raise ValueError(f"no live preview for method {request.method!r}")
-    if not request.regions:
-        raise ValueError("no style given")
-    _check_regions(request)
+    _check_request(request, ONE_PASS_METHODS)
     masks = [r.mask for r in request.regions]
-    union = None if any(m is None for m in masks) else np.maximum.reduce([m > 0 for m in masks])
+    union = _union(masks)
     rect, alpha = _region_box(image, None if union is None else union.astype(np.uint8))
     cap = FAST_PREVIEW_MAX_SIZE if request.method == "fast" else PREVIEW_MAX_SIZE
     factor = min(1.0, cap / max(rect.w, rect.h))
