@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     import torch
 
 ENV_MODELS_DIR = "SEMEDIT_MODELS"
+MISSING_URLS_LISTED = 2
+"""A missing model of more files than this is named file by file without URLs: ten addresses
+would drown the one line that says what to do."""
 APP_NAME = "semedit"
 
 Progress = Callable[[int, "int | None", str], None]
@@ -404,7 +407,12 @@ class ModelStore:
         where: Path | None = None,
     ) -> ModelMissing:
         """The offline message: which file(s), from where, into which folder, and alternatives."""
-        listed = "; ".join(f"{f.name} (from {f.url})" if f.url else f.name for f in files)
+        if len(files) <= MISSING_URLS_LISTED:
+            listed = "; ".join(f"{f.name} (from {f.url})" if f.url else f.name for f in files)
+        else:  # a many-file model: the names, and where the download addresses are shown
+            listed = ", ".join(f.name for f in files)
+            if any(f.url for f in files):
+                listed += " (their download addresses are in SemEdit's registry.json)"
         head = f"model '{info.id}' is not available"
         if where is not None:
             head += f" in {where}"
