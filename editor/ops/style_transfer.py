@@ -95,9 +95,11 @@ class Settings:
     than `converged` of the loss). style_scale: the style image is resized to style_scale x
     the level's long side, so > 1 gives larger brush strokes; with style_relative False it is
     instead used at style_scale x its own size at the finest level (texture: elements keep the
-    sample's size whatever the size of the area filled). preview_every: iterations before the
-    first yield of a level; after it, yields come about every `preview_seconds` (each
-    L-BFGS `step` call costs a little, so cheap coarse iterations are batched).
+    sample's size whatever the size of the area filled). layers: an explicit LayerPlan instead
+    of `layer_plan`'s choice (e.g. to optimise exactly the loss a fast style was trained
+    with). preview_every: iterations before the first yield of a level; after it, yields come
+    about every `preview_seconds` (each L-BFGS `step` call costs a little, so cheap coarse
+    iterations are batched).
     """
 
     method: str = "gatys"
@@ -114,6 +116,7 @@ class Settings:
     converged: float = 0.01
     line_search: str | None = "strong_wolfe"
     style_relative: bool = True
+    layers: LayerPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -219,7 +222,7 @@ def synthesise(
         raise ValueError(f"unknown method {settings.method!r}; valid: {', '.join(METHODS)}")
     if content is None and not targets:
         raise ValueError("nothing to do: give a content image, a style, or both")
-    plan = layer_plan(available)
+    plan = settings.layers or layer_plan(available)
     if content is not None:
         full = tuple(content.shape[-2:])
     elif size is not None:
