@@ -69,7 +69,7 @@ def _rgb01(path: Path, long_side: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(img, np.float32) / 255.0).permute(2, 0, 1)[None]
 
 
-def quality(photo_side: int, iterations: int, photos: int) -> None:
+def quality(photo_side: int, iterations: int, photos: int, only: list[str] | None = None) -> None:
     import json
 
     from editor.engine.edits.style import DEFAULT_STRENGTH, style_weight
@@ -93,6 +93,8 @@ def quality(photo_side: int, iterations: int, photos: int) -> None:
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for path in sorted(STYLES.glob("*.safetensors")):
+        if only and path.stem not in only:
+            continue
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
         net = load_transform_net(load_file(str(path)), meta)
@@ -173,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--photo-side", type=int, default=384)
     parser.add_argument("--gatys-iterations", type=int, default=100)
     parser.add_argument("--photos", type=int, default=1, help="content photos per style")
+    parser.add_argument("--styles", nargs="*", default=None, help="only these shipped styles")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -199,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, params, seconds in rows:
         print(f"| {name} | {params:,} | {seconds:.3f} | {seconds / base:.2f}x |")
     if args.quality:
-        quality(args.photo_side, args.gatys_iterations, args.photos)
+        quality(args.photo_side, args.gatys_iterations, args.photos, args.styles)
     return 0
 
 
