@@ -5,14 +5,12 @@ trains a tiny network that then appears in the dock, and Stop leaves nothing hal
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
+from canvas_input import paint
 from PIL import Image
-from PySide6.QtCore import QPointF, QSettings, Qt
-from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMessageBox
 from safetensors.torch import save_file
 
 from editor.core.imageio import save_image
@@ -70,28 +68,7 @@ def _select(window, style_id):
 
 
 def _paint(win, points, size=12):
-    win.set_brush(replace(win.tools["brush"].brush, size=size, hardness=1.0, opacity=1.0))
-    win.set_tool("brush")
-
-    def send(kind, x, y):
-        pos = QPointF(win.canvas.mapFromScene(QPointF(x, y)))
-        moving = kind == QMouseEvent.Type.MouseMove
-        button = Qt.MouseButton.NoButton if moving else Qt.MouseButton.LeftButton
-        held = (
-            Qt.MouseButton.NoButton
-            if kind == QMouseEvent.Type.MouseButtonRelease
-            else Qt.MouseButton.LeftButton
-        )
-        event = QMouseEvent(
-            kind, pos, win.canvas.viewport().mapToGlobal(pos), button, held, Qt.KeyboardModifier(0)
-        )
-        QApplication.sendEvent(win.canvas.viewport(), event)
-
-    (x0, y0), *rest = points
-    send(QMouseEvent.Type.MouseButtonPress, x0, y0)
-    for x, y in rest:
-        send(QMouseEvent.Type.MouseMove, x, y)
-    send(QMouseEvent.Type.MouseButtonRelease, *points[-1])
+    paint(win, points, size)
 
 
 def test_the_styles_dock_lists_fast_styles_badged_after_the_pictures(window):

@@ -4,13 +4,12 @@ requests, previews, Apply at any moment as one undo step, cancel, regions, textu
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QSettings, Qt
-from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from canvas_input import drag, paint
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
 
 from editor.core.imageio import save_image
 from editor.core.style_library import StyleLibrary
@@ -107,37 +106,13 @@ def _select(window, name: str) -> None:
     raise AssertionError(name)
 
 
-def _drag(win, points) -> None:
-    def send(kind, x, y):
-        pos = QPointF(win.canvas.mapFromScene(QPointF(x, y)))
-        moving = kind == QMouseEvent.Type.MouseMove
-        button = Qt.MouseButton.NoButton if moving else Qt.MouseButton.LeftButton
-        held = (
-            Qt.MouseButton.NoButton
-            if kind == QMouseEvent.Type.MouseButtonRelease
-            else Qt.MouseButton.LeftButton
-        )
-        event = QMouseEvent(
-            kind, pos, win.canvas.viewport().mapToGlobal(pos), button, held, Qt.KeyboardModifier(0)
-        )
-        QApplication.sendEvent(win.canvas.viewport(), event)
-
-    (x0, y0), *rest = points
-    send(QMouseEvent.Type.MouseButtonPress, x0, y0)
-    for x, y in rest:
-        send(QMouseEvent.Type.MouseMove, x, y)
-    send(QMouseEvent.Type.MouseButtonRelease, *points[-1])
-
-
 def _box(window, x0, y0, x1, y1) -> None:
     window.set_tool("rectangle")
-    _drag(window, [(x0, y0), (x1, y1)])
+    drag(window, [(x0, y0), (x1, y1)])
 
 
 def _paint(window, points, size=10) -> None:
-    window.set_brush(replace(window.tools["brush"].brush, size=size, hardness=1.0, opacity=1.0))
-    window.set_tool("brush")
-    _drag(window, points)
+    paint(window, points, size)
 
 
 def test_stylise_a_painted_area_sends_the_mask_style_and_options(window, fake, qtbot, rgb_image):
