@@ -64,7 +64,12 @@ def parse_args(argv: list[str] | None = None, *, project: bool = False) -> argpa
     p.add_argument(
         "--minutes", type=float, help="training-time budget; re-plans --steps from the speed"
     )
-    p.add_argument("--style-weight", type=float, help="weight of the Gram style loss (default 4)")
+    p.add_argument(
+        "--style-weight",
+        type=float,
+        help="weight of the Gram style loss (default 4; with --resume it replaces the saved one, "
+        "to fine-tune towards more or less style)",
+    )
     p.add_argument("--content-weight", type=float, help="weight of the content loss (default 1)")
     p.add_argument("--tv-weight", type=float, help="weight of total variation (default 2)")
     p.add_argument(
@@ -150,6 +155,8 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
         saved = json.loads(meta["config"])
         if args.steps is not None:  # extend (or shorten) the schedule on resume
             saved["total_steps"] = args.steps
+        if args.style_weight is not None:  # fine-tune towards more (or less) style
+            saved["style_weight"] = args.style_weight
         config = style_train.StyleTrainConfig.from_dict(saved)
         progress.update(json.loads(meta.get("progress", "{}")))
         style_side = int(meta["style_side"])
