@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from PIL import Image
 from safetensors.torch import load_file, safe_open
@@ -71,6 +73,11 @@ def test_writes_a_loadable_network_and_resumes(tmp_path, shared_models):
     assert main(_args(style, photos, out, shared_models, 3, "--resume")) == 0
     log = (tmp_path / "stripes.log").read_text()
     assert "at step 2" in log and "step 3/3" in log
+
+    # Fine-tuning towards more style: the new weight replaces the saved one on resume.
+    assert main(_args(style, photos, out, shared_models, 4, "--resume", "--style-weight", "9")) == 0
+    with safe_open(str(out), framework="pt") as f:
+        assert json.loads(f.metadata()["train_config"])["style_weight"] == 9.0
 
 
 def test_missing_style_image_is_a_one_line_error(tmp_path, capsys):
