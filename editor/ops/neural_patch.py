@@ -61,6 +61,18 @@ def _fully_in(mask: Tensor, patch: int) -> Tensor:
     return (eroded[0, 0] > 0.5).reshape(-1)
 
 
+def _thinned(valid: Tensor, feat: Tensor, patch: int, max_patches: int) -> Tensor:
+    """`valid` (N,) bool over feat's patch grid, kept only on a regular grid of the stride that
+    leaves at most about `max_patches` of them (matching costs grow with every candidate)."""
+    stride = max(1, math.ceil(math.sqrt(int(valid.sum()) / max_patches)))
+    if stride == 1:
+        return valid
+    gh, gw = feat.shape[-2] - patch + 1, feat.shape[-1] - patch + 1
+    grid = torch.zeros(gh, gw, dtype=torch.bool, device=valid.device)
+    grid[::stride, ::stride] = True
+    return valid & grid.reshape(-1)
+
+
 def _normalised(patches: Tensor) -> Tensor:
     """Unit-L2 rows, so a dot product with them is the cross-correlation CNNMRF maximises."""
     return patches / patches.norm(dim=1, keepdim=True).clamp_min(1e-8)
@@ -193,13 +205,7 @@ def _sources(
             near = F.max_pool2d(lhole, 2 * cells + 1, stride=1, padding=cells)
             banded = valid & _centres_in(near, patch)
             valid = banded if bool(banded.any()) else valid
-        gh, gw = feat.shape[-2] - patch + 1, feat.shape[-1] - patch + 1
-        stride = max(1, math.ceil(math.sqrt(int(valid.sum()) / max_patches)))
-        if stride > 1:
-            grid = torch.zeros(gh, gw, dtype=torch.bool, device=valid.device)
-            grid[::stride, ::stride] = True
-            valid = valid & grid.reshape(-1)
-        raw = _patches(feat, patch)[valid]
+        raw = _patches(feat, patch)[_thinned(valid, feat, patch, max_patches)]
         if raw.shape[0] == 0:
             raise ValueError(f"no known region left around the hole at {name}")
         out[name] = _LayerSource(raw, _normalised(raw), float(raw.pow(2).mean().clamp_min(1e-8)))
@@ -417,13 +423,8 @@ class PatchBank:
         rows = []
         for feat in feats:
             raw = _patches(feat.detach(), patch)
-            stride = max(1, math.ceil(math.sqrt(raw.shape[0] / max_patches)))
-            if stride > 1:
-                gh, gw = feat.shape[-2] - patch + 1, feat.shape[-1] - patch + 1
-                grid = torch.zeros(gh, gw, dtype=torch.bool, device=feat.device)
-                grid[::stride, ::stride] = True
-                raw = raw[grid.reshape(-1)]
-            rows.append(raw)
+            every = torch.ones(raw.shape[0], dtype=torch.bool, device=feat.device)
+            rows.append(raw[_thinned(every, feat, patch, max_patches)])
         self.patch = patch
         self.raw = torch.cat(rows)
         if self.raw.shape[0] == 0:
