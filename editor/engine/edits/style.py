@@ -169,15 +169,7 @@ def run(request: StyleRequest, ctx: RunContext, features=None) -> Run:
         from editor.engine.edits.style_onepass import run_fast
 
         return (yield from run_fast(request, ctx))
-    union = _union([r.mask for r in request.regions])
-    rect = Rect(0, 0, image.shape[1], image.shape[0])
-    if union is not None:
-        rect = crop_rect(union.astype(np.uint8), CONTEXT_PX)
-    alpha = (
-        np.ones((rect.h, rect.w), np.float32)
-        if union is None
-        else feather_alpha(union[rect.slices].astype(np.uint8), FEATHER_PX)
-    )
+    rect, alpha = _region_box(image, _union([r.mask for r in request.regions]))
 
     device = ctx.device
     crop = image[rect.slices]
@@ -259,6 +251,17 @@ def _union(masks: list[np.ndarray | None]) -> np.ndarray | None:
     if any(m is None for m in masks):
         return None
     return np.maximum.reduce([m > 0 for m in masks])
+
+
+def _region_box(image: np.ndarray, mask: np.ndarray | None) -> tuple[Rect, np.ndarray]:
+    """The crop a region is processed in (its mask's box + CONTEXT_PX) and its blend weights;
+    the whole image with weight 1 when there is no mask."""
+    if mask is None:
+        h, w = image.shape[:2]
+        return Rect(0, 0, w, h), np.ones((h, w), np.float32)
+    inside = (mask > 0).astype(np.uint8)
+    rect = crop_rect(inside, CONTEXT_PX)
+    return rect, feather_alpha(inside[rect.slices], FEATHER_PX)
 
 
 def _check_regions(request: StyleRequest) -> None:

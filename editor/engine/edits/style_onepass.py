@@ -23,17 +23,16 @@ import torch
 from editor.core.geometry import Rect
 from editor.engine.edits.pixels import from_rgb01, to_rgb01
 from editor.engine.edits.style import (
-    CONTEXT_PX,
-    FEATHER_PX,
     MAX_STYLE_SIDE,
     ONE_PASS_METHODS,
     StyleRequest,
     _check_request,
     _limit,
+    _region_box,
     _union,
 )
 from editor.engine.jobs import Run, RunContext, Update
-from editor.ops.region import composite, crop_rect, feather_alpha
+from editor.ops.region import composite
 from editor.ops.style_transfer import scale_picture
 
 PREVIEW_MAX_SIZE = 320
@@ -82,16 +81,6 @@ def _rgb(pixels: np.ndarray) -> np.ndarray:
 def _from01(rgb01: np.ndarray, like: np.ndarray) -> np.ndarray:
     """(H, W, 3) float32 0..1 -> `like`'s layout and dtype (see pixels.from_rgb01)."""
     return from_rgb01(torch.from_numpy(rgb01).permute(2, 0, 1)[None], like)
-
-
-def _region_box(image: np.ndarray, mask: np.ndarray | None) -> tuple[Rect, np.ndarray]:
-    """The crop a region is processed in (its mask's box + CONTEXT_PX) and its blend weights."""
-    if mask is None:
-        h, w = image.shape[:2]
-        return Rect(0, 0, w, h), np.ones((h, w), np.float32)
-    inside = (mask > 0).astype(np.uint8)
-    rect = crop_rect(inside, CONTEXT_PX)
-    return rect, feather_alpha(inside[rect.slices], FEATHER_PX)
 
 
 def run_fast(request: StyleRequest, ctx: RunContext) -> Run:
