@@ -396,9 +396,7 @@ def _stream(steps, crop: np.ndarray, alpha: np.ndarray, rect: Rect, colours) -> 
         with torch.no_grad():
             shown = colours(step.image)
         h, w = shown.shape[-2:]
-        base = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
-        if base.ndim == 2 and crop.ndim == 3:
-            base = base[..., None]
+        base = _resize_pixels(crop, (h, w))
         weights = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)
         preview = composite(base, from_rgb01(shown, base), Rect(0, 0, w, h), weights)
         yield Update(
@@ -430,9 +428,17 @@ def _limit(pixels: np.ndarray, max_side: int) -> np.ndarray:
     h, w = pixels.shape[:2]
     if max(h, w) <= max_side:
         return pixels
-    nh, nw = _fit((h, w), max_side)
-    small = cv2.resize(pixels, (nw, nh), interpolation=cv2.INTER_AREA)
-    return small[..., None] if small.ndim == 2 and pixels.ndim == 3 else small
+    return _resize_pixels(pixels, _fit((h, w), max_side))
+
+
+def _resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W[, C]) image to (h, w), same layout and dtype."""
+    h, w = size
+    if pixels.shape[:2] == (h, w):
+        return pixels.copy()
+    mode = cv2.INTER_AREA if h <= pixels.shape[0] else cv2.INTER_CUBIC
+    out = cv2.resize(np.ascontiguousarray(pixels), (w, h), interpolation=mode)
+    return out[..., None] if out.ndim == 2 and pixels.ndim == 3 else out
 
 
 def _check_image(pixels: np.ndarray, what: str) -> None:

@@ -29,6 +29,7 @@ from editor.engine.edits.style import (
     _check_request,
     _limit,
     _region_box,
+    _resize_pixels,
     _union,
 )
 from editor.engine.jobs import Run, RunContext, Update
@@ -228,13 +229,3 @@ def run_preview(request: StyleRequest, ctx: RunContext) -> Run:
     preview = composite(small, result, Rect(0, 0, size[1], size[0]), small_alpha)
     yield Update(progress=1.0, message="Preview", preview=preview, preview_rect=rect)
     return preview, rect
-
-
-def _resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(H, W[, C]) image to (h, w), same layout and dtype."""
-    h, w = size
-    if pixels.shape[:2] == (h, w):
-        return pixels.copy()
-    mode = cv2.INTER_AREA if h <= pixels.shape[0] else cv2.INTER_CUBIC
-    out = cv2.resize(np.ascontiguousarray(pixels), (w, h), interpolation=mode)
-    return out[..., None] if out.ndim == 2 and pixels.ndim == 3 else out
