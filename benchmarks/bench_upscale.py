@@ -218,9 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     vdsr = VDSRSize().eval()
     with torch.inference_mode():
         speeds = [("VDSR-size (20x64 at HR)", seconds_per_megapixel(lambda: vdsr(hr), 256 * 256))]
-        for name, model, _ in [("ours (packaged)", *ours(4)),
-                               ("CARN-M", *pretrained(store, "carn-m", "carn-m", 4)),
-                               ("RFDN", *pretrained(store, "rfdn-x4", "rfdn", 4))]:
+        for name, model, _ in [
+            ("ours (packaged)", *ours(4)),
+            ("CARN-M", *pretrained(store, "carn-m", "carn-m", 4)),
+            ("RFDN", *pretrained(store, "rfdn-x4", "rfdn", 4)),
+        ]:
             if model is not None:
                 speeds.append((name, seconds_per_megapixel(lambda m=model: m(lr), 256 * 256)))
     print("## x4 speed per output megapixel (256x256 output)\n")
