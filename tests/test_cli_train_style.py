@@ -74,10 +74,24 @@ def test_writes_a_loadable_network_and_resumes(tmp_path, shared_models):
     log = (tmp_path / "stripes.log").read_text()
     assert "at step 2" in log and "step 3/3" in log
 
-    # Fine-tuning towards more style: the new weight replaces the saved one on resume.
-    assert main(_args(style, photos, out, shared_models, 4, "--resume", "--style-weight", "9")) == 0
+    # Fine-tuning towards more style, on bigger batches and crops (a GPU): the new values replace
+    # the saved ones on resume; Adam's state carries over.
+    tune = ("--resume", "--style-weight", "9", "--batch", "2", "--size", "48")
+    assert main(_args(style, photos, out, shared_models, 4, *tune)) == 0
     with safe_open(str(out), framework="pt") as f:
-        assert json.loads(f.metadata()["train_config"])["style_weight"] == 9.0
+        config = json.loads(f.metadata()["train_config"])
+    assert (config["style_weight"], config["batch_size"], config["crop"]) == (9.0, 2, 48)
+    assert "step 4/4" in (tmp_path / "stripes.log").read_text()
+
+
+def test_resume_refuses_crops_larger_than_the_photos(tmp_path, shared_models, capsys):
+    photos = _photos(tmp_path / "photos")
+    style = _style(tmp_path / "stripes.png")
+    out = tmp_path / "stripes.safetensors"
+    assert main(_args(style, photos, out, shared_models, 1)) == 0
+    code = main(_args(style, photos, out, shared_models, 2, "--resume", "--size", "80"))
+    assert code != 0
+    assert "larger than the photos' short side 64" in capsys.readouterr().err
 
 
 def test_missing_style_image_is_a_one_line_error(tmp_path, capsys):

@@ -60,7 +60,12 @@ def parse_args(argv: list[str] | None = None, *, project: bool = False) -> argpa
         "-o", "--out", type=Path, required=not project, help="the trained weights (.safetensors)"
     )
     p.add_argument("--steps", type=int, help="total steps (default 2000; on --resume the saved)")
-    p.add_argument("--size", type=int, default=128, help="training crop side (default 128)")
+    p.add_argument(
+        "--size",
+        type=int,
+        help="training crop side (default 128; with --resume it replaces the saved one, up to "
+        "the photos' short side)",
+    )
     p.add_argument(
         "--minutes", type=float, help="training-time budget; re-plans --steps from the speed"
     )
@@ -78,7 +83,7 @@ def parse_args(argv: list[str] | None = None, *, project: bool = False) -> argpa
     p.add_argument(
         "--photo-size", type=int, help="photos' short side before cropping (default 2 x --size)"
     )
-    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--batch", type=int, help="crops per step (default 4; with --resume too)")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     p.add_argument("--channels", type=int, nargs=3, help="widths at 1, 1/2, 1/4 resolution")
     p.add_argument("--blocks", type=int, help="residual blocks (default 3)")
@@ -157,15 +162,25 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
             saved["total_steps"] = args.steps
         if args.style_weight is not None:  # fine-tune towards more (or less) style
             saved["style_weight"] = args.style_weight
+        # Bigger batches or crops (a GPU) change no weight shapes: Adam's moments carry over.
+        if args.batch is not None:
+            saved["batch_size"] = args.batch
+        if args.size is not None:
+            saved["crop"] = args.size
         config = style_train.StyleTrainConfig.from_dict(saved)
         progress.update(json.loads(meta.get("progress", "{}")))
         style_side = int(meta["style_side"])
         photo_side = int(meta["photo_side"])
+        if config.crop > photo_side:
+            raise SystemExit(
+                f"--size {config.crop} is larger than the photos' short side {photo_side}"
+            )
     else:
         defaults = style_train.StyleTrainConfig()
+        crop = args.size or defaults.crop
         config = style_train.StyleTrainConfig(
-            crop=args.size,
-            batch_size=args.batch,
+            crop=crop,
+            batch_size=args.batch or defaults.batch_size,
             learning_rate=args.lr,
             total_steps=args.steps or defaults.total_steps,
             style_weight=args.style_weight or defaults.style_weight,
@@ -175,8 +190,8 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
             blocks=args.blocks or defaults.blocks,
             seed=args.seed,
         )
-        style_side = args.style_size or 2 * args.size
-        photo_side = args.photo_size or 2 * args.size
+        style_side = args.style_size or 2 * crop
+        photo_side = args.photo_size or 2 * crop
 
     photos = [style_train.prepare_photo(load_rgb(p), photo_side) for p in paths]
     style = style_train.prepare_style(painting, style_side)
@@ -261,9 +276,12 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
         saved_step = -1
         for report in style_train.train(trainer, None, args.report_every):
             now, cpu = time.monotonic(), time.process_time()
-            # Wall time, but a paused process (SIGSTOP, a suspended laptop) does not spend its
-            # budget: an interval counts at most ~2x the CPU time it used.
-            elapsed = min(now - t0, 2.0 * (cpu - cpu0) + 1.0)
+            # Wall time, but on the CPU a paused process (SIGSTOP, a suspended laptop) does not
+            # spend its budget: an interval counts at most ~2x the CPU time it used. A GPU run
+            # may sleep while it waits for the device, so there wall time alone counts.
+            elapsed = now - t0
+            if device.type == "cpu":
+                elapsed = min(elapsed, 2.0 * (cpu - cpu0) + 1.0)
             progress["train_seconds"] += elapsed
             recent = elapsed / max(1, report.step - last_step)
             seconds_per_step = (
