@@ -76,11 +76,12 @@ def test_writes_a_loadable_network_and_resumes(tmp_path, shared_models):
 
     # Fine-tuning towards more style, on bigger batches and crops (a GPU): the new values replace
     # the saved ones on resume; Adam's state carries over.
-    tune = ("--resume", "--style-weight", "9", "--batch", "2", "--size", "48")
+    tune = ("--resume", "--style-weight", "9", "--batch", "2", "--size", "48", "--lr", "3e-4")
     assert main(_args(style, photos, out, shared_models, 4, *tune)) == 0
     with safe_open(str(out), framework="pt") as f:
         config = json.loads(f.metadata()["train_config"])
     assert (config["style_weight"], config["batch_size"], config["crop"]) == (9.0, 2, 48)
+    assert config["learning_rate"] == 3e-4
     assert "step 4/4" in (tmp_path / "stripes.log").read_text()
 
 

@@ -17,6 +17,7 @@ WORK=${WORK:-training/styles/gpu}
 MINUTES=${MINUTES:-7}
 BATCH=${BATCH:-16}
 SIZE=${SIZE:-256}
+LR=${LR:-3e-4}  # a fine-tune: the first GPU try restarted at 1e-3 and wrecked the nets
 THREADS=${THREADS:-1}
 DEVICE=${DEVICE:-cuda}
 VARIANTS=${VARIANTS:-"starry_night:32 the_scream:32 shipwreck:48 wave:24"}
@@ -49,7 +50,7 @@ print(spent / 60 + float(sys.argv[2]))" "$WORK/$id.ckpt.safetensors" "$MINUTES")
     timeout -s TERM -k 60 "$($PY -c "print(round(float('$MINUTES') * 60 + 90))")" \
         $PY -m editor.engine.train_style "$painting" --images "$PHOTOS" \
         -o "$WORK/$id.safetensors" --checkpoint "$WORK/$id.ckpt.safetensors" --resume \
-        --style-weight "$weight" --batch "$BATCH" --size "$SIZE" --steps 1000000 \
+        --style-weight "$weight" --batch "$BATCH" --size "$SIZE" --lr "$LR" --steps 1000000 \
         --minutes "$total" --device "$DEVICE" --threads "$THREADS" --models-dir "$MODELS" \
         --preview-image "$PREVIEW" > "$WORK/$id.out" 2>&1 &
     pids+=($!)

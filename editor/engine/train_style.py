@@ -84,7 +84,12 @@ def parse_args(argv: list[str] | None = None, *, project: bool = False) -> argpa
         "--photo-size", type=int, help="photos' short side before cropping (default 2 x --size)"
     )
     p.add_argument("--batch", type=int, help="crops per step (default 4; with --resume too)")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    p.add_argument(
+        "--lr",
+        type=float,
+        help="peak learning rate (default 1e-3; with --resume it replaces the saved one: "
+        "fine-tune at ~3e-4, a full restart wrecks a trained net)",
+    )
     p.add_argument("--channels", type=int, nargs=3, help="widths at 1, 1/2, 1/4 resolution")
     p.add_argument("--blocks", type=int, help="residual blocks (default 3)")
     p.add_argument("--seed", type=int, default=0)
@@ -153,6 +158,8 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
 
     log = Logger(args.log)
     device = _device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop and batch: pick the fastest kernels
     resuming = args.resume and args.checkpoint.exists()
     progress = {"train_seconds": 0.0}
     if resuming:
@@ -167,6 +174,8 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
             saved["batch_size"] = args.batch
         if args.size is not None:
             saved["crop"] = args.size
+        if args.lr is not None:
+            saved["learning_rate"] = args.lr
         config = style_train.StyleTrainConfig.from_dict(saved)
         progress.update(json.loads(meta.get("progress", "{}")))
         style_side = int(meta["style_side"])
@@ -181,7 +190,7 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
         config = style_train.StyleTrainConfig(
             crop=crop,
             batch_size=args.batch or defaults.batch_size,
-            learning_rate=args.lr,
+            learning_rate=args.lr or defaults.learning_rate,
             total_steps=args.steps or defaults.total_steps,
             style_weight=args.style_weight or defaults.style_weight,
             content_weight=args.content_weight or defaults.content_weight,

@@ -231,7 +231,10 @@ def synthesise(
         raise ValueError("texture synthesis needs a size")
     generator = torch.Generator().manual_seed(seed)
     if init is None:
-        init = content if content is not None else _noise_like((1, 3, *full), generator)
+        # The seeded noise is drawn on the CPU (the same start on any device), then moved to
+        # where the style pictures are.
+        device = content.device if content is not None else targets[0].image.device
+        init = content if content is not None else _noise_like((1, 3, *full), generator).to(device)
     sizes = pyramid_sizes(full[0], full[1], settings.coarsest)
     counts = split_iterations(settings.iterations, len(sizes), settings.level_ratio)
     cost = [n * h * w for n, (h, w) in zip(counts, sizes, strict=True)]

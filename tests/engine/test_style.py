@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from editor.core.geometry import Rect
 from editor.core.imageio import load_image
@@ -140,9 +141,20 @@ def test_texture_fill_changes_only_the_hole(rgb_image, painting, shared_models):
     assert np.abs(filled - sample_mean).sum() < np.abs(before - sample_mean).sum()
 
 
-def test_new_texture_has_the_asked_size(painting, shared_models):
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param(
+            "cuda",
+            marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"),
+        ),
+    ],
+)
+def test_new_texture_has_the_asked_size(painting, shared_models, device):
+    # On CUDA this once failed: the start noise was drawn on the CPU and never moved.
     request = TextureRequest(painting, size=(50, 40), iterations=4, models_dir=shared_models)
-    out = drive(run_texture(request, RunContext()))
+    out = drive(run_texture(request, RunContext(device=device)))
     assert out.shape == (40, 50, 3) and out.dtype == np.uint8 and out.std() > 5
 
 
