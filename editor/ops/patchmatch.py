@@ -323,7 +323,8 @@ def _describe(image: np.ndarray, patch: int) -> np.ndarray:
     out = []
     for c in range(channels):
         plane = np.ascontiguousarray(planes[c], dtype=np.float32)
-        order = _LUMA_ORDER if c == 0 else _CHROMA_ORDER
+        # A 3x3 patch has only three cosines a side: the order is capped by the patch.
+        order = min(_LUMA_ORDER if c == 0 else _CHROMA_ORDER, patch - 1)
         for k1 in range(order + 1):
             for k2 in range(order + 1 - k1):
                 resp = cv2.sepFilter2D(plane, cv2.CV_32F, dct[k2], dct[k1])

@@ -57,12 +57,14 @@ def test_known_pixels_unchanged_and_hole_filled():
     assert not np.array_equal(out[hole > 0], image[hole > 0])
 
 
-def test_periodic_texture_is_continued_into_the_hole():
+@pytest.mark.parametrize("patch", [3, 5, 7])
+def test_periodic_texture_is_continued_into_the_hole(patch):
+    # patch=3 used to raise IndexError: its descriptor asked for more cosines than 3 pixels have.
     truth = _stripes()
     hole = _square_hole(96, 24)
     damaged = truth.copy()
     damaged[hole] = 0
-    out = patchmatch_fill(damaged, hole)
+    out = patchmatch_fill(damaged, hole, patch=patch)
     error = np.abs(out[hole].astype(float) - truth[hole]).mean()
     error_telea = np.abs(_telea(damaged, hole)[hole].astype(float) - truth[hole]).mean()
     assert error < 0.5 * error_telea, (error, error_telea)
