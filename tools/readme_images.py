@@ -60,6 +60,9 @@ def upscaling() -> None:
     save("upscale_x4.jpg", tiles)
 
 
+GRADIENT_VOTE_PHOTO = ("content/golden_gate.jpg", 1)
+
+
 def removal() -> None:
     from bench_remove import load_photo, object_mask
 
@@ -80,6 +83,25 @@ def removal() -> None:
         for t in tiles
     ]
     save("remove_tubingen.jpg", half)
+
+    # The quick fill's last vote, in colours and in the gradient domain, shown at 2x.
+    from editor.ops.patchmatch import patchmatch_fill
+
+    image = load_photo(GRADIENT_VOTE_PHOTO[0])
+    hole = object_mask(image.shape[:2], GRADIENT_VOTE_PHOTO[1]) > 0
+    ys, xs = np.nonzero(hole)
+    box = np.s_[max(0, ys.min() - 16) : ys.max() + 16, max(0, xs.min() - 16) : xs.max() + 16]
+    shown = image.copy()
+    shown[hole] = (shown[hole] * 0.4 + np.array([255, 0, 0]) * 0.6).astype(np.uint8)
+    tiles = [
+        label(cv2.resize(tile[box], None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST), text)
+        for tile, text in (
+            (shown, "mask"),
+            (patchmatch_fill(image, hole, gradient_weight=0), "quick, colour vote"),
+            (patchmatch_fill(image, hole), "quick, gradient vote"),
+        )
+    ]
+    save("remove_gradient_vote.jpg", tiles)
 
 
 def _photo(name: str, long_side: int) -> np.ndarray:

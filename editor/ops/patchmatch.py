@@ -25,6 +25,12 @@ Vectorised for numpy (no Python loop per pixel):
   (A fixed basis, not a per-image PCA: no LAPACK call, whose threads fight with OpenCV's on a
   busy 2-core machine, and one less random input.)
 
+The finest level's last vote is done in the gradient domain (Darabi et al. 2012, "Image
+Melding"; `_gradient_vote`): each pixel's matches vote for the steps to its neighbours rather
+than for its colour, and a screened Poisson solve turns the steps into pixels. A colour vote
+leaves a visible tone step wherever neighbouring regions were copied from different places (a
+sky patched from two heights) and at the hole's edge; the voted steps have none.
+
 The coarsest level starts from an onion-peel fill (ring by ring from the hole's edge, each pixel
 from the best source patch for its known part), not from a smooth guess: from a smooth guess the
 EM iterations settle on flat patches and leave a featureless blob.
@@ -47,6 +53,12 @@ __all__ = ["patchmatch_fill"]
 #: DCT frequencies (k1 + k2 <= this) kept for the luma channel and for each chroma channel.
 _LUMA_ORDER = 4
 _CHROMA_ORDER = 2
+#: Strength of the gradient-domain vote against its colour anchor (`_gradient_vote`).
+GRADIENT_WEIGHT = 50.0
+#: Vote temperature for those steps: the steps of the best matches, not a blur of all of them.
+_STEP_TEMPERATURE = 0.1
+#: Conjugate-gradient steps at most for that vote (it converges in well under this).
+_POISSON_ITERATIONS = 400
 #: Jump-flooding steps of one propagation pass (pixels).
 _JUMPS = (4, 2, 1)
 #: A level is used only if it keeps at least this many valid source patches.
@@ -66,6 +78,7 @@ def patchmatch_fill(
     min_size: int = 32,
     seed: int = 0,
     source_margin: int = 2,
+    gradient_weight: float = GRADIENT_WEIGHT,
     cancel: Callable[[], None] | None = None,
     on_level: Callable[[int, int, np.ndarray], None] | None = None,
 ) -> np.ndarray:
@@ -80,6 +93,8 @@ def patchmatch_fill(
     min_size: the coarsest level's shorter side is at least this (where structure is settled).
     seed: seeds the random init and search, so equal inputs give equal fills.
     source_margin: the hole is dilated by this many pixels before choosing source patches.
+    gradient_weight: the finest level's last vote in the gradient domain (see `_gradient_vote`):
+        this many times stronger than the colour anchor; 0 = plain colour vote.
     cancel: called between iterations; raise from it to stop (the exception propagates).
     on_level: ``on_level(level, n_levels, preview)`` after each level, level 0 the coarsest;
         preview is an (H, W, C) uint8 image with the current fill upsampled into the hole.
@@ -125,6 +140,8 @@ def patchmatch_fill(
             cost = level.distance(nnf, targets)
             nnf, cost = level.search(nnf, cost, targets, rng)
             estimate[level.hole] = level.vote(nnf, cost)
+        if index == n_levels - 1 and gradient_weight > 0:
+            estimate[level.hole] = _gradient_vote(level, nnf, cost, estimate, gradient_weight)
         previous = level
         if on_level is not None:
             on_level(index, n_levels, _to_output(pixels, hole_mask, estimate, image.ndim))
@@ -253,14 +270,26 @@ class _Level:
             self._plan = (np.concatenate(pixels), np.concatenate(targets), np.concatenate(offsets))
         return self._plan
 
-    def vote(self, nnf: np.ndarray, cost: np.ndarray) -> np.ndarray:
-        """New hole pixels (M, C): weighted mean of what each overlapping patch's match says."""
+    def vote(
+        self,
+        nnf: np.ndarray,
+        cost: np.ndarray,
+        image: np.ndarray | None = None,
+        temperature: float = 1.0,
+    ) -> np.ndarray:
+        """New hole pixels (M, C): weighted mean of what each overlapping patch's match says.
+
+        `image` (h, w, C): vote another per-pixel quantity of the sources (their steps to a
+        neighbour) with the same matches; default the level's pixels. `temperature` < 1 leans
+        the weights towards the best matches.
+        """
         pixels, targets, offsets = self._vote_plan()
         n_hole = int(np.count_nonzero(self.hole))
-        sigma2 = max(float(np.percentile(cost, _SIGMA_PERCENTILE)), 1e-6)
+        sigma2 = temperature * max(float(np.percentile(cost, _SIGMA_PERCENTILE)), 1e-6)
         # Clamped so that a pixel whose patches all match badly still gets their (tiny) weights.
         weight = np.exp(-np.minimum(cost / (2.0 * sigma2), 80.0))[targets]
-        flat = self.image.reshape(-1, self.image.shape[2])
+        source = self.image if image is None else image
+        flat = source.reshape(-1, source.shape[2])
         values = flat[nnf[targets] + offsets]
         total = np.maximum(np.bincount(pixels, weight, minlength=n_hole), 1e-300)
         channels = [
@@ -287,6 +316,86 @@ class _Level:
         nnf = self.random_sources(self.n_targets, rng)
         nnf[ok] = flat[ok]
         return nnf
+
+
+def _gradient_vote(
+    level: _Level, nnf: np.ndarray, cost: np.ndarray, colour: np.ndarray, weight: float
+) -> np.ndarray:
+    """The hole's pixels (M, C) from voted source *gradients* (Darabi et al. 2012, "Image
+    Melding"): where two neighbouring regions were copied from different places, a colour vote
+    leaves a visible step between them and at the hole's edge; the sources' own differences have
+    no such step. Minimises
+
+        sum over edges (p, n) touching the hole of (u_n - u_p - g_pn)^2  +  |u - colour|^2 / weight
+
+    (known pixels fixed): g_pn is what p's matches say the step to its neighbour n is, averaged
+    with what n's matches say when n is in the hole too, so every edge has one target and the
+    targets of inner edges cancel in sum (a vote of second differences instead leaves bright
+    and dark blobs where patches disagree). Jacobi-preconditioned conjugate gradients; the
+    colour term keeps large holes from drifting.
+    """
+    height, width = level.shape
+    image = level.image
+    hy, hx = np.nonzero(level.hole)
+    index = np.full((height, width), -1, np.int64)
+    index[hy, hx] = np.arange(hy.size)
+    screen = 1.0 / weight
+    rhs = screen * colour[level.hole].astype(np.float64)
+    degree = np.full(hy.size, screen)
+    directions = ((0, -1), (0, 1), (-1, 0), (1, 0))
+    planes = []
+    for dy, dx in directions:
+        step = np.roll(image, (-dy, -dx), axis=(0, 1)) - image  # image[p + d] - image[p]
+        if dy:  # no step across the border (np.roll wraps round)
+            step[-1 if dy > 0 else 0] = 0
+        else:
+            step[:, -1 if dx > 0 else 0] = 0
+        planes.append(step)
+    # One vote for all four directions: the matches, weights and gathers are shared.
+    voted = level.vote(nnf, cost, np.concatenate(planes, axis=2), _STEP_TEMPERATURE)
+    channels = image.shape[2]
+    steps = {
+        d: voted[:, i * channels : (i + 1) * channels].astype(np.float64)
+        for i, d in enumerate(directions)
+    }
+    neighbours = []
+    for dy, dx in directions:
+        ny, nx = hy + dy, hx + dx
+        inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
+        degree += inside
+        ny, nx = np.where(inside, ny, hy), np.where(inside, nx, hx)
+        other = index[ny, nx]
+        known = inside & (other < 0)
+        both = inside & (other >= 0)
+        target = steps[(dy, dx)].copy()
+        target[both] = 0.5 * (target[both] - steps[(-dy, -dx)][other[both]])
+        rhs[inside] -= target[inside]
+        rhs[known] += image[ny[known], nx[known]]
+        neighbours.append(np.where(both, other, -1))
+    links = np.stack(neighbours, 1)  # (M, 4) hole index of each neighbour, -1 = none
+
+    def apply(u: np.ndarray) -> np.ndarray:
+        padded = np.concatenate([u, np.zeros((1, u.shape[1]))])  # index -1 -> the zero row
+        return degree[:, None] * u - padded[links].sum(axis=1)
+
+    u = colour[level.hole].astype(np.float64)
+    r = rhs - apply(u)
+    z = r / degree[:, None]
+    d = z.copy()
+    rz = (r * z).sum(axis=0)
+    tolerance = 1e-6 * max(float((rhs * rhs).sum()), 1.0)
+    for _ in range(_POISSON_ITERATIONS):
+        if float((r * r).sum()) <= tolerance:
+            break
+        ad = apply(d)
+        alpha = rz / np.maximum((d * ad).sum(axis=0), 1e-30)
+        u += alpha * d
+        r -= alpha * ad
+        z = r / degree[:, None]
+        rz_new = (r * z).sum(axis=0)
+        d = z + (rz_new / np.maximum(rz, 1e-30)) * d
+        rz = rz_new
+    return u.astype(np.float32)
 
 
 def _dct_matrix(n: int) -> np.ndarray:

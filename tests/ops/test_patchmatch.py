@@ -143,3 +143,36 @@ def test_bad_inputs_raise():
         patchmatch_fill(image.astype(np.float32), _square_hole(96, 10))
     with pytest.raises(ValueError, match="no 7x7 patch"):
         patchmatch_fill(image, np.ones((96, 96), bool))
+
+
+def _boundary_step(image: np.ndarray, hole: np.ndarray) -> float:
+    """Mean |difference| between the hole's edge pixels and their known 4-neighbours."""
+    edge = hole & ~(cv2.erode(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    o = image.astype(float)
+    ys, xs = np.nonzero(edge)
+    steps = []
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        ny = np.clip(ys + dy, 0, o.shape[0] - 1)
+        nx = np.clip(xs + dx, 0, o.shape[1] - 1)
+        known = ~hole[ny, nx]
+        steps.append(np.abs(o[ys[known], xs[known]] - o[ny[known], nx[known]]).mean(axis=1))
+    return float(np.concatenate(steps).mean())
+
+
+def test_gradient_vote_leaves_no_tone_step_at_the_hole_edge(shared_data):
+    # A sky patched from other heights: a colour vote leaves a tone step along the hole's edge
+    # (25 levels here); the voted steps leave about what neighbouring pixels differ by anyway.
+    photo = cv2.imread(str(shared_data / "content" / "golden_gate.jpg"))[..., ::-1]
+    photo = np.ascontiguousarray(cv2.resize(photo, (384, 288), interpolation=cv2.INTER_AREA))
+    hole = np.zeros(photo.shape[:2], np.uint8)
+    cv2.ellipse(hole, (200, 120), (60, 40), 20, 0, 360, 1, -1)
+    hole = hole > 0
+    ring = (cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0) & ~hole
+    natural = np.abs(np.diff(photo.astype(float), axis=1)).mean(axis=2)[ring[:, 1:] & ring[:, :-1]]
+
+    colour = _boundary_step(patchmatch_fill(photo, hole, gradient_weight=0), hole)
+    melded_image = patchmatch_fill(photo, hole)
+    melded = _boundary_step(melded_image, hole)
+    assert melded < 0.6 * colour, (melded, colour)
+    assert melded < 1.5 * natural.mean(), (melded, natural.mean())
+    np.testing.assert_array_equal(melded_image[~hole], photo[~hole])

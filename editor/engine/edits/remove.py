@@ -17,9 +17,10 @@ connected users) would replace `patchmatch_fill` in `_patch_fill`; none is regis
 URL and checksum could be verified offline.
 
 Only the mask's bounding box plus context is processed; the result is composited back through a
-feathered mask, so pixels away from the mask stay bit-identical. The patch methods copy colours
-from the same photo, so colour and illumination already match at the boundary and no Poisson
-blend is applied (it would tint the fill towards the hole's border).
+feathered mask, so pixels away from the mask stay bit-identical. Colour and illumination are
+matched at the boundary inside the patch fill: its last vote is in the gradient domain (a
+screened Poisson solve with the known pixels as boundary, `editor.ops.patchmatch`), so neither
+the hole's edge nor the joins between regions copied from different places show a tone step.
 
 Layouts: the patch methods work on 8-bit RGB. Grey images are filled as RGB and averaged back;
 alpha is filled with Telea; 16-bit images are searched at 8 bits and the hole's new pixels are
