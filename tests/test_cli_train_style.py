@@ -82,6 +82,7 @@ def test_writes_a_loadable_network_and_resumes(tmp_path, shared_models):
         config = json.loads(f.metadata()["train_config"])
     assert (config["style_weight"], config["batch_size"], config["crop"]) == (9.0, 2, 48)
     assert config["learning_rate"] == 3e-4
+    assert config["schedule_start"] == 3  # the new rate warms up from the resumed step
     assert "step 4/4" in (tmp_path / "stripes.log").read_text()
 
 

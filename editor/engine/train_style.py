@@ -87,8 +87,8 @@ def parse_args(argv: list[str] | None = None, *, project: bool = False) -> argpa
     p.add_argument(
         "--lr",
         type=float,
-        help="peak learning rate (default 1e-3; with --resume it replaces the saved one: "
-        "fine-tune at ~3e-4, a full restart wrecks a trained net)",
+        help="peak learning rate (default 1e-3; with --resume it replaces the saved one and "
+        "starts a new warm-up and cosine decay from the resumed step: fine-tune at ~3e-4)",
     )
     p.add_argument("--channels", type=int, nargs=3, help="widths at 1, 1/2, 1/4 resolution")
     p.add_argument("--blocks", type=int, help="residual blocks (default 3)")
@@ -174,8 +174,9 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
             saved["batch_size"] = args.batch
         if args.size is not None:
             saved["crop"] = args.size
-        if args.lr is not None:
+        if args.lr is not None:  # a new segment: warm up and decay from here
             saved["learning_rate"] = args.lr
+            saved["schedule_start"] = int(load_file(str(args.checkpoint))["step"][0])
         config = style_train.StyleTrainConfig.from_dict(saved)
         progress.update(json.loads(meta.get("progress", "{}")))
         style_side = int(meta["style_side"])
@@ -297,7 +298,8 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
                 recent if not seconds_per_step else 0.7 * seconds_per_step + 0.3 * recent
             )
             t0, cpu0, last_step = now, cpu, report.step
-            if args.minutes is not None and report.step >= config.warmup_steps:
+            warmed_up = report.step >= config.schedule_start + config.warmup_steps
+            if args.minutes is not None and warmed_up:
                 # Fit the cosine schedule into the remaining budget at the current speed, which
                 # drifts with the other jobs sharing the CPU.
                 remaining = max(0.0, args.minutes * 60.0 - progress["train_seconds"])

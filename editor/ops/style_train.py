@@ -124,6 +124,9 @@ class StyleTrainConfig:
     min_learning_rate: float = 1e-4
     warmup_steps: int = 50
     total_steps: int = 2000
+    schedule_start: int = 0
+    """The step the warm-up and cosine start from: a fine-tune resumed with a new learning rate
+    warms up and decays over its own segment (restarting at full rate wrecks a trained net)."""
     style_weight: float = 4.0
     content_weight: float = 1.0
     tv_weight: float = 2.0
@@ -142,10 +145,12 @@ class StyleTrainConfig:
 
 
 def learning_rate_at(step: int, config: StyleTrainConfig) -> float:
-    """Linear warm-up, then cosine decay from `learning_rate` to `min_learning_rate`."""
+    """Linear warm-up, then cosine decay from `learning_rate` to `min_learning_rate`, both
+    counted from `schedule_start`."""
+    step -= config.schedule_start
     if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    span = max(1, config.total_steps - config.warmup_steps)
+        return config.learning_rate * (max(step, 0) + 1) / config.warmup_steps
+    span = max(1, config.total_steps - config.schedule_start - config.warmup_steps)
     t = min(1.0, (step - config.warmup_steps) / span)
     lo, hi = config.min_learning_rate, config.learning_rate
     return lo + 0.5 * (hi - lo) * (1.0 + math.cos(math.pi * t))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -45,6 +47,19 @@ CONFIG = StyleTrainConfig(
     style_layers=("relu1_1", "relu2_1"),
     content_layer="relu2_1",
 )
+
+
+def test_learning_rate_warms_up_and_decays_from_the_schedule_start():
+    config = dataclasses.replace(
+        CONFIG, learning_rate=3e-4, min_learning_rate=1e-5, warmup_steps=10, total_steps=200
+    )
+    fresh = [style_train.learning_rate_at(s, config) for s in (0, 9, 10, 200)]
+    assert fresh[0] < 1e-4 and fresh[1] == fresh[2] == 3e-4 and fresh[3] == 1e-5
+    # A fine-tune segment resumed at step 100 warms up again instead of jumping to its peak.
+    segment = dataclasses.replace(config, schedule_start=100, total_steps=300)
+    lrs = [style_train.learning_rate_at(s, segment) for s in (100, 109, 110, 205, 300)]
+    assert lrs[0] < 1e-4 and lrs[1] == lrs[2] == 3e-4
+    assert 1e-5 < lrs[3] < 3e-4 and lrs[4] == 1e-5
 
 
 def test_prepare_photo_sets_the_short_side():
