@@ -14,6 +14,11 @@ fixed (`_FixedNorm`), as if the network saw the whole image at once. On a 1024 x
 256 px tiles this brings the mean difference from the untiled result from 0.10 (per-tile
 statistics) to 0.01; the cross-fade over 2 x `overlap` pixels hides the rest.
 
+A region of a photo (the style brush) is stylised the same way: with `stats_image` = the whole
+photo, the region comes out as that part of the whole photo's stylisation, not as a picture of
+its own (a region of sky and tower normalised on its own gets another palette), and growing the
+region stroke by stroke does not change the look of what is already painted.
+
 Per tile, after the network: keep_colors (the stylised luminance on the photo's chrominance,
 `editor.ops.style_losses.keep_luminance_only`) and strength (a blend with the input: 0 = the
 photo, 1 = the network's output). `style_scale` resizes the input by 1 / style_scale before the
@@ -98,6 +103,22 @@ def whole_image_norms(net: nn.Module, rgb01: torch.Tensor) -> nn.Module:
     return fixed.eval()
 
 
+def with_statistics_of(
+    net: nn.Module, rgb: np.ndarray, style_scale: float, device: str | torch.device
+) -> nn.Module:
+    """`net` with its instance norms fixed to what they see on `rgb` (at 1 / style_scale of its
+    size, shrunk to at most STATS_SIDE px)."""
+    h, w = rgb.shape[:2]
+    factor = min(1.0 / style_scale, STATS_SIDE / max(h, w))
+    size = (max(1, round(h * factor)), max(1, round(w * factor)))
+    if size != (h, w):  # resized in its own dtype: a 24 MP photo is not converted to float
+        mode = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_CUBIC
+        rgb = cv2.resize(np.ascontiguousarray(rgb), (size[1], size[0]), interpolation=mode)
+    small = np.clip(_to01(rgb), 0.0, 1.0)
+    small_t = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1)[None]
+    return whole_image_norms(net, small_t.to(device))
+
+
 def _to01(pixels: np.ndarray) -> np.ndarray:
     """(h, w, 3) uint8/uint16/float -> float32 0..1."""
     if pixels.dtype == np.uint8:
@@ -141,6 +162,7 @@ def iter_stylise_fast(
     overlap: int = DEFAULT_OVERLAP,
     device: str | torch.device = "cpu",
     viewport: Rect | None = None,
+    stats_image: np.ndarray | None = None,
 ) -> Generator[float, None, np.ndarray]:
     """Stylise `rgb` with `net`, yielding the fraction done after each tile; returns the result.
 
@@ -148,6 +170,8 @@ def iter_stylise_fast(
     strength: 0..1 blend of the network's output over the input. keep_colors: the input's
     chrominance, the output's luminance. style_scale: the input is stylised at 1/style_scale
     of its size (larger strokes for > 1) and brought back. viewport: tiles meeting it first.
+    stats_image: (h, w, 3) RGB the normalisation statistics come from (the whole photo when
+    `rgb` is a region of it); None = `rgb` itself.
     Returns (H, W, 3) float32 RGB 0..1.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -160,14 +184,15 @@ def iter_stylise_fast(
     work = (max(1, round(height / style_scale)), max(1, round(width / style_scale)))
     source = rgb if work == (height, width) else _resize(_to01(rgb), work)
     wh, ww = work
-    if max(wh, ww) <= tile + 2 * overlap:  # one pass
+    one_pass = max(wh, ww) <= tile + 2 * overlap
+    if stats_image is not None:
+        net = with_statistics_of(net, stats_image, style_scale, device)
+    elif not one_pass:
+        net = with_statistics_of(net, source, 1.0, device)
+    if one_pass:
         out = _run_tile(net, _to01(source), strength, keep_colors, device)
         yield 1.0
     else:
-        factor = min(1.0, STATS_SIDE / max(wh, ww))
-        small = _resize(_to01(source), (max(1, round(wh * factor)), max(1, round(ww * factor))))
-        small_t = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1)[None]
-        tiled_net = whole_image_norms(net, small_t.to(device))
         blender = TileBlender(wh, ww, 3, overlap)
         tiles = plan_tiles(ww, wh, tile, overlap, viewport)
         for i, t in enumerate(tiles, 1):
@@ -176,7 +201,7 @@ def iter_stylise_fast(
             dx, dy = t.rect.x % _GRID, t.rect.y % _GRID
             read = Rect(t.rect.x - dx, t.rect.y - dy, t.rect.w + dx, t.rect.h + dy)
             piece = _to01(source[read.slices])
-            out_tile = _run_tile(tiled_net, piece, strength, keep_colors, device)
+            out_tile = _run_tile(net, piece, strength, keep_colors, device)
             blender.add(t, out_tile[dy:, dx:])
             yield i / len(tiles)
         out = blender.result(np.float32)

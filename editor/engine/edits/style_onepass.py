@@ -103,6 +103,7 @@ def run_fast(request: StyleRequest, ctx: RunContext) -> Run:
         tiles = iter_stylise_fast(
             net,
             _rgb(crop),
+            stats_image=_rgb(image),
             strength=request.strength,
             keep_colors=request.keep_colors,
             style_scale=request.style_scale,
@@ -118,6 +119,26 @@ def run_fast(request: StyleRequest, ctx: RunContext) -> Run:
             yield Update(progress=0.05 + 0.9 * (i + done) / count, message=label)
         out = composite(out, _from01(styled, crop), rect, alpha)
     return out
+
+
+_statistics_cache: dict[tuple, object] = {}
+_STATISTICS_KEEP = 4
+
+
+def _with_photo_statistics(net, model, image: np.ndarray, style_scale: float, device):
+    """The fast style net normalised with the whole photo's statistics, as `run_fast` does (see
+    `editor.ops.fast_style`). Cached per model, photo (a 64 x 64 sample of it) and scale: the
+    live preview asks again on every stroke."""
+    from editor.ops.fast_style import with_statistics_of
+
+    step_y, step_x = max(1, image.shape[0] // 64), max(1, image.shape[1] // 64)
+    sample = np.ascontiguousarray(image[::step_y, ::step_x]).tobytes()
+    key = (str(model), image.shape, image.dtype.str, hash(sample), style_scale, str(device))
+    if key not in _statistics_cache:
+        while len(_statistics_cache) >= _STATISTICS_KEEP:
+            _statistics_cache.pop(next(iter(_statistics_cache)))
+        _statistics_cache[key] = with_statistics_of(net, _rgb(image), style_scale, device)
+    return _statistics_cache[key]
 
 
 # ------------------------------------------------------------------------------ live preview
@@ -188,8 +209,11 @@ def run_preview(request: StyleRequest, ctx: RunContext) -> Run:
         for region, where in zip(request.regions, small_masks, strict=True):
             ctx.check_cancelled()
             net = load_fast_style(region.model, device)
+            # Statistics of the whole photo at the result's scale: the preview of a shrunk crop
+            # normalises like the full-size pass.
+            scale = request.style_scale
             styled = stylise_fast(
-                net,
+                _with_photo_statistics(net, region.model, image, scale, device),
                 _rgb(small),
                 strength=request.strength,
                 keep_colors=request.keep_colors,
