@@ -1,0 +1,92 @@
+"""dlib's face detector, 68-point landmarks and face-recognition embedding, located and loaded once.
+
+The model files come from PyPI (`face-recognition-models`, CC0 / Davis King's dlib models); the
+package's `__init__` needs `pkg_resources`, so it is never imported: its folder is found with
+`importlib.util.find_spec`. dlib itself comes as `dlib-bin` (a prebuilt wheel).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from editor.engine.store import ModelError
+
+LANDMARKS_FILE = "shape_predictor_68_face_landmarks.dat"
+EMBEDDING_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+SAME_PERSON = 0.6
+"""dlib's threshold: embeddings closer than this are the same person."""
+
+
+class FaceModelsMissing(ModelError):
+    """dlib or its model files are not installed; the message says what to install."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face: box (x, y, w, h) in pixels and its 68 landmarks (68, 2) float (x, y)."""
+
+    box: tuple[int, int, int, int]
+    landmarks: np.ndarray
+
+
+def models_folder() -> Path:
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FaceModelsMissing(
+            "face swap needs dlib's models: pip install dlib-bin face-recognition-models"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+_lock = threading.Lock()
+
+
+@cache
+def _dlib():
+    try:
+        import dlib
+    except ImportError as exc:
+        raise FaceModelsMissing("face swap needs dlib: pip install dlib-bin") from exc
+    folder = models_folder()
+    for name in (LANDMARKS_FILE, EMBEDDING_FILE):
+        if not (folder / name).is_file():
+            raise FaceModelsMissing(
+                f"{folder / name} is missing: reinstall face-recognition-models"
+            )
+    return (
+        dlib,
+        dlib.get_frontal_face_detector(),
+        dlib.shape_predictor(str(folder / LANDMARKS_FILE)),
+        dlib.face_recognition_model_v1(str(folder / EMBEDDING_FILE)),
+    )
+
+
+def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[Face]:
+    """Faces in an (H, W, 3) uint8 RGB image, left to right (by the box's centre)."""
+    dlib, detector, predictor, _ = _dlib()
+    image = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
+    with _lock:  # dlib's objects are not documented as thread-safe
+        rects = detector(image, upsample)
+        faces = []
+        for r in rects:
+            shape = predictor(image, r)
+            points = np.array([(p.x, p.y) for p in shape.parts()], np.float64)
+            faces.append(Face((r.left(), r.top(), r.width(), r.height()), points))
+    return sorted(faces, key=lambda f: f.box[0] + f.box[2] / 2)
+
+
+def embedding(rgb: np.ndarray, face: Face) -> np.ndarray:
+    """dlib's 128-d face-recognition embedding of `face` in `rgb` (distances < 0.6: same
+    person)."""
+    dlib, _, predictor, recogniser = _dlib()
+    image = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
+    x, y, w, h = face.box
+    with _lock:
+        shape = predictor(image, dlib.rectangle(x, y, x + w, y + h))
+        return np.array(recogniser.compute_face_descriptor(image, shape))

@@ -1,0 +1,177 @@
+"""Face swap, quick mode: no optimisation, a second or two (Korshunova et al. 2017's pre- and
+post-processing around a classical warp).
+
+1. Of the new identity's photos, take the one whose 68 landmarks, after the best similarity
+   transform onto the input face's, are closest (nearest pose and expression: the method does not
+   invent an expression, it finds the closest one).
+2. Warp it over the input face piecewise affinely: one affine map per triangle of a Delaunay
+   triangulation of the landmarks (plus points on a margin round the face, so the forehead and
+   cheeks move with it).
+3. Match its colour to the input face inside the face mask (mean and spread per channel in Lab,
+   Reinhard et al. 2001), so the skin tone and lighting stay the input's.
+4. Blend it in seamlessly (Poisson, `cv2.seamlessClone`) through the face mask: jaw line and
+   brows, the forehead extended upwards, so hair and background stay untouched.
+
+Pure numpy/OpenCV: landmarks arrive as (68, 2) arrays of (x, y) (dlib's order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+JAW = slice(0, 17)
+BROWS = slice(17, 27)
+LEFT_EYE = slice(36, 42)
+RIGHT_EYE = slice(42, 48)
+FOREHEAD_LIFT = 0.35
+"""The brows are lifted by this share of the brow-to-chin height to cover the forehead."""
+
+
+def inter_ocular(landmarks: np.ndarray) -> float:
+    """Distance between the eye centres (the unit face-alignment errors are quoted in)."""
+    return float(np.linalg.norm(landmarks[LEFT_EYE].mean(0) - landmarks[RIGHT_EYE].mean(0)))
+
+
+def face_outline(landmarks: np.ndarray) -> np.ndarray:
+    """(N, 2) polygon round the face: the jaw line, then the brows lifted to the forehead."""
+    chin_y = landmarks[8, 1]
+    brows = landmarks[BROWS].copy()
+    height = chin_y - brows[:, 1].mean()
+    brows[:, 1] -= FOREHEAD_LIFT * height
+    return np.concatenate([landmarks[JAW], brows[::-1]])
+
+
+def face_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) uint8 255 inside the face outline's convex hull, 0 elsewhere."""
+    mask = np.zeros(shape, np.uint8)
+    hull = cv2.convexHull(np.round(face_outline(landmarks)).astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 255)
+    return mask
+
+
+def similarity_fit(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float]:
+    """The similarity transform (rotation, uniform scale, shift) taking `src` points closest to
+    `dst` (Umeyama 1991): (2, 3) matrix and the RMS residual in `dst` units."""
+    ms, md = src.mean(0), dst.mean(0)
+    a, b = src - ms, dst - md
+    u, s, vt = np.linalg.svd(b.T @ a)
+    d = np.sign(np.linalg.det(u @ vt))
+    correction = np.diag([1.0, d])
+    rotation = u @ correction @ vt
+    scale = float((s * np.diag(correction)).sum() / max((a**2).sum(), 1e-12))
+    matrix = np.hstack([scale * rotation, (md - scale * rotation @ ms)[:, None]])
+    moved = src @ matrix[:, :2].T + matrix[:, 2]
+    return matrix, float(np.sqrt(((moved - dst) ** 2).sum(1).mean()))
+
+
+def nearest_pose(target: np.ndarray, candidates: Sequence[np.ndarray]) -> int:
+    """Index of the candidate landmarks closest to `target` after similarity alignment
+    (residual in units of the target's inter-ocular distance)."""
+    residuals = [similarity_fit(c, target)[1] for c in candidates]
+    return int(np.argmin(residuals))
+
+
+def _frame_points(landmarks: np.ndarray, margin: float = 0.25) -> np.ndarray:
+    """Eight points on a box round the face outline, `margin` of its size outside it."""
+    outline = face_outline(landmarks)
+    (x0, y0), (x1, y1) = outline.min(0), outline.max(0)
+    mx, my = margin * (x1 - x0), margin * (y1 - y0)
+    x0, x1, y0, y1 = x0 - mx, x1 + mx, y0 - my, y1 + my
+    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+    corners = [(x0, y0), (xm, y0), (x1, y0), (x1, ym), (x1, y1), (xm, y1), (x0, y1), (x0, ym)]
+    return np.array(corners)
+
+
+def _control_points(landmarks: np.ndarray) -> np.ndarray:
+    return np.concatenate([landmarks, face_outline(landmarks)[17:], _frame_points(landmarks)])
+
+
+def _triangles(points: np.ndarray) -> list[tuple[int, int, int]]:
+    """Delaunay triangles over `points` as index triples."""
+    lo = points.min(0) - 10
+    hi = points.max(0) + 10
+    subdiv = cv2.Subdiv2D((int(lo[0]), int(lo[1]), int(hi[0] - lo[0]) + 1, int(hi[1] - lo[1]) + 1))
+    for x, y in points:
+        subdiv.insert((float(x), float(y)))
+    index = {(round(float(x), 3), round(float(y), 3)): i for i, (x, y) in enumerate(points)}
+    out = []
+    for t in subdiv.getTriangleList():
+        corners = [(round(float(t[k]), 3), round(float(t[k + 1]), 3)) for k in (0, 2, 4)]
+        if all(c in index for c in corners):
+            out.append(tuple(index[c] for c in corners))
+    return out
+
+
+def warp_face(
+    photo: np.ndarray, photo_landmarks: np.ndarray, landmarks: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """`photo` warped piecewise affinely so its landmarks land on `landmarks`: (H, W, 3) of
+    `shape`, zero outside the warped triangles."""
+    src_points = _control_points(photo_landmarks)
+    dst_points = _control_points(landmarks)
+    out = np.zeros((*shape, 3), np.float32)
+    source = photo.astype(np.float32)
+    height, width = shape
+    for tri in _triangles(dst_points):
+        dst = dst_points[list(tri)].astype(np.float32)
+        src = src_points[list(tri)].astype(np.float32)
+        x, y, w, h = cv2.boundingRect(np.round(dst).astype(np.int32))
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        matrix = cv2.getAffineTransform(src, dst - np.float32([x0, y0]))
+        patch = cv2.warpAffine(
+            source, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REFLECT_101,
+        )  # fmt: skip
+        inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillConvexPoly(inside, np.round(dst - [x0, y0]).astype(np.int32), 1)
+        region = out[y0:y1, x0:x1]
+        region[inside > 0] = patch[inside > 0]
+    return out
+
+
+def match_colour(source: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`source` (H, W, 3) float RGB 0..255 with its Lab mean and spread inside `mask` moved to
+    `reference`'s there (Reinhard et al. 2001); uint8 out."""
+    inside = mask > 0
+    src = cv2.cvtColor(np.clip(source, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB).astype(
+        np.float32
+    )
+    ref = cv2.cvtColor(reference, cv2.COLOR_RGB2LAB).astype(np.float32)
+    s_mean, s_std = src[inside].mean(0), src[inside].std(0) + 1e-3
+    r_mean, r_std = ref[inside].mean(0), ref[inside].std(0) + 1e-3
+    out = (src - s_mean) * (r_std / s_std) + r_mean
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def quick_swap(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    photos: Sequence[np.ndarray],
+    photo_landmarks: Sequence[np.ndarray],
+) -> tuple[np.ndarray, int]:
+    """Replace the face at `landmarks` in `image` ((H, W, 3) uint8 RGB) by the nearest-pose face
+    of `photos`; returns (new image, index of the photo used). Pixels outside the face mask's
+    bounding box (plus the blend's reach) are unchanged."""
+    chosen = nearest_pose(landmarks, photo_landmarks)
+    shape = image.shape[:2]
+    warped = warp_face(photos[chosen], photo_landmarks[chosen], landmarks, shape)
+    mask = face_mask(landmarks, shape)
+    # Only where the warp put pixels: a face at the image edge may lose part of its outline.
+    mask[warped.max(axis=2) <= 0] = 0
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
+    if not mask.any():
+        raise ValueError("the face is too small or too close to the edge to swap")
+    toned = match_colour(warped, image, mask)
+    # seamlessClone fails on a mask that touches the border: work on a padded copy.
+    pad = 8
+    padded = [cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_REFLECT) for a in (toned, image)]
+    mask = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    x, y, w, h = cv2.boundingRect(mask)
+    center = (x + w // 2, y + h // 2)
+    blended = cv2.seamlessClone(padded[0], padded[1], mask, center, cv2.NORMAL_CLONE)
+    return blended[pad:-pad, pad:-pad], chosen

@@ -1,0 +1,88 @@
+"""Face swap, quick mode, on ../shared/data/faces (public figures: tests only, never shipped):
+the new identity per dlib's face-recognition embedding, the pose kept, the rest untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from editor.engine.edits.faceswap import FaceSwapRequest, rgb8, run
+from editor.engine.face_models import SAME_PERSON, detect_faces, embedding
+from editor.engine.jobs import RunContext, drive
+from editor.ops.face_swap import face_mask, inter_ocular
+
+
+def _load(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.fixture
+def faces(shared_data):
+    return shared_data / "faces"
+
+
+def test_faces_are_found_left_to_right_with_68_landmarks(faces):
+    image = _load(faces / "multi" / "two_people.jpg")
+    found = detect_faces(image)
+    assert len(found) == 2
+    assert found[0].box[0] < found[1].box[0]
+    for face in found:
+        assert face.landmarks.shape == (68, 2)
+        x, y, w, h = face.box
+        inside = (face.landmarks >= [x - w / 2, y - h / 2]) & (
+            face.landmarks <= [x + 1.5 * w, y + 1.5 * h]
+        )
+        assert inside.all()
+
+
+def test_quick_swap_gives_the_new_identity_and_keeps_the_pose(faces):
+    image = _load(faces / "obama" / "obama.jpg")
+    photos = tuple(_load(faces / "biden" / n) for n in ("biden.jpg", "biden2.jpg"))
+    updates = []
+    out = drive(run(FaceSwapRequest(image, photos, quick=True), RunContext()), updates.append)
+    assert out.shape == image.shape and out.dtype == image.dtype
+    assert updates[-1].progress == 1.0
+
+    before, after = detect_faces(image)[0], detect_faces(out)[0]
+    new = embedding(out, after)
+    identity = [embedding(p, detect_faces(p)[0]) for p in photos]
+    original = embedding(image, before)
+    assert min(np.linalg.norm(new - e) for e in identity) < SAME_PERSON
+    assert np.linalg.norm(new - original) > SAME_PERSON
+    error = np.linalg.norm(after.landmarks - before.landmarks, axis=1).mean()
+    assert error < 0.05 * inter_ocular(before.landmarks)  # pose and expression kept
+
+    near_face = face_mask(before.landmarks, image.shape[:2]) > 0
+    x, y, w, h = before.box
+    far = np.ones(image.shape[:2], bool)
+    far[max(0, y - h) : y + 2 * h, max(0, x - w) : x + 2 * w] = False
+    assert np.array_equal(out[far], image[far])
+    assert np.abs(out[near_face].astype(int) - image[near_face]).mean() > 5
+
+
+def test_other_layouts_keep_their_dtype_and_alpha(faces):
+    rgb = _load(faces / "obama" / "obama.jpg")[::2, ::2]
+    rgba16 = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 200, np.uint8)], 2)
+    rgba16 = rgba16.astype(np.uint16) * 257
+    photo = _load(faces / "biden" / "biden.jpg")
+    out = drive(run(FaceSwapRequest(rgba16, (photo,)), RunContext()))
+    assert out.dtype == np.uint16 and out.shape == rgba16.shape
+    assert (out[..., 3] == 200 * 257).all()
+    changed = np.any(out[..., :3] != rgba16[..., :3], axis=2)
+    assert 0 < changed.mean() < 0.5
+    assert np.array_equal(rgb8(out[~changed]), rgb8(rgba16[~changed]))
+
+
+def test_clear_errors(faces, shared_data):
+    photo = _load(faces / "biden" / "biden.jpg")
+    landscape = _load(shared_data / "content" / "tubingen.jpg")
+    two = _load(faces / "multi" / "two_people.jpg")
+    with pytest.raises(ValueError, match="no face found in the image"):
+        drive(run(FaceSwapRequest(landscape, (photo,)), RunContext()))
+    with pytest.raises(ValueError, match="no face found in photo 2"):
+        drive(run(FaceSwapRequest(two, (photo, landscape)), RunContext()))
+    with pytest.raises(ValueError, match="target 2: the image has 2 face"):
+        drive(run(FaceSwapRequest(two, (photo,), target=2), RunContext()))
+    with pytest.raises(ValueError, match="not built yet"):
+        drive(run(FaceSwapRequest(two, (photo,), quick=False), RunContext()))

@@ -1,0 +1,64 @@
+"""Quick face swap geometry: similarity fit, nearest pose, face mask, piecewise affine warp."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from editor.ops.face_swap import face_mask, nearest_pose, similarity_fit, warp_face
+
+
+def _face(seed: int = 0) -> np.ndarray:
+    """68 plausible landmark positions: a jaw arc, brows, nose, eyes and mouth, (68, 2) (x, y)."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(np.pi * 0.95, np.pi * 0.05, 17)
+    jaw = np.stack([100 + 60 * np.cos(t), 110 + 70 * np.sin(t)], 1)
+    brows = np.stack([np.linspace(55, 145, 10), np.full(10, 80.0)], 1)
+    nose = np.stack([np.full(9, 100.0), np.linspace(90, 130, 9)], 1)
+    ring = np.linspace(0, 2 * np.pi, 6, endpoint=False)
+    eyes = np.concatenate(
+        [np.stack([cx + 10 * np.cos(ring), 95 + 4 * np.sin(ring)], 1) for cx in (75, 125)]
+    )
+    lips = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    mouth = np.stack([100 + 25 * np.cos(lips), 150 + 8 * np.sin(lips)], 1)
+    return np.concatenate([jaw, brows, nose, eyes, mouth]) + rng.normal(0, 0.5, (68, 2))
+
+
+def test_similarity_fit_recovers_rotation_scale_and_shift():
+    src = _face()
+    angle, scale, shift = 0.3, 1.7, np.array([12.0, -5.0])
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    dst = src @ (scale * rot).T + shift
+    matrix, residual = similarity_fit(src, dst)
+    assert residual < 1e-6
+    np.testing.assert_allclose(matrix[:, :2], scale * rot, atol=1e-6)
+    np.testing.assert_allclose(matrix[:, 2], shift, atol=1e-5)
+
+
+def test_nearest_pose_ignores_position_and_size_but_not_expression():
+    target = _face(0)
+    open_mouth = target.copy()
+    open_mouth[48:, 1] += np.where(open_mouth[48:, 1] > 150, 15, 0)
+    moved_same = target * 0.6 + 40  # same expression, other place and size
+    assert nearest_pose(target, [open_mouth, moved_same]) == 1
+
+
+def test_face_mask_covers_the_landmarks_and_the_forehead():
+    landmarks = _face()
+    mask = face_mask(landmarks, (260, 220))
+    xs, ys = np.round(landmarks).astype(int).T
+    assert (mask[ys, xs] == 255).mean() > 0.9  # hull edges may fall just outside
+    assert mask[60, 100] == 255  # above the brows: the forehead
+    assert mask[5, 5] == 0 and mask[250, 10] == 0
+
+
+def test_warp_puts_the_photo_landmarks_on_the_target_landmarks():
+    target = _face(0)
+    photo_landmarks = target * 0.8 + np.array([20.0, 15.0])
+    photo_landmarks[48:] += np.array([3.0, 4.0])  # a different mouth
+    photo = np.zeros((260, 220, 3), np.uint8)
+    tip = np.round(photo_landmarks[30]).astype(int)  # the nose tip, marked white
+    photo[tip[1] - 2 : tip[1] + 3, tip[0] - 2 : tip[0] + 3] = 255
+    warped = warp_face(photo, photo_landmarks, target, (260, 220))
+    ys, xs = np.nonzero(warped[..., 0] > 128)
+    centre = np.array([xs.mean(), ys.mean()])
+    assert np.linalg.norm(centre - target[30]) < 1.5
