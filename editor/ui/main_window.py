@@ -46,6 +46,7 @@ from editor.core.imageio import (
     ImageIOError,
     SaveOptions,
     format_for_path,
+    load_image,
     load_mask,
     save_image,
     save_mask,
@@ -53,7 +54,7 @@ from editor.core.imageio import (
 from editor.core.patch import ArrayPatch
 from editor.core.style_library import StyleLibrary
 from editor.engine import fast_styles
-from editor.engine.edits import remove, upscale
+from editor.engine.edits import faceswap, remove, upscale
 from editor.engine.fast_styles import list_fast_styles
 from editor.engine.sr_choice import choose_upscaler
 from editor.engine.store import ModelError
@@ -292,6 +293,13 @@ class MainWindow(QMainWindow):
             )
             for scale in (2, 3, 4)
         }
+        self.act_faceswap = a(
+            "&Face Swap…",
+            self.run_faceswap,
+            "Ctrl+Alt+F",
+            tip="Replace a face (the one under the mask, else the largest) by the face in photos "
+            "you choose (quick mode)",
+        )
         self.act_remove = a(
             "&Remove Masked Object",
             self.run_remove,
@@ -437,6 +445,7 @@ class MainWindow(QMainWindow):
         style_menu.addAction(self.act_texture_sample)
         style_menu.addSeparator()
         style_menu.addAction(self.act_train_style)
+        image.addAction(self.act_faceswap)
         image.addSeparator()
         for act in self.act_upscale.values():
             image.addAction(act)
@@ -794,6 +803,7 @@ class MainWindow(QMainWindow):
             self.act_mask_load,
             self.act_mask_save,
             self.act_remove,
+            self.act_faceswap,
             self.act_stylise,
             self.act_texture,
             self.act_style_region,
@@ -831,6 +841,36 @@ class MainWindow(QMainWindow):
         )
         factory = partial(remove.run, request)
         return self.session.submit(f"Remove ({method})", factory, before=snapshot)
+
+    def run_faceswap(self, photos: list[str] | None = None) -> int | None:
+        """Swap the face under the mask (else the largest) for the face in `photos` (asked for
+        when not given; the last choice is offered again); the result waits for Apply."""
+        doc = self.document
+        if doc is None:
+            return None
+        if photos is None:
+            photos, _ = QFileDialog.getOpenFileNames(
+                self,
+                "Photos of the new face (several poses help)",
+                self.settings.last_dir(),
+                OPEN_FILTER,
+            )
+        if not photos:
+            return None
+        try:
+            pictures = tuple(faceswap.rgb8(load_image(path).pixels) for path in photos)
+        except (ImageIOError, ValueError) as error:
+            self.show_error("Cannot read a face photo", str(error))
+            return None
+        point = None
+        if doc.mask.any():
+            ys, xs = np.nonzero(doc.mask)
+            point = (float(xs.mean()), float(ys.mean()))
+        snapshot = doc.image.copy()
+        request = faceswap.FaceSwapRequest(snapshot, pictures, target_point=point)
+        return self.session.submit(
+            "Face swap (quick)", partial(faceswap.run, request), before=snapshot
+        )
 
     def run_stylise(self) -> int | None:
         """Stylise the masked area (and the stored regions) in one run; Apply at any moment."""

@@ -17,7 +17,10 @@ def _unexpected(name):
 def _no_modal_dialogs(monkeypatch):
     for owner, names in (
         (QMessageBox, ("question", "warning", "information", "critical", "about")),
-        (QFileDialog, ("getOpenFileName", "getSaveFileName", "getExistingDirectory")),
+        (
+            QFileDialog,
+            ("getOpenFileName", "getOpenFileNames", "getSaveFileName", "getExistingDirectory"),
+        ),
         (QInputDialog, ("getInt", "getDouble", "getText")),
         (QColorDialog, ("getColor",)),
     ):

@@ -502,3 +502,39 @@ def test_no_two_actions_share_a_shortcut(window):
         if not seq.isEmpty()
     )
     assert [k for k, n in keys.items() if n > 1] == []
+
+
+def test_face_swap_replaces_the_face_under_the_mask_as_one_undo_step(window, qtbot, shared_data):
+    from editor.core import mask_ops
+    from editor.core.geometry import Rect
+    from editor.engine.face_models import detect_faces
+
+    faces = shared_data / "faces"
+    window.open_path(faces / "multi" / "two_people.jpg")
+    doc = window.document
+    original = doc.image.copy()
+    left, right = detect_faces(original[..., :3])
+    x, y, w, h = right.box
+    region = mask_ops.rect_region(doc.mask.shape, Rect(x, y, w, h))
+    window.push_patch("mask", doc.diff("mask", region), "Rectangle", applied=False)
+    commands = window.undo_stack.count()
+    photos = [str(faces / "biden" / "biden.jpg"), str(faces / "biden" / "biden2.jpg")]
+    assert window.run_faceswap(photos) is not None
+    qtbot.waitUntil(lambda: window.session.pending is not None, timeout=30000)
+    assert np.array_equal(doc.image, original)  # nothing changes before Apply
+    window.job_bar.apply_button.click()
+    changed = np.any(window.document.image != original, axis=2)
+    ys, xs = np.nonzero(changed)
+    assert changed.any() and xs.min() > left.box[0] + left.box[2]  # the right face only
+    assert window.undo_stack.count() == commands + 1
+    window.undo_stack.undo()
+    assert np.array_equal(window.document.image, original)
+
+
+def test_face_swap_without_a_face_reports_it(window, qtbot, image_file, shared_data):
+    window.open_path(image_file)
+    photo = str(shared_data / "faces" / "biden" / "biden.jpg")
+    assert window.run_faceswap([photo]) is not None
+    qtbot.waitUntil(lambda: not window.engine.busy, timeout=30000)
+    qtbot.waitUntil(lambda: "no face found" in window.job_bar.label.text(), timeout=5000)
+    assert window.session.pending is None

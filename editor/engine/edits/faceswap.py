@@ -29,12 +29,14 @@ from editor.ops.face_swap import quick_swap
 class FaceSwapRequest:
     """image: (H, W[, C]) uint8/uint16 document pixels; photos: the new identity, (h, w, 3)
     uint8 RGB each, one face per photo (the largest is used); target: the face's index left to
-    right, None = the largest; quick: the quick mode (the full mode is not built yet)."""
+    right, None = the face at `target_point` (x, y) (the GUI: where the user painted), else the
+    largest; quick: the quick mode (the full mode is not built yet)."""
 
     image: np.ndarray
     photos: tuple[np.ndarray, ...]
     target: int | None = None
     quick: bool = True
+    target_point: tuple[float, float] | None = None
 
 
 def rgb8(pixels: np.ndarray) -> np.ndarray:
@@ -48,10 +50,16 @@ def _largest(faces: list[Face]) -> int:
     return int(np.argmax([f.box[2] * f.box[3] for f in faces]))
 
 
-def pick_target(faces: list[Face], target: int | None) -> int:
-    """The index to swap: `target` checked against the faces found, or the largest face."""
+def pick_target(
+    faces: list[Face], target: int | None, point: tuple[float, float] | None = None
+) -> int:
+    """The index to swap: `target` checked against the faces found, else the face whose box
+    centre is nearest `point`, else the largest face."""
     if not faces:
         raise ValueError("no face found in the image (dlib's detector needs a face of ~80 px)")
+    if target is None and point is not None:
+        centres = np.array([(x + w / 2, y + h / 2) for x, y, w, h in (f.box for f in faces)])
+        return int(np.argmin(np.linalg.norm(centres - np.asarray(point), axis=1)))
     if target is None:
         return _largest(faces)
     if not 0 <= target < len(faces):
@@ -71,7 +79,7 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
     yield Update(progress=0.05, message="Finding faces")
     rgb = rgb8(request.image)
     faces = detect_faces(rgb)
-    index = pick_target(faces, request.target)
+    index = pick_target(faces, request.target, request.target_point)
     ctx.check_cancelled()
     photo_landmarks = []
     for n, photo in enumerate(request.photos, 1):
