@@ -1,8 +1,8 @@
 """Face swap quality and speed on ../shared/data/faces (public figures: local use only).
 
 For every ordered pair of people (target photo of person A, all photos of person B as the new
-identity) the quick mode swaps A's face, then prints with dlib's face-recognition embedding
-(distance < 0.6 = the same person):
+identity) the quick and the full mode swap A's face, then it prints with dlib's face-recognition
+embedding (distance < 0.6 = the same person):
 
 - to B: the smallest distance from the result to B's photos (the issue: within 0.6),
 - to A: the distance from the result to A's other photos, mean (the issue: farther than before),
@@ -10,19 +10,19 @@ identity) the quick mode swaps A's face, then prints with dlib's face-recognitio
   inter-ocular distance (the issue: within 5 %: pose and expression kept),
 - seconds for the swap (face detection of the input and the photos included).
 
-    .venv/bin/python benchmarks/bench_faceswap.py
-
-The full (optimisation) mode is not built yet; its column will join this table.
+    .venv/bin/python benchmarks/bench_faceswap.py [--threads 2] [--quick-only]
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +34,7 @@ from editor.engine.jobs import RunContext, drive  # noqa: E402
 from editor.ops.face_swap import inter_ocular  # noqa: E402
 
 FACES = REPO.parent / "shared" / "data" / "faces"
+MODELS = REPO.parent / "shared" / "models"
 PEOPLE = ("obama", "biden", "kit_harington")
 
 
@@ -42,6 +43,12 @@ def _load(path: Path) -> np.ndarray:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick-only", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    modes = (True,) if args.quick_only else (True, False)
     photos = {p: sorted((FACES / p).glob("*.jp*g")) for p in PEOPLE}
     embeddings = {
         path: embedding(image, detect_faces(image)[0])
@@ -50,21 +57,23 @@ def main() -> int:
         for image in [_load(path)]
     }
     print(
-        "| target photo | new identity | to new ↓ (< 0.6) | to original before → after "
+        "| target photo | new identity | mode | to new ↓ (< 0.6) | to original before → after "
         "| landmark error / IOD | s |"
     )
-    print("|---|---|---:|---:|---:|---:|")
-    rows = []
-    for a, b in itertools.permutations(PEOPLE, 2):
+    print("|---|---|---|---:|---:|---:|---:|")
+    rows: dict[bool, list[tuple[float, float, float, float, float]]] = {m: [] for m in modes}
+    for (a, b), quick in itertools.product(itertools.permutations(PEOPLE, 2), modes):
         target = photos[a][0]
         image = _load(target)
         identity = tuple(_load(p) for p in photos[b])
+        request = FaceSwapRequest(image, identity, quick=quick, models_dir=MODELS)
         t = time.perf_counter()
-        out = drive(run(FaceSwapRequest(image, identity, quick=True), RunContext()))
+        out = drive(run(request, RunContext()))
         seconds = time.perf_counter() - t
+        mode = "quick" if quick else "full"
         before, after = detect_faces(image), detect_faces(out)
         if not after:
-            print(f"| {target.name} | {b} | no face found in the result | | | {seconds:.1f} |")
+            print(f"| {target.name} | {b} | {mode} | no face in the result | | | {seconds:.1f} |")
             continue
         big = max(range(len(before)), key=lambda i: before[i].box[2] * before[i].box[3])
         match = min(after, key=lambda f: np.linalg.norm(f.landmarks - before[big].landmarks))
@@ -75,19 +84,23 @@ def main() -> int:
         now = np.mean([np.linalg.norm(new - embeddings[p]) for p in others])
         error = np.linalg.norm(match.landmarks - before[big].landmarks, axis=1).mean()
         error /= inter_ocular(before[big].landmarks)
-        rows.append((to_new, was, now, error, seconds))
+        rows[quick].append((to_new, was, now, error, seconds))
         print(
-            f"| {target.name} | {b} | {to_new:.3f} | {was:.3f} → {now:.3f} | {100 * error:.1f} % "
-            f"| {seconds:.1f} |",
+            f"| {target.name} | {b} | {mode} | {to_new:.3f} | {was:.3f} → {now:.3f} "
+            f"| {100 * error:.1f} % | {seconds:.1f} |",
             flush=True,
         )
-    ok = sum(r[0] < 0.6 for r in rows)
-    farther = sum(r[2] > r[1] for r in rows)
-    kept = sum(r[3] < 0.05 for r in rows)
-    print(
-        f"\n{len(rows)} pairs: new identity within 0.6 on {ok}, farther from the original on "
-        f"{farther}, landmarks within 5 % on {kept}; mean {np.mean([r[4] for r in rows]):.1f} s"
-    )
+    print()
+    for quick, found in rows.items():
+        ok = sum(r[0] < 0.6 for r in found)
+        farther = sum(r[2] > r[1] for r in found)
+        kept = sum(r[3] < 0.05 for r in found)
+        print(
+            f"{'quick' if quick else 'full'}: {len(found)} pairs, new identity within 0.6 on "
+            f"{ok}, farther from the original on {farther}, landmarks within 5 % on {kept}; "
+            f"mean to new {np.mean([r[0] for r in found]):.3f}, mean "
+            f"{np.mean([r[4] for r in found]):.1f} s"
+        )
     return 0
 
 

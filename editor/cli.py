@@ -11,6 +11,7 @@
     semedit style --list
     semedit texture SAMPLE --size WxH -o OUT [--iterations N] [--scale X]
     semedit faceswap IMAGE --face PHOTO [--face PHOTO ...] [--target N] [--quick] -o OUT
+                     [--device auto|cpu|cuda] [--models DIR]
     semedit models list [--models DIR]
     semedit models fetch ID [--models DIR]
     semedit models import FILE [--models DIR]
@@ -187,8 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace a face by another person's, from photos of them",
         description="Replace face N of IMAGE (left to right; default the largest) by the face in "
         "the --face photos and write the result to OUT. --quick: the nearest-pose photo warped "
-        "over the face's 68 landmarks, colour matched and blended (a second or two); the full "
-        "optimisation mode is not built yet. OUT may be an existing file but not an input.",
+        "over the face's 68 landmarks, colour matched and blended (a second or two); without "
+        "it an optimisation with region-restricted neural patches follows (needs the VGG19 "
+        "weights; under a minute). OUT may be an existing file but not an input.",
     )
     faceswap.add_argument("image", type=Path, metavar="IMAGE")
     faceswap.add_argument(
@@ -204,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faceswap.add_argument("--quick", action="store_true", help="warp and blend, no optimisation")
     faceswap.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    _add_device_option(faceswap)
+    _add_models_option(faceswap)
 
     sub.add_parser(
         "train-upscaler",
@@ -410,16 +414,24 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_faceswap(args: argparse.Namespace) -> int:
     from editor.core.imageio import load_image, save_image
+    from editor.engine.device import pick_device
     from editor.engine.edits.faceswap import FaceSwapRequest, rgb8, run
     from editor.engine.jobs import RunContext
+    from editor.engine.store import default_models_dir
 
     for source in (args.image, *args.face):
         if _same_file(args.output, source):
             raise ValueError(f"-o {args.output} is an input; choose another output file")
     loaded = load_image(args.image)
     photos = tuple(rgb8(load_image(path).pixels) for path in args.face)
-    request = FaceSwapRequest(loaded.pixels, photos, target=args.target, quick=args.quick)
-    result = _drive_with_bar(run(request, RunContext()))
+    request = FaceSwapRequest(
+        loaded.pixels,
+        photos,
+        target=args.target,
+        quick=args.quick,
+        models_dir=args.models or default_models_dir(),
+    )
+    result = _drive_with_bar(run(request, RunContext(device=pick_device(args.device))))
     save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
     return EXIT_OK
 

@@ -163,15 +163,21 @@ def quick_swap(
     mask = face_mask(landmarks, shape)
     # Only where the warp put pixels: a face at the image edge may lose part of its outline.
     mask[warped.max(axis=2) <= 0] = 0
+    toned = match_colour(warped, image, mask)
+    return poisson_blend(toned, image, mask), chosen
+
+
+def poisson_blend(face: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`face` (H, W, 3) uint8 pasted into `image` through `mask` with Poisson image editing
+    (`cv2.seamlessClone`): its gradients inside, the image's colours at the mask's edge."""
     mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
     if not mask.any():
         raise ValueError("the face is too small or too close to the edge to swap")
-    toned = match_colour(warped, image, mask)
     # seamlessClone fails on a mask that touches the border: work on a padded copy.
     pad = 8
-    padded = [cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_REFLECT) for a in (toned, image)]
+    padded = [cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_REFLECT) for a in (face, image)]
     mask = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     x, y, w, h = cv2.boundingRect(mask)
     center = (x + w // 2, y + h // 2)
     blended = cv2.seamlessClone(padded[0], padded[1], mask, center, cv2.NORMAL_CLONE)
-    return blended[pad:-pad, pad:-pad], chosen
+    return blended[pad:-pad, pad:-pad]

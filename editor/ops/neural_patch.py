@@ -427,15 +427,25 @@ class PatchBank:
     feats: (1, C, H, W) maps of the same layer (e.g. a style image at several scales or
     rotations, as Li & Wand augment it); every `patch` x `patch` patch fully inside a map is a
     candidate, thinned on a regular grid to at most `max_patches` per map (the matching costs
-    hole patches x source patches x C * patch**2 multiply-adds).
+    hole patches x source patches x C * patch**2 multiply-adds). `masks` (one per map) keep only
+    the patches centred in them (face swap: the patches of one facial region).
     """
 
-    def __init__(self, feats: Sequence[Tensor], patch: int = 3, max_patches: int = 4096) -> None:
+    def __init__(
+        self,
+        feats: Sequence[Tensor],
+        patch: int = 3,
+        max_patches: int = 4096,
+        masks: Sequence[Tensor] | None = None,
+    ) -> None:
         rows = []
-        for feat in feats:
+        for i, feat in enumerate(feats):
             raw = _patches(feat.detach(), patch)
-            every = torch.ones(raw.shape[0], dtype=torch.bool, device=feat.device)
-            rows.append(raw[_thinned(every, feat, patch, max_patches)])
+            if masks is None:  # masks[i]: (1, 1, H, W) 0/1, only patches centred in it
+                valid = torch.ones(raw.shape[0], dtype=torch.bool, device=feat.device)
+            else:
+                valid = _centres_in(masks[i].to(feat.device), patch)
+            rows.append(raw[_thinned(valid, feat, patch, max_patches)])
         self.patch = patch
         self.raw = torch.cat(rows)
         if self.raw.shape[0] == 0:

@@ -56,6 +56,7 @@ from editor.core.style_library import StyleLibrary
 from editor.engine import fast_styles
 from editor.engine.edits import faceswap, remove, upscale
 from editor.engine.fast_styles import list_fast_styles
+from editor.engine.features import vgg_available
 from editor.engine.sr_choice import choose_upscaler
 from editor.engine.store import ModelError
 from editor.engine.worker import Engine
@@ -300,6 +301,12 @@ class MainWindow(QMainWindow):
             tip="Replace a face (the one under the mask, else the largest) by the face in photos "
             "you choose (quick mode)",
         )
+        self.act_faceswap_quick = a(
+            "Quick Face Swap (no optimisation)",
+            None,
+            checkable=True,
+            tip="Warp and blend only: about a second instead of under a minute",
+        )
         self.act_remove = a(
             "&Remove Masked Object",
             self.run_remove,
@@ -446,6 +453,7 @@ class MainWindow(QMainWindow):
         style_menu.addSeparator()
         style_menu.addAction(self.act_train_style)
         image.addAction(self.act_faceswap)
+        image.addAction(self.act_faceswap_quick)
         image.addSeparator()
         for act in self.act_upscale.values():
             image.addAction(act)
@@ -866,11 +874,20 @@ class MainWindow(QMainWindow):
         if doc.mask.any():
             ys, xs = np.nonzero(doc.mask)
             point = (float(xs.mean()), float(ys.mean()))
+        models_dir = make_store(self.settings).models_dir
+        quick = self.act_faceswap_quick.isChecked()
+        if not quick and not vgg_available(models_dir):
+            quick = True
+            self.statusBar().showMessage(
+                "The full face swap needs VGG19 feature weights (Edit ▸ Models…); using Quick",
+                8000,
+            )
         snapshot = doc.image.copy()
-        request = faceswap.FaceSwapRequest(snapshot, pictures, target_point=point)
-        return self.session.submit(
-            "Face swap (quick)", partial(faceswap.run, request), before=snapshot
+        request = faceswap.FaceSwapRequest(
+            snapshot, pictures, quick=quick, target_point=point, models_dir=models_dir
         )
+        name = "Face swap (quick)" if quick else "Face swap"
+        return self.session.submit(name, partial(faceswap.run, request), before=snapshot)
 
     def run_stylise(self) -> int | None:
         """Stylise the masked area (and the stored regions) in one run; Apply at any moment."""

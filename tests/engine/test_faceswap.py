@@ -84,5 +84,36 @@ def test_clear_errors(faces, shared_data):
         drive(run(FaceSwapRequest(two, (photo, landscape)), RunContext()))
     with pytest.raises(ValueError, match="target 2: the image has 2 face"):
         drive(run(FaceSwapRequest(two, (photo,), target=2), RunContext()))
-    with pytest.raises(ValueError, match="not built yet"):
-        drive(run(FaceSwapRequest(two, (photo,), quick=False), RunContext()))
+
+
+def test_full_mode_needs_the_feature_weights(faces, tmp_path):
+    from editor.engine.store import ModelMissing
+
+    photo = _load(faces / "biden" / "biden.jpg")
+    image = _load(faces / "obama" / "obama.jpg")
+    with pytest.raises(ModelMissing, match="vgg19"):
+        drive(run(FaceSwapRequest(image, (photo,), quick=False, models_dir=tmp_path), RunContext()))
+
+
+def test_full_mode_streams_previews_and_keeps_identity_and_pose(faces, shared_models):
+    from editor.ops.face_swap_full import FullSettings
+
+    image = _load(faces / "obama" / "obama.jpg")[::2, ::2]  # a smaller photo: a faster test
+    photos = tuple(_load(faces / "biden" / n) for n in ("biden.jpg", "biden2.jpg"))
+    settings = FullSettings(size=96, iterations=12, preview_every=4)
+    request = FaceSwapRequest(
+        image, photos, quick=False, models_dir=shared_models, settings=settings
+    )
+    updates = []
+    out = drive(run(request, RunContext()), updates.append)
+    previews = [u for u in updates if u.preview is not None]
+    assert len(previews) >= 2 and previews[0].preview.shape[:2] == (
+        previews[0].preview_rect.h,
+        previews[0].preview_rect.w,
+    )
+    before, after = detect_faces(image)[0], detect_faces(out)[0]
+    new = embedding(out, after)
+    assert min(np.linalg.norm(new - embedding(p, detect_faces(p)[0])) for p in photos) < SAME_PERSON
+    assert np.linalg.norm(new - embedding(image, before)) > SAME_PERSON
+    error = np.linalg.norm(after.landmarks - before.landmarks, axis=1).mean()
+    assert error < 0.05 * inter_ocular(before.landmarks)

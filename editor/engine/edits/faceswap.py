@@ -1,10 +1,11 @@
 """Face swap (Korshunova et al. 2017): replace one face in the image by a new identity, given
 several photos of that identity.
 
-Built so far: the quick mode (`editor.ops.face_swap.quick_swap`: nearest-pose photo, piecewise
-affine warp over the landmarks, colour matched, Poisson-blended through a landmark face mask).
-The full mode, the optimisation with landmark-region-restricted neural patches, is not built yet
-and asking for it is a clear error (issue 8).
+quick (`editor.ops.face_swap.quick_swap`): the nearest-pose photo, warped piecewise affinely
+over the landmarks, colour matched, Poisson-blended through a landmark face mask; ~1 s.
+full (`editor.ops.face_swap_full.swap_full`): from the quick result, an optimisation in a frame
+round the face with a content term, landmark-region-restricted neural patches from all the
+identity photos, a lighting and a TV term; previews stream; then warped back and blended.
 
 Faces come from dlib (`editor.engine.face_models`): detected, 68 landmarks, numbered left to
 right; the default target is the largest face. Pixels outside the blended face are returned
@@ -15,14 +16,31 @@ are written back).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
+from editor.core.geometry import Rect
 from editor.engine.edits.pixels import from_rgb01, to_rgb01
 from editor.engine.face_models import Face, detect_faces
+from editor.engine.features import shared_features
 from editor.engine.jobs import Run, RunContext, Update
-from editor.ops.face_swap import quick_swap
+from editor.ops.face_swap import (
+    face_mask,
+    match_colour,
+    poisson_blend,
+    quick_swap,
+    similarity_fit,
+)
+from editor.ops.face_swap_full import (
+    FullSettings,
+    apply_affine,
+    face_frame,
+    region_labels,
+    swap_full,
+)
 
 
 @dataclass(frozen=True)
@@ -30,13 +48,16 @@ class FaceSwapRequest:
     """image: (H, W[, C]) uint8/uint16 document pixels; photos: the new identity, (h, w, 3)
     uint8 RGB each, one face per photo (the largest is used); target: the face's index left to
     right, None = the face at `target_point` (x, y) (the GUI: where the user painted), else the
-    largest; quick: the quick mode (the full mode is not built yet)."""
+    largest; quick: warp and blend only (else the optimisation follows, which needs the VGG19
+    weights from `models_dir` or the model store)."""
 
     image: np.ndarray
     photos: tuple[np.ndarray, ...]
     target: int | None = None
     quick: bool = True
     target_point: tuple[float, float] | None = None
+    models_dir: Path | None = None
+    settings: FullSettings = FullSettings()
 
 
 def rgb8(pixels: np.ndarray) -> np.ndarray:
@@ -72,8 +93,6 @@ def pick_target(
 
 def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
     """Swap the face; returns the whole image in its own layout and dtype."""
-    if not request.quick:
-        raise ValueError("the full (optimisation) face swap is not built yet; use the quick mode")
     if not request.photos:
         raise ValueError("no photos of the new face: give at least one")
     yield Update(progress=0.05, message="Finding faces")
@@ -89,8 +108,15 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
         photo_landmarks.append(found[_largest(found)].landmarks)
         ctx.check_cancelled()
         yield Update(progress=0.1 + 0.6 * n / len(request.photos), message="Finding faces")
-    yield Update(progress=0.75, message=f"Swapping face {index}")
-    swapped, _ = quick_swap(rgb, faces[index].landmarks, list(request.photos), photo_landmarks)
+    share = 0.75 if request.quick else 0.2
+    yield Update(progress=share, message=f"Swapping face {index}")
+    landmarks = faces[index].landmarks
+    swapped, _ = quick_swap(rgb, landmarks, list(request.photos), photo_landmarks)
+    if not request.quick:
+        features = shared_features(request.models_dir, ctx.device)
+        swapped = yield from _optimise(
+            rgb, swapped, landmarks, request.photos, photo_landmarks, features, request, ctx
+        )
     changed = np.any(swapped != rgb, axis=2)
     result = request.image.copy()
     if changed.any():
@@ -101,3 +127,69 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
         result[changed] = converted[changed]
     yield Update(progress=1.0, message="Done")
     return result
+
+
+def _tensor(rgb: np.ndarray, device) -> torch.Tensor:
+    return torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None].to(device)
+
+
+def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request, ctx) -> Run:
+    """The full mode on top of the quick result; returns the new (H, W, 3) uint8 image."""
+    size = request.settings.size
+    frame = face_frame(landmarks, size)
+    in_frame = apply_affine(frame, landmarks)
+    warp = lambda image, m: cv2.warpAffine(  # noqa: E731
+        image, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT_101
+    )
+    content_frame = warp(rgb, frame)
+    content = _tensor(content_frame, ctx.device)
+    init = _tensor(warp(quick, frame), ctx.device)
+    content_labels = region_labels(in_frame, size)
+    identities, labels = [], []
+    for photo, marks in zip(photos, photo_landmarks, strict=True):
+        matrix, _ = similarity_fit(marks, in_frame)
+        # In the input's colours, as the quick result is: the patches bring structure, not tone.
+        aligned = warp(photo, matrix).astype(np.float32)
+        aligned = match_colour(aligned, content_frame, content_labels)
+        identities.append(_tensor(aligned, ctx.device))
+        labels.append(region_labels(apply_affine(matrix, marks), size))
+    mask = face_mask(landmarks, rgb.shape[:2])
+    x, y, w, h = cv2.boundingRect(mask)
+    rect = Rect(x, y, w, h)
+
+    def back(frame01: torch.Tensor) -> np.ndarray:
+        """The quick result plus what the optimisation changed, warped back: the frame is
+        smaller than the face, so its own pixels would blur it; its changes do not."""
+        delta = ((frame01 - init)[0].permute(1, 2, 0).cpu().numpy() * 255.0).astype(np.float32)
+        delta = cv2.warpAffine(
+            delta, frame, rgb.shape[1::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+        )  # fmt: skip
+        return np.clip(quick.astype(np.float32) + delta, 0, 255).round().astype(np.uint8)
+
+    steps = swap_full(
+        features,
+        features.available_layers,
+        content,
+        identities,
+        content_labels,
+        labels,
+        init,
+        request.settings,
+        cancel=ctx.check_cancelled,
+    )
+    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 2.0)[..., None]
+    while True:
+        try:
+            progress, current = next(steps)
+        except StopIteration as stop:
+            result = stop.value
+            break
+        preview = (back(current) * alpha + rgb * (1 - alpha)).astype(np.uint8)
+        yield Update(
+            progress=0.2 + 0.75 * progress,
+            message="Optimising the face",
+            preview=preview[rect.slices],
+            preview_rect=rect,
+        )
+    return poisson_blend(back(result), rgb, mask)

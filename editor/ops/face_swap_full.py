@@ -1,0 +1,184 @@
+"""Face swap, full mode: an optimisation in the style of Korshunova et al. 2017 ("Fast Face-swap
+Using Convolutional Neural Networks"), run per image instead of trained into a network.
+
+Everything happens in a square frame round the input face (`face_frame`), into which the input
+and every photo of the new identity are aligned by a similarity transform on their 68 landmarks.
+The frame's pixels x are optimised (Adam, from the quick mode's warp) to minimise
+
+    content_weight * |VGG(x) - VGG(input)|^2 / |VGG(input)|^2      (relu4_1: pose, expression)
+  + patch_weight   * sum over facial regions r of the CNNMRF loss of x's patches in r against
+                     the identity photos' patches in r only, across all photos   (relu3_1, relu4_1)
+  + light_weight   * |blur(luma(x)) - blur(luma(input))|^2          (the input's illumination)
+  + tv_weight      * TV(x)
+
+The regions (`region_labels`: brows, eyes, nose, mouth, the rest of the face) restrict the patch
+search as the paper does: a patch near the eyes is only matched with eye patches. Pure torch:
+the VGG feature callable arrives as an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from editor.ops.face_swap import face_mask, face_outline
+from editor.ops.neural_patch import PatchBank
+from editor.ops.style_losses import content_loss, tv_loss
+
+SKIN, BROWS, EYES, NOSE, MOUTH = 1, 2, 3, 4, 5
+REGIONS = (SKIN, BROWS, EYES, NOSE, MOUTH)
+
+
+@dataclass(frozen=True)
+class FullSettings:
+    """Frame side in pixels, Adam steps and rate, the loss weights (set by eye on the test
+    photos: content 1 / patches 1 kept the input's identity, lr 0.01 / TV 0.5 left pink
+    speckle), and how often matches are refreshed and previews sent."""
+
+    size: int = 128
+    iterations: int = 60
+    lr: float = 0.008
+    content_weight: float = 0.5
+    patch_weight: float = 2.0
+    light_weight: float = 20.0
+    tv_weight: float = 2.0
+    rematch_every: int = 5
+    preview_every: int = 10
+    deep_layers: bool = True
+    """relu4_1 for content and patches when the features have it (slower on a CPU)."""
+
+
+def face_frame(landmarks: np.ndarray, size: int, margin: float = 0.15) -> np.ndarray:
+    """(2, 3) matrix taking image coordinates to a size x size frame round the face outline
+    (a square of the outline's larger side plus `margin` on each side)."""
+    outline = face_outline(landmarks)
+    (x0, y0), (x1, y1) = outline.min(0), outline.max(0)
+    side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    scale = size / side
+    return np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]])
+
+
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def region_labels(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) uint8: 0 outside the face, SKIN inside, BROWS / EYES / NOSE / MOUTH on the
+    hulls of those landmarks (grown a little, so each holds whole patches)."""
+    labels = np.where(face_mask(landmarks, (size, size)) > 0, SKIN, 0).astype(np.uint8)
+    grow = max(2, size // 40)
+    parts = (
+        (BROWS, [slice(17, 22), slice(22, 27)]),
+        (NOSE, [slice(27, 36)]),
+        (EYES, [slice(36, 42), slice(42, 48)]),
+        (MOUTH, [slice(48, 68)]),
+    )
+    for label, groups in parts:
+        layer = np.zeros((size, size), np.uint8)
+        for group in groups:
+            hull = cv2.convexHull(np.round(landmarks[group]).astype(np.int32))
+            cv2.fillConvexPoly(layer, hull, 1)
+        layer = cv2.dilate(layer, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+        labels[(layer > 0) & (labels > 0)] = label
+    return labels
+
+
+def _luma_blur(x: Tensor, sigma: float) -> Tensor:
+    luma = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+    radius = max(1, int(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-(t**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    luma = F.conv2d(F.pad(luma, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(luma, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1))
+
+
+def _at(labels: np.ndarray, size: tuple[int, int], device) -> Tensor:
+    small = cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+    return torch.from_numpy(small).to(device)
+
+
+def swap_full(
+    features: Callable[[Tensor, Sequence[str]], dict[str, Tensor]],
+    available: Sequence[str],
+    content: Tensor,
+    identities: Sequence[Tensor],
+    content_labels: np.ndarray,
+    identity_labels: Sequence[np.ndarray],
+    init: Tensor,
+    settings: FullSettings = FullSettings(),
+    cancel: Callable[[], None] | None = None,
+) -> Generator[tuple[float, Tensor], None, Tensor]:
+    """Optimise the aligned face; yields (progress, current frame) every `preview_every` steps
+    and returns the result. content, identities, init: (1, 3, S, S) RGB 0..1 in the frame;
+    labels: (S, S) region maps from `region_labels`."""
+    have = set(available)
+    if not settings.deep_layers:
+        have.discard("relu4_1")
+    content_layer = "relu4_1" if "relu4_1" in have else "relu3_1"
+    patch_layers = [n for n in ("relu3_1", "relu4_1") if n in have]
+    layers = list(dict.fromkeys([content_layer, *patch_layers]))
+    device = content.device
+    with torch.no_grad():
+        target = features(content, [content_layer])[content_layer]
+        light = _luma_blur(content, content.shape[-1] / 24)
+        banks: dict[tuple[str, int], PatchBank] = {}
+        gen_masks: dict[tuple[str, int], Tensor] = {}
+        identity_feats = [features(photo, patch_layers) for photo in identities]
+        for name in patch_layers:
+            shape = identity_feats[0][name].shape[-2:]
+            gen_regions = _at(content_labels, tuple(shape), device)
+            for region in REGIONS:
+                masks = [
+                    (_at(lab, tuple(shape), device) == region).float()[None, None]
+                    for lab in identity_labels
+                ]
+                gen_mask = (gen_regions == region).float()[None, None]
+                if gen_mask.sum() < 1 or sum(float(m.sum()) for m in masks) < 1:
+                    continue
+                try:
+                    banks[(name, region)] = PatchBank(
+                        [f[name] for f in identity_feats], masks=masks, max_patches=2048
+                    )
+                except ValueError:  # no whole patch of this region at this layer
+                    continue
+                gen_masks[(name, region)] = gen_mask
+    x = init.detach().clone().to(device).requires_grad_(True)
+    optimiser = torch.optim.Adam([x], lr=settings.lr)
+    matches: dict[tuple[str, int], tuple[Tensor, Tensor]] = {}
+    for step in range(settings.iterations):
+        if cancel is not None:
+            cancel()
+        feats = features(x, layers)
+        patch = x.new_zeros(())
+        total = sum(float(m.sum()) for m in gen_masks.values()) or 1.0
+        for key, bank in banks.items():
+            name, _ = key
+            if key not in matches or step % settings.rematch_every == 0:
+                matches[key] = bank.match(feats[name], gen_masks[key])
+            share = float(gen_masks[key].sum()) / total
+            patch = patch + share * bank.loss(feats[name], matches=matches[key])
+        loss = (
+            settings.content_weight * content_loss(feats[content_layer], target)
+            + settings.patch_weight * patch
+            + settings.light_weight * F.mse_loss(_luma_blur(x, content.shape[-1] / 24), light)
+            + settings.tv_weight * tv_loss(x)
+        )
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        with torch.no_grad():
+            x.clamp_(0.0, 1.0)
+        done = step + 1
+        if done % settings.preview_every == 0 and done < settings.iterations:
+            yield done / settings.iterations, x.detach().clone()
+    result = x.detach()
+    yield 1.0, result.clone()
+    return result
