@@ -90,3 +90,20 @@ def embedding(rgb: np.ndarray, face: Face) -> np.ndarray:
     with _lock:
         shape = predictor(image, dlib.rectangle(x, y, x + w, y + h))
         return np.array(recogniser.compute_face_descriptor(image, shape))
+
+
+@cache
+def load_mobilefacenet(models_dir: Path | None, device: str = "cpu"):
+    """MobileFaceNet with its verified weights from the model store (`mobilefacenet`), in eval
+    mode with frozen parameters; ModelMissing names the file and `semedit models fetch`."""
+    import torch
+
+    from editor.engine.store import ModelStore
+    from editor.ops.face_embedding import MobileFaceNet
+
+    path = ModelStore(models_dir=models_dir).file_path("mobilefacenet")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net = MobileFaceNet()
+    net.load_state_dict(state, strict=True)
+    net.eval().requires_grad_(False)
+    return net.to(device)

@@ -10,6 +10,7 @@ The frame's pixels x are optimised (Adam, from the quick mode's warp) to minimis
                      the identity photos' patches in r only, across all photos   (relu3_1, relu4_1)
   + light_weight   * |blur(luma(x)) - blur(luma(input))|^2          (the input's illumination)
   + tv_weight      * TV(x)
+  + identity_weight * (1 - cos(MobileFaceNet(x), MobileFaceNet(identity photos)))   (optional)
 
 The regions (`region_labels`: brows, eyes, nose, mouth, the rest of the face) restrict the patch
 search as the paper does: a patch near the eyes is only matched with eye patches. Pure torch:
@@ -25,8 +26,9 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
+from editor.ops.face_embedding import unit_embedding
 from editor.ops.face_swap import face_mask, face_outline
 from editor.ops.neural_patch import PatchBank
 from editor.ops.style_losses import content_loss, tv_loss
@@ -48,6 +50,9 @@ class FullSettings:
     patch_weight: float = 2.0
     light_weight: float = 20.0
     tv_weight: float = 2.0
+    identity_weight: float = 0.0
+    """1 - cosine of the MobileFaceNet embeddings of x and of the identity photos (when the
+    caller gives the network); 0 = off."""
     rematch_every: int = 5
     preview_every: int = 10
     deep_layers: bool = True
@@ -115,10 +120,12 @@ def swap_full(
     init: Tensor,
     settings: FullSettings = FullSettings(),
     cancel: Callable[[], None] | None = None,
+    identity: tuple[nn.Module, Tensor, np.ndarray] | None = None,
 ) -> Generator[tuple[float, Tensor], None, Tensor]:
     """Optimise the aligned face; yields (progress, current frame) every `preview_every` steps
     and returns the result. content, identities, init: (1, 3, S, S) RGB 0..1 in the frame;
-    labels: (S, S) region maps from `region_labels`."""
+    labels: (S, S) region maps from `region_labels`. identity: (MobileFaceNet, the identity
+    photos' mean unit embedding, the input's 68 landmarks in the frame) for the identity term."""
     have = set(available)
     if not settings.deep_layers:
         have.discard("relu4_1")
@@ -171,6 +178,10 @@ def swap_full(
             + settings.light_weight * F.mse_loss(_luma_blur(x, content.shape[-1] / 24), light)
             + settings.tv_weight * tv_loss(x)
         )
+        if identity is not None and settings.identity_weight:
+            net, wanted, frame_landmarks = identity
+            cosine = unit_embedding(net, x, frame_landmarks) @ wanted
+            loss = loss + settings.identity_weight * (1.0 - cosine)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

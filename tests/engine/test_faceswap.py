@@ -117,3 +117,30 @@ def test_full_mode_streams_previews_and_keeps_identity_and_pose(faces, shared_mo
     assert np.linalg.norm(new - embedding(image, before)) > SAME_PERSON
     error = np.linalg.norm(after.landmarks - before.landmarks, axis=1).mean()
     assert error < 0.05 * inter_ocular(before.landmarks)
+
+
+def test_identity_term_moves_the_face_towards_the_identity_embedding(faces, shared_models):
+    import torch
+
+    from editor.engine.face_models import load_mobilefacenet
+    from editor.ops.face_embedding import unit_embedding
+    from editor.ops.face_swap_full import FullSettings
+
+    image = _load(faces / "obama" / "obama.jpg")[::2, ::2]
+    photo = _load(faces / "biden" / "biden.jpg")
+    net = load_mobilefacenet(shared_models)
+
+    def embed(rgb):
+        x = torch.from_numpy(rgb.astype(np.float32) / 255).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            return unit_embedding(net, x, detect_faces(rgb)[0].landmarks)
+
+    wanted = embed(photo)
+    cosines = []
+    for weight in (0.0, 4.0):
+        settings = FullSettings(size=96, iterations=12, identity_weight=weight)
+        request = FaceSwapRequest(
+            image, (photo,), quick=False, models_dir=shared_models, settings=settings
+        )
+        cosines.append(float(embed(drive(run(request, RunContext()))) @ wanted))
+    assert cosines[1] > cosines[0] + 0.02, cosines

@@ -24,9 +24,10 @@ import torch
 
 from editor.core.geometry import Rect
 from editor.engine.edits.pixels import from_rgb01, to_rgb01
-from editor.engine.face_models import Face, detect_faces
+from editor.engine.face_models import Face, detect_faces, load_mobilefacenet
 from editor.engine.features import shared_features
 from editor.engine.jobs import Run, RunContext, Update
+from editor.ops.face_embedding import unit_embedding
 from editor.ops.face_swap import (
     face_mask,
     match_colour,
@@ -167,6 +168,17 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
         )  # fmt: skip
         return np.clip(quick.astype(np.float32) + delta, 0, 255).round().astype(np.uint8)
 
+    identity = None
+    if request.settings.identity_weight:
+        net = load_mobilefacenet(request.models_dir, str(ctx.device))
+        with torch.no_grad():
+            wanted = torch.stack(
+                [
+                    unit_embedding(net, _tensor(photo, ctx.device), marks)
+                    for photo, marks in zip(photos, photo_landmarks, strict=True)
+                ]
+            ).mean(0)
+        identity = (net, torch.nn.functional.normalize(wanted, dim=0), in_frame)
     steps = swap_full(
         features,
         features.available_layers,
@@ -177,6 +189,7 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
         init,
         request.settings,
         cancel=ctx.check_cancelled,
+        identity=identity,
     )
     alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 2.0)[..., None]
     while True:
