@@ -106,6 +106,8 @@ def test_full_mode_streams_previews_and_keeps_identity_and_pose(faces, shared_mo
     )
     updates = []
     out = drive(run(request, RunContext()), updates.append)
+    progress = [u.progress for u in updates]
+    assert progress == sorted(progress) and progress[-1] == 1.0
     previews = [u for u in updates if u.preview is not None]
     assert len(previews) >= 2 and previews[0].preview.shape[:2] == (
         previews[0].preview_rect.h,
