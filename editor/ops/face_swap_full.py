@@ -9,7 +9,7 @@ The frame's pixels x are optimised (Adam, from the quick mode's warp) to minimis
   + patch_weight   * sum over facial regions r of the CNNMRF loss of x's patches in r against
                      the identity photos' patches in r only, across all photos   (relu3_1, relu4_1)
   + light_weight   * |blur(luma(x)) - blur(luma(input))|^2          (the input's illumination)
-  + tv_weight      * TV(x)
+  + tv_weight      * TV(x)  +  chroma_tv_weight * TV(colour-opponent channels of x)
   + identity_weight * (1 - cos(MobileFaceNet(x), MobileFaceNet(identity photos)))   (optional)
 
 The regions (`region_labels`: brows, eyes, nose, mouth, the rest of the face) restrict the patch
@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from editor.ops.face_embedding import unit_embedding
 from editor.ops.face_swap import face_mask, face_outline
-from editor.ops.neural_patch import PatchBank
+from editor.ops.neural_patch import PatchBank, chroma_tv
 from editor.ops.style_losses import content_loss, tv_loss
 
 SKIN, BROWS, EYES, NOSE, MOUTH = 1, 2, 3, 4, 5
@@ -40,17 +40,20 @@ REGIONS = (SKIN, BROWS, EYES, NOSE, MOUTH)
 @dataclass(frozen=True)
 class FullSettings:
     """Frame side in pixels, Adam steps and rate, the loss weights, and how often matches are
-    refreshed and previews sent. On the six pairs of benchmarks/bench_faceswap.py: content 0.5
-    moves the new identity closest (mean dlib distance 0.386) but keeps the landmarks within 5 %
-    on only 2 of 6; 2.0 on 4 of 6 (0.419); lr 0.01 with TV 0.5 left pink speckle."""
+    refreshed and previews sent. On the six pairs of benchmarks/bench_faceswap.py (relu4_1 from
+    the wct16x aux heads): content 2 brings the new identity to a mean dlib distance of 0.387
+    but keeps the landmarks within 5 % on 3 of 6; 3 gives 0.407 and 4 of 6. lr 0.01 with TV
+    0.5 left pink speckle, as did relu4_1 until the colour-only TV."""
 
     size: int = 128
     iterations: int = 60
     lr: float = 0.008
-    content_weight: float = 2.0
+    content_weight: float = 3.0
     patch_weight: float = 2.0
     light_weight: float = 20.0
     tv_weight: float = 2.0
+    chroma_tv_weight: float = 10.0
+    """Total variation on colour only: the patch term's pixel gradients leave colour speckle."""
     identity_weight: float = 0.0
     """1 - cosine of the MobileFaceNet embeddings of x and of the identity photos (when the
     caller gives the network); 0 = off."""
@@ -178,6 +181,7 @@ def swap_full(
             + settings.patch_weight * patch
             + settings.light_weight * F.mse_loss(_luma_blur(x, content.shape[-1] / 24), light)
             + settings.tv_weight * tv_loss(x)
+            + settings.chroma_tv_weight * chroma_tv(x)
         )
         if identity is not None and settings.identity_weight:
             net, wanted, frame_landmarks = identity

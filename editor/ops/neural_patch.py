@@ -217,7 +217,7 @@ def _tv(x: Tensor) -> Tensor:
     return (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., 1:] - x[..., :-1]).pow(2).mean()
 
 
-def _chroma_tv(x: Tensor) -> Tensor:
+def chroma_tv(x: Tensor) -> Tensor:
     """`_tv` of the colour-opponent channels only (red-green, blue-yellow): it removes colour
     speckle without blurring the luminance, where sharpness is seen."""
     r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
@@ -277,7 +277,7 @@ def refine_hole(
         squared source feature so one weight fits every layer and image.
     tv_weight: total variation of the hole window (0 by default: the texture term is sharp
         and the content term already damps noise). chroma_tv_weight: the same on colour
-        only (`_chroma_tv`), against the red/blue speckle pixel-level VGG gradients leave.
+        only (`chroma_tv`), against the red/blue speckle pixel-level VGG gradients leave.
     scales: coarse to fine image scales ending in 1.0; None = halve until the long side is
         <= 160 px (256 px -> (0.5, 1), 512 px -> (0.25, 0.5, 1)). Each scale starts from the
         previous one's result, upsampled, inside the hole.
@@ -397,7 +397,7 @@ def refine_hole(
             if tv_weight:
                 loss = loss + tv_weight * _tv(xw)
             if chroma_tv_weight:
-                loss = loss + chroma_tv_weight * _chroma_tv(xw)
+                loss = loss + chroma_tv_weight * chroma_tv(xw)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

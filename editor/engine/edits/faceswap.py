@@ -25,7 +25,7 @@ import torch
 from editor.core.geometry import Rect
 from editor.engine.edits.pixels import from_rgb01, to_rgb01
 from editor.engine.face_models import Face, detect_faces, load_mobilefacenet
-from editor.engine.features import shared_features
+from editor.engine.features import style_features
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.face_embedding import unit_embedding
 from editor.ops.face_swap import (
@@ -115,7 +115,7 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
     landmarks = faces[index].landmarks
     swapped, _ = quick_swap(rgb, landmarks, list(request.photos), photo_landmarks)
     if not request.quick:
-        features = shared_features(request.models_dir, ctx.device)
+        features = style_features(request.models_dir, ctx.device)
         swapped = yield from _optimise(
             rgb, swapped, landmarks, request.photos, photo_landmarks, features, request, ctx
         )
