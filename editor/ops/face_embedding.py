@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from editor.ops.face_swap import similarity_fit
+
 ARC_TEMPLATE = np.array(
     [
         [38.2946, 51.6963],
@@ -105,18 +107,11 @@ class MobileFaceNet(nn.Module):
         return self.bn(self.conv3(x)).flatten(1)
 
 
-def _template_matrix(points: np.ndarray) -> np.ndarray:
-    """(2, 3) similarity taking `points` (5, 2) onto ARC_TEMPLATE (Umeyama)."""
-    from editor.ops.face_swap import similarity_fit
-
-    return similarity_fit(points, ARC_TEMPLATE)[0]
-
-
 def aligned_112(image01: Tensor, landmarks: np.ndarray) -> Tensor:
     """(1, 3, H, W) RGB 0..1 -> (1, 3, 112, 112) aligned and normalised, differentiable in the
     pixels (bilinear sampling through `affine_grid`)."""
     h, w = image01.shape[-2:]
-    forward = np.vstack([_template_matrix(five_points(landmarks)), [0, 0, 1]])
+    forward = np.vstack([similarity_fit(five_points(landmarks), ARC_TEMPLATE)[0], [0, 0, 1]])
     inverse = np.linalg.inv(forward)  # template pixel -> image pixel
     # affine_grid works in [-1, 1] coordinates (align_corners=False: pixel centres at (i+0.5)).
     out_from_norm = np.array([[56.0, 0, 55.5], [0, 56.0, 55.5], [0, 0, 1]])

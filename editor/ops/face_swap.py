@@ -52,6 +52,11 @@ def face_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, 2) points moved by a (2, 3) affine matrix."""
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
 def similarity_fit(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float]:
     """The similarity transform (rotation, uniform scale, shift) taking `src` points closest to
     `dst` (Umeyama 1991): (2, 3) matrix and the RMS residual in `dst` units."""
@@ -63,7 +68,7 @@ def similarity_fit(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float]
     rotation = u @ correction @ vt
     scale = float((s * np.diag(correction)).sum() / max((a**2).sum(), 1e-12))
     matrix = np.hstack([scale * rotation, (md - scale * rotation @ ms)[:, None]])
-    moved = src @ matrix[:, :2].T + matrix[:, 2]
+    moved = apply_affine(matrix, src)
     return matrix, float(np.sqrt(((moved - dst) ** 2).sum(1).mean()))
 
 

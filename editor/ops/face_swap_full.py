@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from editor.ops.face_embedding import unit_embedding
 from editor.ops.face_swap import face_mask, face_outline
 from editor.ops.neural_patch import PatchBank, chroma_tv
-from editor.ops.style_losses import content_loss, tv_loss
+from editor.ops.style_losses import content_loss, rgb_to_yiq, tv_loss
 
 SKIN, BROWS, EYES, NOSE, MOUTH = 1, 2, 3, 4, 5
 REGIONS = (SKIN, BROWS, EYES, NOSE, MOUTH)
@@ -74,10 +74,6 @@ def face_frame(landmarks: np.ndarray, size: int, margin: float = 0.15) -> np.nda
     return np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]])
 
 
-def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
-
-
 def region_labels(landmarks: np.ndarray, size: int) -> np.ndarray:
     """(size, size) uint8: 0 outside the face, SKIN inside, BROWS / EYES / NOSE / MOUTH on the
     hulls of those landmarks (grown a little, so each holds whole patches)."""
@@ -100,7 +96,7 @@ def region_labels(landmarks: np.ndarray, size: int) -> np.ndarray:
 
 
 def _luma_blur(x: Tensor, sigma: float) -> Tensor:
-    luma = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+    luma = rgb_to_yiq(x)[:, :1]
     radius = max(1, int(3 * sigma))
     t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     kernel = torch.exp(-(t**2) / (2 * sigma**2))
@@ -161,6 +157,8 @@ def swap_full(
                 except ValueError:  # no whole patch of this region at this layer
                     continue
                 gen_masks[(name, region)] = gen_mask
+    area = sum(float(m.sum()) for m in gen_masks.values()) or 1.0
+    shares = {key: float(m.sum()) / area for key, m in gen_masks.items()}
     x = init.detach().clone().to(device).requires_grad_(True)
     optimiser = torch.optim.Adam([x], lr=settings.lr)
     matches: dict[tuple[str, int], tuple[Tensor, Tensor]] = {}
@@ -169,13 +167,11 @@ def swap_full(
             cancel()
         feats = features(x, layers)
         patch = x.new_zeros(())
-        total = sum(float(m.sum()) for m in gen_masks.values()) or 1.0
         for key, bank in banks.items():
             name, _ = key
             if key not in matches or step % settings.rematch_every == 0:
                 matches[key] = bank.match(feats[name], gen_masks[key])
-            share = float(gen_masks[key].sum()) / total
-            patch = patch + share * bank.loss(feats[name], matches=matches[key])
+            patch = patch + shares[key] * bank.loss(feats[name], matches=matches[key])
         loss = (
             settings.content_weight * content_loss(feats[content_layer], target)
             + settings.patch_weight * patch

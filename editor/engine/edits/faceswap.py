@@ -29,19 +29,14 @@ from editor.engine.features import style_features
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.face_embedding import unit_embedding
 from editor.ops.face_swap import (
+    apply_affine,
     face_mask,
     match_colour,
     poisson_blend,
     quick_swap,
     similarity_fit,
 )
-from editor.ops.face_swap_full import (
-    FullSettings,
-    apply_affine,
-    face_frame,
-    region_labels,
-    swap_full,
-)
+from editor.ops.face_swap_full import FullSettings, face_frame, region_labels, swap_full
 
 
 @dataclass(frozen=True)
@@ -131,10 +126,6 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
     return result
 
 
-def _tensor(rgb: np.ndarray, device) -> torch.Tensor:
-    return torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None].to(device)
-
-
 def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request, ctx) -> Run:
     """The full mode on top of the quick result; returns the new (H, W, 3) uint8 image."""
     size = request.settings.size
@@ -144,8 +135,8 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
         image, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT_101
     )
     content_frame = warp(rgb, frame)
-    content = _tensor(content_frame, ctx.device)
-    init = _tensor(warp(quick, frame), ctx.device)
+    content = to_rgb01(content_frame, ctx.device)
+    init = to_rgb01(warp(quick, frame), ctx.device)
     content_labels = region_labels(in_frame, size)
     identities, labels = [], []
     for photo, marks in zip(photos, photo_landmarks, strict=True):
@@ -153,21 +144,25 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
         # In the input's colours, as the quick result is: the patches bring structure, not tone.
         aligned = warp(photo, matrix).astype(np.float32)
         aligned = match_colour(aligned, content_frame, content_labels)
-        identities.append(_tensor(aligned, ctx.device))
+        identities.append(to_rgb01(aligned, ctx.device))
         labels.append(region_labels(apply_affine(matrix, marks), size))
     mask = face_mask(landmarks, rgb.shape[:2])
     x, y, w, h = cv2.boundingRect(mask)
     rect = Rect(x, y, w, h)
+    # Image pixels of `rect` -> frame: the frame matrix with the rect's corner as the origin.
+    to_frame = frame.copy()
+    to_frame[:, 2] += frame[:, :2] @ [x, y]
 
     def back(frame01: torch.Tensor) -> np.ndarray:
-        """The quick result plus what the optimisation changed, warped back: the frame is
-        smaller than the face, so its own pixels would blur it; its changes do not."""
+        """`rect` of the quick result plus what the optimisation changed, warped back: the
+        frame is smaller than the face, so its own pixels would blur it; its changes do not."""
         delta = ((frame01 - init)[0].permute(1, 2, 0).cpu().numpy() * 255.0).astype(np.float32)
         delta = cv2.warpAffine(
-            delta, frame, rgb.shape[1::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            delta, to_frame, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_CONSTANT,
         )  # fmt: skip
-        return np.clip(quick.astype(np.float32) + delta, 0, 255).round().astype(np.uint8)
+        face = quick[rect.slices].astype(np.float32) + delta
+        return np.clip(face, 0, 255).round().astype(np.uint8)
 
     identity = None
     if request.settings.identity_weight:
@@ -175,7 +170,7 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
         with torch.no_grad():
             wanted = torch.stack(
                 [
-                    unit_embedding(net, _tensor(photo, ctx.device), marks)
+                    unit_embedding(net, to_rgb01(photo, ctx.device), marks)
                     for photo, marks in zip(photos, photo_landmarks, strict=True)
                 ]
             ).mean(0)
@@ -192,18 +187,21 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
         cancel=ctx.check_cancelled,
         identity=identity,
     )
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 2.0)[..., None]
+    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 2.0)[rect.slices][..., None]
+    below = rgb[rect.slices]
     while True:
         try:
             progress, current = next(steps)
         except StopIteration as stop:
             result = stop.value
             break
-        preview = (back(current) * alpha + rgb * (1 - alpha)).astype(np.uint8)
+        preview = (back(current) * alpha + below * (1 - alpha)).astype(np.uint8)
         yield Update(
             progress=0.2 + 0.75 * progress,
             message="Optimising the face",
-            preview=preview[rect.slices],
+            preview=preview,
             preview_rect=rect,
         )
-    return poisson_blend(back(result), rgb, mask)
+    face = quick.copy()
+    face[rect.slices] = back(result)
+    return poisson_blend(face, rgb, mask)
