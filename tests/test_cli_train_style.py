@@ -9,6 +9,7 @@ from PIL import Image
 from safetensors.torch import load_file, safe_open
 
 from editor.cli import COMMANDS, main
+from editor.ops.style_train import NEW_STYLE_INPUT_NOISE
 from editor.ops.transform_net import load_transform_net
 
 
@@ -68,6 +69,7 @@ def test_writes_a_loadable_network_and_resumes(tmp_path, shared_models):
     assert "Johnson" in meta["training"]
     net = load_transform_net(load_file(str(out)), meta)
     assert net.channels == (8, 16, 16)
+    assert net.input_noise == NEW_STYLE_INPUT_NOISE > 0  # new styles paint flat areas too
     assert (tmp_path / "stripes_preview.png").exists()
 
     assert main(_args(style, photos, out, shared_models, 3, "--resume")) == 0
@@ -76,13 +78,15 @@ def test_writes_a_loadable_network_and_resumes(tmp_path, shared_models):
 
     # Fine-tuning towards more style, on bigger batches and crops (a GPU): the new values replace
     # the saved ones on resume; Adam's state carries over.
-    tune = ("--resume", "--style-weight", "9", "--batch", "2", "--size", "48", "--lr", "3e-4")
+    tune = ("--resume", "--style-weight", "9", "--batch", "2", "--size", "48", "--lr", "3e-4",
+            "--input-noise", "0.1")  # fmt: skip
     assert main(_args(style, photos, out, shared_models, 4, *tune)) == 0
     with safe_open(str(out), framework="pt") as f:
         config = json.loads(f.metadata()["train_config"])
     assert (config["style_weight"], config["batch_size"], config["crop"]) == (9.0, 2, 48)
     assert config["learning_rate"] == 3e-4
     assert config["schedule_start"] == 3  # the new rate warms up from the resumed step
+    assert config["input_noise"] == 0.1
     assert "step 4/4" in (tmp_path / "stripes.log").read_text()
 
 

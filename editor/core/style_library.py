@@ -18,9 +18,7 @@ draws it, and the CLI or tests can use it as is.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass
@@ -37,13 +35,13 @@ from editor.core.imageio import (
     load_image,
     save_image,
 )
+from editor.core.json_index import read_index, write_index
 
 log = logging.getLogger(__name__)
 
 KINDS = ("image", "fast")
 """image: a style picture; fast: a feed-forward style network's weights (issue #5)."""
 THUMBNAIL_SIZE = 96
-INDEX_VERSION = 1
 _FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
 
 
@@ -97,17 +95,8 @@ class StyleLibrary:
         return self.folder / "index.json"
 
     def _read(self) -> list[StyleEntry]:
-        try:
-            data = json.loads(self.index_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return []
-        except (OSError, ValueError) as error:
-            log.warning(
-                "style library index %s unreadable (%s); starting empty", self.index_path, error
-            )
-            return []
         entries = []
-        for item in data.get("styles", []) if isinstance(data, dict) else []:
+        for item in read_index(self.index_path, "styles"):
             try:
                 entry = StyleEntry(
                     id=str(item["id"]),
@@ -122,18 +111,9 @@ class StyleLibrary:
         return entries
 
     def _write(self, entries: list[StyleEntry]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if self.index_path.exists():
-            try:
-                json.loads(self.index_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):  # keep a corrupt index for inspection, once
-                backup = self.index_path.with_suffix(".json.corrupt")
-                if not backup.exists():
-                    os.replace(self.index_path, backup)
-        data = {"version": INDEX_VERSION, "styles": [asdict(e) for e in entries]}
         try:
-            atomic_write_bytes(self.index_path, json.dumps(data, indent=1).encode("utf-8"))
-        except ImageIOError as error:
+            write_index(self.index_path, "styles", [asdict(e) for e in entries])
+        except (OSError, ImageIOError) as error:
             raise StyleLibraryError(f"Cannot write the style library: {error}") from error
 
     # --- reading -----------------------------------------------------------------------------

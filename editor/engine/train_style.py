@@ -90,6 +90,13 @@ def parse_args(argv: list[str] | None = None, *, project: bool = False) -> argpa
         help="peak learning rate (default 1e-3; with --resume it replaces the saved one and "
         "starts a new warm-up and cosine decay from the resumed step: fine-tune at ~3e-4)",
     )
+    p.add_argument(
+        "--input-noise",
+        type=float,
+        help="sigma of noise added to the network's input, so flat areas get strokes too "
+        f"(default {style_train.NEW_STYLE_INPUT_NOISE}; with --resume it replaces the saved "
+        "value)",
+    )
     p.add_argument("--channels", type=int, nargs=3, help="widths at 1, 1/2, 1/4 resolution")
     p.add_argument("--blocks", type=int, help="residual blocks (default 3)")
     p.add_argument("--seed", type=int, default=0)
@@ -174,6 +181,8 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
             saved["batch_size"] = args.batch
         if args.size is not None:
             saved["crop"] = args.size
+        if args.input_noise is not None:  # no weight shapes change: a fine-tune can add it
+            saved["input_noise"] = args.input_noise
         if args.lr is not None:  # a new segment: warm up and decay from here
             saved["learning_rate"] = args.lr
             saved["schedule_start"] = int(load_file(str(args.checkpoint))["step"][0])
@@ -198,6 +207,9 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
             tv_weight=defaults.tv_weight if args.tv_weight is None else args.tv_weight,
             channels=tuple(args.channels) if args.channels else defaults.channels,
             blocks=args.blocks or defaults.blocks,
+            input_noise=style_train.NEW_STYLE_INPUT_NOISE
+            if args.input_noise is None
+            else args.input_noise,
             seed=args.seed,
         )
         style_side = args.style_size or 2 * crop

@@ -139,11 +139,17 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _run_tile(
-    net: nn.Module, tile01: np.ndarray, strength: float, keep_colors: bool, device
+    net: nn.Module,
+    tile01: np.ndarray,
+    strength: float,
+    keep_colors: bool,
+    device,
+    origin: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(tile01)).permute(2, 0, 1)[None].to(device)
     with torch.inference_mode():
-        y = net(x)
+        # A net with input noise takes the tile's place in the image (see `TransformNet`).
+        y = net(x, origin) if getattr(net, "input_noise", 0.0) else net(x)
         if keep_colors:
             y = keep_luminance_only(y, x)
         if strength != 1.0:
@@ -163,6 +169,7 @@ def iter_stylise_fast(
     device: str | torch.device = "cpu",
     viewport: Rect | None = None,
     stats_image: np.ndarray | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> Generator[float, None, np.ndarray]:
     """Stylise `rgb` with `net`, yielding the fraction done after each tile; returns the result.
 
@@ -171,7 +178,8 @@ def iter_stylise_fast(
     chrominance, the output's luminance. style_scale: the input is stylised at 1/style_scale
     of its size (larger strokes for > 1) and brought back. viewport: tiles meeting it first.
     stats_image: (h, w, 3) RGB the normalisation statistics come from (the whole photo when
-    `rgb` is a region of it); None = `rgb` itself.
+    `rgb` is a region of it); None = `rgb` itself. origin: (x, y) of `rgb` in that photo (a
+    net with input noise draws the same noise there as on the whole photo).
     Returns (H, W, 3) float32 RGB 0..1.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -189,8 +197,9 @@ def iter_stylise_fast(
         net = with_statistics_of(net, stats_image, style_scale, device)
     elif not one_pass:
         net = with_statistics_of(net, source, 1.0, device)
+    ox, oy = round(origin[0] / style_scale), round(origin[1] / style_scale)
     if one_pass:
-        out = _run_tile(net, _to01(source), strength, keep_colors, device)
+        out = _run_tile(net, _to01(source), strength, keep_colors, device, (ox, oy))
         yield 1.0
     else:
         blender = TileBlender(wh, ww, 3, overlap)
@@ -201,7 +210,8 @@ def iter_stylise_fast(
             dx, dy = t.rect.x % _GRID, t.rect.y % _GRID
             read = Rect(t.rect.x - dx, t.rect.y - dy, t.rect.w + dx, t.rect.h + dy)
             piece = _to01(source[read.slices])
-            out_tile = _run_tile(net, piece, strength, keep_colors, device)
+            at = (ox + read.x, oy + read.y)
+            out_tile = _run_tile(net, piece, strength, keep_colors, device, at)
             blender.add(t, out_tile[dy:, dx:])
             yield i / len(tiles)
         out = blender.result(np.float32)

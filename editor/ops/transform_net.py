@@ -14,7 +14,12 @@ Two networks live here:
   second on a CPU. Reflection padding (no dark frame at the borders), nearest-neighbour upsampling
   followed by a convolution instead of a transposed convolution (Odena, Dumoulin, Olah 2016,
   "Deconvolution and Checkerboard Artifacts", Distill). RGB 0..1 in and out. Its sizes travel in
-  the safetensors metadata so `load_transform_net` rebuilds it.
+  the safetensors metadata so `load_transform_net` rebuilds it. Optionally (`input_noise`)
+  Gaussian noise is added to its input, as in Ulyanov et al.'s texture networks: a convolutional
+  net maps a flat area (a night sky) to a flat area, while the painting has strokes everywhere;
+  trained with noise, it paints them there too. Noise is fresh in training; at inference it is a
+  fixed tile addressed by absolute pixel position (`origin`), so a region, a tile or the whole
+  image get the same strokes where they overlap.
 - `JohnsonTF`: the original layout of lengstrom/fast-style-transfer (TensorFlow) with TF "SAME"
   zero padding, 0..255 ranges and transposed convolutions, exactly as the shared MANIFEST
   (section 1) describes, so the six known-good nets in ../shared/models/fast_style check our
@@ -26,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from functools import cache
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +40,8 @@ from torch import nn
 ARCHITECTURE = "TransformNet"
 DEFAULT_CHANNELS = (16, 32, 64)
 DEFAULT_BLOCKS = 3
+NOISE_TILE = 256
+"""Side of the fixed inference noise, repeated across larger images."""
 
 
 class ConvLayer(nn.Module):
@@ -100,12 +108,16 @@ class TransformNet(nn.Module):
     MULTIPLE = 4
 
     def __init__(
-        self, channels: tuple[int, int, int] = DEFAULT_CHANNELS, blocks: int = DEFAULT_BLOCKS
+        self,
+        channels: tuple[int, int, int] = DEFAULT_CHANNELS,
+        blocks: int = DEFAULT_BLOCKS,
+        input_noise: float = 0.0,
     ) -> None:
         super().__init__()
         c1, c2, c3 = (int(c) for c in channels)
         self.channels = (c1, c2, c3)
         self.blocks = int(blocks)
+        self.input_noise = float(input_noise)
         self.down = nn.Sequential(
             ConvNormReLU(3, c1, 9),
             ConvNormReLU(c1, c2, 3, stride=2),
@@ -116,12 +128,20 @@ class TransformNet(nn.Module):
         self.to_rgb = ConvLayer(c1, 3, 9)
 
     def config(self) -> dict[str, object]:
-        return {"channels": list(self.channels), "blocks": self.blocks}
+        config: dict[str, object] = {"channels": list(self.channels), "blocks": self.blocks}
+        if self.input_noise:
+            config["input_noise"] = self.input_noise
+        return config
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """origin: (x, y) of the input's top-left pixel in the whole image (the inference noise
+        is addressed by it; nothing else depends on it)."""
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"expected an RGB batch (B, 3, H, W), got {tuple(x.shape)}")
         h, w = x.shape[-2:]
+        if self.input_noise:
+            noise = torch.randn_like(x) if self.training else _noise_at(x, origin)
+            x = (x + self.input_noise * noise).clamp(0.0, 1.0)
         m = self.MULTIPLE
         ph, pw = (-h) % m, (-w) % m
         # Small images: a margin so the 9x9 reflection pads have room (reflect needs pad < size).
@@ -133,6 +153,20 @@ class TransformNet(nn.Module):
         # extremes are reachable without infinite pre-activations; clipped to the image range.
         y = (0.5 + 0.6 * torch.tanh(y)).clamp(0.0, 1.0)
         return y[..., extra : extra + h, extra : extra + w]
+
+
+@cache
+def _noise_tile() -> torch.Tensor:
+    return torch.randn(3, NOISE_TILE, NOISE_TILE, generator=torch.Generator().manual_seed(0))
+
+
+def _noise_at(x: torch.Tensor, origin: tuple[int, int]) -> torch.Tensor:
+    """The fixed noise under x's pixels when x's top-left sits at `origin` = (x, y)."""
+    h, w = x.shape[-2:]
+    rows = (torch.arange(h) + int(origin[1])) % NOISE_TILE
+    cols = (torch.arange(w) + int(origin[0])) % NOISE_TILE
+    tile = _noise_tile()[:, rows][:, :, cols]
+    return tile.to(x.device, x.dtype).expand_as(x)
 
 
 def metadata_for(net: TransformNet) -> dict[str, str]:
@@ -157,7 +191,9 @@ def load_transform_net(
         raise ValueError(f"not a fast-style network: architecture {arch!r}")
     config = json.loads(meta["config"]) if "config" in meta else {}
     net = TransformNet(
-        tuple(config.get("channels", DEFAULT_CHANNELS)), config.get("blocks", DEFAULT_BLOCKS)
+        tuple(config.get("channels", DEFAULT_CHANNELS)),
+        config.get("blocks", DEFAULT_BLOCKS),
+        float(config.get("input_noise", 0.0)),
     )
     try:
         net.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)

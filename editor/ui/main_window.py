@@ -40,13 +40,13 @@ from PySide6.QtWidgets import (
 from editor import __version__
 from editor.core import mask_ops
 from editor.core.document import Document, Layer
+from editor.core.face_sets import FaceSetLibrary
 from editor.core.imageio import (
     OPEN_FILTER,
     SUPPORTED_EXTENSIONS,
     ImageIOError,
     SaveOptions,
     format_for_path,
-    load_image,
     load_mask,
     save_image,
     save_mask,
@@ -54,9 +54,8 @@ from editor.core.imageio import (
 from editor.core.patch import ArrayPatch
 from editor.core.style_library import StyleLibrary
 from editor.engine import fast_styles
-from editor.engine.edits import faceswap, remove, upscale
+from editor.engine.edits import remove, upscale
 from editor.engine.fast_styles import list_fast_styles
-from editor.engine.features import vgg_available
 from editor.engine.sr_choice import choose_upscaler
 from editor.engine.store import ModelError
 from editor.engine.worker import Engine
@@ -64,6 +63,8 @@ from editor.ui.autosave import Autosaver
 from editor.ui.canvas import CanvasView
 from editor.ui.commands import PatchCommand
 from editor.ui.dialogs import PreferencesDialog, SaveOptionsDialog
+from editor.ui.face_edits import FaceEdits
+from editor.ui.face_panel import FacePanel
 from editor.ui.job_bar import EditSession, JobBar
 from editor.ui.models_dialog import ModelsDialog, make_store
 from editor.ui.settings import Settings
@@ -75,6 +76,7 @@ from editor.ui.tools import (
     BrushTool,
     EllipseTool,
     EraserTool,
+    FacePickTool,
     LassoTool,
     MagicWandTool,
     PolygonTool,
@@ -102,9 +104,11 @@ class MainWindow(QMainWindow):
         engine: Engine | None = None,
         style_library: StyleLibrary | None = None,
         fast_styles_dir: Path | None = None,
+        face_sets: FaceSetLibrary | None = None,
     ) -> None:
         super().__init__()
         self.style_library = style_library or StyleLibrary()
+        self.face_sets = face_sets or FaceSetLibrary()
         self.fast_styles_dir = fast_styles_dir or fast_styles.user_dir()
         self._train_dialog = None
         self.settings = Settings(settings)
@@ -162,6 +166,7 @@ class MainWindow(QMainWindow):
             "lasso": LassoTool(self),
             "polygon": PolygonTool(self),
             "wand": MagicWandTool(self),
+            "face": FacePickTool(self, on_pick=lambda index: None),  # FaceEdits handles picks
         }
         self.tools["eraser"].brush = self.tools["brush"].brush
 
@@ -221,7 +226,24 @@ class MainWindow(QMainWindow):
             lambda text: self.statusBar().showMessage(text, 8000),
             lambda: make_store(self.settings).models_dir,
         )
-        self.docks = [dock, styles, history]
+        self.face_panel = FacePanel(self.face_sets)
+        self.face_panel.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        faces = QDockWidget("Faces", self)
+        faces.setObjectName("faces")
+        faces.setWidget(self.face_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, faces)
+        self.tabifyDockWidget(styles, faces)
+        styles.raise_()
+        self.faces_dock = faces
+        self.face_edits = FaceEdits(
+            self.session,
+            self.canvas,
+            self.face_panel,
+            self.tools["face"],
+            lambda text: self.statusBar().showMessage(text, 8000),
+            lambda: make_store(self.settings).models_dir,
+        )
+        self.docks = [dock, styles, faces, history]
 
     def _action(
         self,
@@ -298,15 +320,17 @@ class MainWindow(QMainWindow):
             "&Face Swap…",
             self.run_faceswap,
             "Ctrl+Alt+F",
-            tip="Replace a face (the one under the mask, else the largest) by the face in photos "
-            "you choose (quick mode)",
+            tip="Replace the chosen face (Face tool, F) by the Faces panel's selected set",
         )
         self.act_faceswap_quick = a(
             "Quick Face Swap (no optimisation)",
             None,
             checkable=True,
-            tip="Warp and blend only: about a second instead of under a minute",
+            tip="Warp and blend only: about a second instead of ten",
         )
+        # One setting, two controls: this menu item and the Faces panel's check box.
+        self.act_faceswap_quick.toggled.connect(self.face_panel.quick_box.setChecked)
+        self.face_panel.quick_box.toggled.connect(self.act_faceswap_quick.setChecked)
         self.act_remove = a(
             "&Remove Masked Object",
             self.run_remove,
@@ -384,6 +408,7 @@ class MainWindow(QMainWindow):
             ("lasso", "Lasso", "L"),
             ("polygon", "Polygon", "Shift+L"),
             ("wand", "Magic Wand", "W"),
+            ("face", "Face", "F"),
         ]:
             act = a(
                 f"{text}",
@@ -490,10 +515,13 @@ class MainWindow(QMainWindow):
     def set_document(self, document: Document | None) -> None:
         self.session.set_document(document)
         self.style_edits.set_document(document)
+        self.face_edits.set_document(document)
         self.undo_stack.clear()
         self.document = document
         self.canvas.set_document(document)
         self.autosaver.set_document(document)
+        if document is not None and self.canvas.tool is self.tools["face"]:
+            self.face_edits.find_faces()  # the outlines for the new image
         if document is not None:
             bits = f"{document.bit_depth}-bit"
             kind = {1: "gray", 3: "RGB", 4: "RGBA"}[document.channels]
@@ -659,6 +687,10 @@ class MainWindow(QMainWindow):
         self.tool_actions[key].setChecked(True)
         self.canvas.set_tool(tool)
         self.tool_options.set_tool(tool)
+        if key == "face":
+            self.faces_dock.show()
+            self.faces_dock.raise_()
+            self.face_edits.find_faces()
 
     def cancel(self) -> None:
         """Esc: drop a half-drawn shape (polygon, lasso) and cancel this window's running edits."""
@@ -851,43 +883,27 @@ class MainWindow(QMainWindow):
         return self.session.submit(f"Remove ({method})", factory, before=snapshot)
 
     def run_faceswap(self, photos: list[str] | None = None) -> int | None:
-        """Swap the face under the mask (else the largest) for the face in `photos` (asked for
-        when not given; the last choice is offered again); the result waits for Apply."""
-        doc = self.document
-        if doc is None:
+        """Swap the chosen face (Face tool; else the one under the mask, else the largest) for
+        the Faces panel's selected set. With `photos` (or, when there is no set yet, photos
+        asked for) a new set is made of them first; the swap starts once their faces are found.
+        The result waits for Apply."""
+        if self.document is None:
             return None
-        if photos is None:
+        if photos is None and self.face_panel.current_set() is None:
             photos, _ = QFileDialog.getOpenFileNames(
                 self,
                 "Photos of the new face (several poses help)",
                 self.settings.last_dir(),
                 OPEN_FILTER,
             )
-        if not photos:
-            return None
-        try:
-            pictures = tuple(faceswap.rgb8(load_image(path).pixels) for path in photos)
-        except (ImageIOError, ValueError) as error:
-            self.show_error("Cannot read a face photo", str(error))
-            return None
-        point = None
-        if doc.mask.any():
-            ys, xs = np.nonzero(doc.mask)
-            point = (float(xs.mean()), float(ys.mean()))
-        models_dir = make_store(self.settings).models_dir
-        quick = self.act_faceswap_quick.isChecked()
-        if not quick and not vgg_available(models_dir):
-            quick = True
-            self.statusBar().showMessage(
-                "The full face swap needs VGG19 feature weights (Edit ▸ Models…); using Quick",
-                8000,
-            )
-        snapshot = doc.image.copy()
-        request = faceswap.FaceSwapRequest(
-            snapshot, pictures, quick=quick, target_point=point, models_dir=models_dir
-        )
-        name = "Face swap (quick)" if quick else "Face swap"
-        return self.session.submit(name, partial(faceswap.run, request), before=snapshot)
+            if not photos:
+                return None
+        if photos:
+            face_set = self.face_panel.add_paths(photos)  # looked at on the engine, then swapped
+            if face_set is None:
+                return None
+            self.faces_dock.show()
+        return self.face_edits.swap()
 
     def run_stylise(self) -> int | None:
         """Stylise the masked area (and the stored regions) in one run; Apply at any moment."""

@@ -57,6 +57,22 @@ FAST_PREFIX = "fast:"
 FAST_BADGE = QColor(230, 120, 20)
 
 
+def thumbnail_list(icon_size: int, grid: QSize) -> QListWidget:
+    """A wrapping grid of icons with their names (the Styles and Faces panels); files dropped on
+    it go to the panel that holds it."""
+    view = QListWidget()
+    view.setViewMode(QListView.ViewMode.IconMode)
+    view.setIconSize(QSize(icon_size, icon_size))
+    view.setGridSize(grid)
+    view.setResizeMode(QListView.ResizeMode.Adjust)
+    view.setMovement(QListView.Movement.Static)
+    view.setWordWrap(True)
+    view.setDragDropMode(QListView.DragDropMode.NoDragDrop)
+    view.setAcceptDrops(False)
+    view.viewport().setAcceptDrops(False)
+    return view
+
+
 def fast_entry(style: FastStyle) -> StyleEntry:
     """A fast style as a panel entry: kind "fast", `file` its absolute path."""
     return StyleEntry(FAST_PREFIX + style.name, style.name, "fast", str(style.path))
@@ -139,16 +155,7 @@ class StylePanel(QWidget):
         self._filling = False
         self.setAcceptDrops(True)
 
-        self.list = QListWidget()
-        self.list.setViewMode(QListView.ViewMode.IconMode)
-        self.list.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
-        self.list.setGridSize(QSize(ICON_SIZE + 16, ICON_SIZE + 30))
-        self.list.setResizeMode(QListView.ResizeMode.Adjust)
-        self.list.setMovement(QListView.Movement.Static)
-        self.list.setWordWrap(True)
-        self.list.setDragDropMode(QListView.DragDropMode.NoDragDrop)
-        self.list.setAcceptDrops(False)  # drops go to the panel
-        self.list.viewport().setAcceptDrops(False)
+        self.list = thumbnail_list(ICON_SIZE, QSize(ICON_SIZE + 16, ICON_SIZE + 30))
         self.list.setEditTriggers(
             QListWidget.EditTrigger.DoubleClicked | QListWidget.EditTrigger.EditKeyPressed
         )

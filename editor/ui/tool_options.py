@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from editor.core.mask_ops import Combine
-from editor.ui.tools import BrushTool, MagicWandTool, RegionTool, Tool
+from editor.ui.tools import BrushTool, FacePickTool, MagicWandTool, RegionTool, Tool
 
 MAX_BRUSH = 2000
 
@@ -88,6 +89,11 @@ class ToolOptions(QWidget):
         form.addRow("", self.contiguous_box)
         self.stack.addWidget(region_page)
 
+        # other tools (the face picker): what a click does
+        self.hint_label = QLabel()
+        self.hint_label.setWordWrap(True)
+        self.stack.addWidget(self.hint_label)
+
         # mask overlay, always shown
         overlay = QWidget()
         form = QFormLayout(overlay)
@@ -121,6 +127,11 @@ class ToolOptions(QWidget):
                 if wand:
                     self.tolerance_box.setValue(int(tool.tolerance))
                     self.contiguous_box.setChecked(tool.contiguous)
+            elif isinstance(tool, FacePickTool):
+                self.stack.setCurrentIndex(2)
+                self.hint_label.setText(
+                    "Click a face to choose it for Face Swap; the Faces panel holds the new face"
+                )
         finally:
             self._updating = False
 

@@ -1,4 +1,4 @@
-"""Canvas tools: the brush and eraser, the region tools and the magic wand.
+"""Canvas tools: the brush and eraser, the region tools, the magic wand and the face picker.
 
 A tool turns pointer events (in image pixels) into mask changes and hands each finished change
 to its host as one undoable patch. The pixel work lives in editor.core.mask_ops.
@@ -7,8 +7,10 @@ to its host as one undoable patch. The pixel work lives in editor.core.mask_ops.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPainterPath, QPen, QPolygonF
 
@@ -349,3 +351,71 @@ class MagicWandTool(RegionTool):
         self._active_mode = combine_mode(modifiers, self.mode)
         region = magic_wand(doc.image, x, y, self.tolerance, contiguous=self.contiguous)
         self.commit_region(region, "Magic wand selection")
+
+
+FACE_OUTLINE = [*range(17), *range(26, 16, -1)]
+"""The 68-point layout's jaw (0-16), then the brows back (26-17): a closed face outline."""
+CHOSEN_FACE = QColor(255, 150, 30)
+
+
+class FacePickTool(Tool):
+    """Click a face to choose it for face swap. The faces found (by the engine) are outlined
+    and numbered left to right as the CLI's --target counts them; the chosen one is orange."""
+
+    name = "Face"
+    cursor = Qt.CursorShape.PointingHandCursor
+
+    def __init__(self, host: ToolHost, on_pick: Callable[[int], None]) -> None:
+        super().__init__(host)
+        self.on_pick = on_pick
+        self.faces: list[np.ndarray] = []  # (68, 2) landmarks, left to right
+        self.chosen: int | None = None
+
+    def set_faces(self, faces: Sequence[np.ndarray], chosen: int | None = None) -> None:
+        self.faces = [np.asarray(f, np.float64) for f in faces]
+        self.chosen = chosen if chosen is not None and chosen < len(self.faces) else None
+
+    def face_at(self, x: float, y: float) -> int | None:
+        """The face whose outline holds (x, y), else the nearest within half a face's size."""
+        best, best_distance = None, math.inf
+        for index, marks in enumerate(self.faces):
+            outline = QPolygonF([QPointF(*marks[i]) for i in FACE_OUTLINE])
+            if outline.containsPoint(QPointF(x, y), Qt.FillRule.OddEvenFill):
+                return index
+            size = float(np.ptp(marks, axis=0).max())
+            distance = float(np.hypot(*(marks.mean(axis=0) - (x, y))))
+            if distance < size and distance < best_distance:
+                best, best_distance = index, distance
+        return best
+
+    def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> None:
+        index = self.face_at(pos.x(), pos.y())
+        if index is not None:
+            self.chosen = index
+            self.on_pick(index)
+
+    def paint_overlay(self, painter: QPainter, hover: QPointF | None, scale: float) -> None:
+        hovered = self.face_at(hover.x(), hover.y()) if hover is not None else None
+        font = painter.font()
+        font.setPixelSize(max(1, round(14 / max(scale, 1e-6))))  # 14 screen pixels at any zoom
+        font.setBold(True)
+        painter.setFont(font)
+        for index, marks in enumerate(self.faces):
+            outline = QPolygonF([QPointF(*marks[i]) for i in FACE_OUTLINE])
+            if index == self.chosen:
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.setPen(QPen(CHOSEN_FACE, 3 / max(scale, 1e-6)))
+                painter.drawPolygon(outline)
+            else:
+                _draw_outline(painter, lambda o=outline: painter.drawPolygon(o))
+            if index == hovered and index != self.chosen:
+                painter.setPen(QPen(QColor(255, 255, 255), 2 / max(scale, 1e-6)))
+                painter.drawPolygon(outline)
+            top = outline.boundingRect()
+            label = QRectF(top.center().x() - 20 / scale, top.top() - 22 / scale, 40 / scale,
+                           20 / scale)  # fmt: skip
+            painter.setPen(QColor(0, 0, 0))
+            painter.drawText(label.translated(1 / scale, 1 / scale), Qt.AlignmentFlag.AlignCenter,
+                             str(index))  # fmt: skip
+            painter.setPen(CHOSEN_FACE if index == self.chosen else QColor(255, 255, 255))
+            painter.drawText(label, Qt.AlignmentFlag.AlignCenter, str(index))

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from editor.engine.edits.faceswap import FaceSwapRequest, rgb8, run
+from editor.engine.edits.faceswap import (
+    FaceSwapRequest,
+    find_faces,
+    find_photo_faces,
+    rgb8,
+    run,
+)
 from editor.engine.face_models import SAME_PERSON, detect_faces, embedding
 from editor.engine.jobs import RunContext, drive
 from editor.ops.face_swap import face_mask, inter_ocular
@@ -59,6 +65,24 @@ def test_quick_swap_gives_the_new_identity_and_keeps_the_pose(faces):
     far[max(0, y - h) : y + 2 * h, max(0, x - w) : x + 2 * w] = False
     assert np.array_equal(out[far], image[far])
     assert np.abs(out[near_face].astype(int) - image[near_face]).mean() > 5
+
+
+def test_a_face_set_s_files_and_kept_landmarks_give_the_same_swap(faces, tmp_path):
+    # The editor's face sets pass photo files (decoded on the engine) and the landmarks found
+    # when the photos were added (no detection per swap): the same result as arrays.
+    image = _load(faces / "obama" / "obama.jpg")
+    paths = (faces / "biden" / "biden.jpg", faces / "biden" / "biden2.jpg")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"no image")
+    found = drive(find_photo_faces((*paths, broken), RunContext()))
+    assert found[str(broken)] is None and all(found[str(p)].shape == (68, 2) for p in paths)
+    kept = tuple(found[str(p)] for p in paths)
+    from_files = drive(run(FaceSwapRequest(image, paths, photo_landmarks=kept), RunContext()))
+    arrays = tuple(_load(p) for p in paths)
+    assert np.array_equal(from_files, drive(run(FaceSwapRequest(image, arrays), RunContext())))
+    with pytest.raises(ValueError, match="1 landmark sets for 2 photos"):
+        drive(run(FaceSwapRequest(image, paths, photo_landmarks=kept[:1]), RunContext()))
+    assert [len(f.landmarks) for f in drive(find_faces(image, RunContext()))] == [68]
 
 
 def test_other_layouts_keep_their_dtype_and_alpha(faces):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -105,8 +107,9 @@ def test_large_crops_go_through_in_tiles_without_seams():
     assert len(fractions) > 4 and fractions[-1] == 1.0
     whole = fast_style.stylise_fast(net, image)
     assert tiled.shape == whole.shape == (160, 200, 3) and tiled.dtype == np.float32
-    # whole-image normalisation statistics: the tiles agree with the one-pass result
-    assert np.abs(tiled - whole).max() < 0.01
+    # whole-image normalisation statistics: the tiles agree with the one-pass result (to 0.02:
+    # the shipped nets' input noise shifts the statistics of the shrunk whole-image pass a bit)
+    assert np.abs(tiled - whole).max() < 0.02
     # no seam: the tiled result is as smooth across a tile border as within a tile
     rows = np.abs(np.diff(tiled, axis=0)).mean((1, 2))
     assert rows.max() < 4 * np.median(rows)
@@ -121,10 +124,32 @@ def test_a_region_is_stylised_like_that_part_of_the_whole_photo():
     crop = np.s_[40:136, 60:172]
     inner = np.s_[24:-24, 24:-24]
     reference = whole[crop][inner]
-    alone = fast_style.stylise_fast(net, image[crop])
-    matched = fast_style.stylise_fast(net, image[crop], stats_image=image)
+    alone = fast_style.stylise_fast(net, image[crop], origin=(60, 40))
+    matched = fast_style.stylise_fast(net, image[crop], stats_image=image, origin=(60, 40))
     assert np.abs(matched[inner] - reference).mean() < 0.01
     assert np.abs(alone[inner] - reference).mean() > 5 * np.abs(matched[inner] - reference).mean()
+
+
+def test_input_noise_is_fixed_to_the_photo_so_regions_and_tiles_agree():
+    # A net with input noise (strokes in flat areas) draws the noise by absolute position: a
+    # region placed at its origin, and a tiled run, match the whole stylisation.
+    net = load_fast_style("shipwreck")
+    assert net.input_noise == 0.05  # as shipped
+    image = _photo(160, 200)
+    whole = fast_style.stylise_fast(net, image)
+    crop, inner = np.s_[40:136, 60:172], np.s_[24:-24, 24:-24]
+    placed = fast_style.stylise_fast(net, image[crop], stats_image=image, origin=(60, 40))
+    unplaced = fast_style.stylise_fast(net, image[crop], stats_image=image)
+    error = np.abs(placed[inner] - whole[crop][inner]).mean()
+    assert error < 0.01 and np.abs(unplaced[inner] - whole[crop][inner]).mean() > 3 * error
+    tiled = fast_style.stylise_fast(net, image, tile=64, overlap=32)
+    assert np.abs(tiled - whole).max() < 0.02
+    # The noise is what puts texture into a flat area; without it a flat photo stays flat.
+    flat = np.full((96, 96, 3), 40, np.uint8)
+    silent = copy.deepcopy(net)
+    silent.input_noise = 0.0
+    quiet = fast_style.stylise_fast(silent, flat)[16:-16, 16:-16]
+    assert fast_style.stylise_fast(net, flat)[16:-16, 16:-16].std() > 3 * quiet.std()
 
 
 def test_the_brush_and_its_preview_paint_the_whole_photo_look():

@@ -13,6 +13,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from editor.ops.transform_net import (
     JohnsonTF,
     TransformNet,
+    _noise_at,
     load_johnson_tf,
     load_transform_net,
     metadata_for,
@@ -112,3 +113,21 @@ def test_shipped_styles_load_and_restyle(path):
         out = net(photo)
     assert out.shape == photo.shape
     assert (out - photo).abs().mean() > 0.05  # it restyles, not copies
+
+
+def test_input_noise_is_fresh_in_training_fixed_at_inference_and_saved():
+    torch.manual_seed(0)
+    net = TransformNet((8, 16, 16), 1, input_noise=0.1)
+    x = torch.rand(1, 3, 32, 40)
+    net.train()
+    assert not torch.allclose(net(x), net(x))
+    net.eval()
+    with torch.no_grad():
+        assert torch.equal(net(x), net(x))
+        assert not torch.allclose(net(x), net(x, origin=(5, 0)))
+        # Addressed by position: a crop at its origin sees the same noise as the whole.
+        assert torch.equal(_noise_at(x, (0, 0))[..., 8:, 12:], _noise_at(x[..., 8:, 12:], (12, 8)))
+        rebuilt = load_transform_net(net.state_dict(), metadata_for(net))
+        assert rebuilt.input_noise == 0.1 and torch.equal(rebuilt(x), net(x))
+        plain = TransformNet((8, 16, 16), 1)
+        assert "input_noise" not in plain.config()  # old files and new ones without it agree

@@ -493,15 +493,20 @@ def test_wheel_zooms_and_middle_button_pans(window, image_file):
 
 
 def test_no_two_actions_share_a_shortcut(window):
+    # Panel shortcuts (F2, Del in the Styles and the Faces panel) only act where the focus is:
+    # unique within their panel, and none may shadow a window-wide one.
     from collections import Counter
 
+    scoped = Qt.ShortcutContext.WidgetWithChildrenShortcut
     keys = Counter(
-        seq.toString()
+        (seq.toString(), id(action.parent()) if action.shortcutContext() == scoped else None)
         for action in window.findChildren(QAction)
         for seq in action.shortcuts()
         if not seq.isEmpty()
     )
     assert [k for k, n in keys.items() if n > 1] == []
+    window_wide = {key for key, owner in keys if owner is None}
+    assert [key for key, owner in keys if owner is not None and key in window_wide] == []
 
 
 def test_face_swap_replaces_the_face_under_the_mask_as_one_undo_step(window, qtbot, shared_data):

@@ -8,7 +8,9 @@ round the face with a content term, landmark-region-restricted neural patches fr
 identity photos, a lighting and a TV term; previews stream; then warped back and blended.
 
 Faces come from dlib (`editor.engine.face_models`): detected, 68 landmarks, numbered left to
-right; the default target is the largest face. Pixels outside the blended face are returned
+right; the default target is the largest face. `find_faces` (the canvas's outlines) and
+`find_photo_faces` (a face set's photos, whose landmarks the set then keeps so a swap skips the
+detection) are engine jobs of their own. Pixels outside the blended face are returned
 unchanged, in every layout and bit depth (the swap works on 8-bit RGB; only the pixels it changed
 are written back).
 """
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 
 from editor.core.geometry import Rect
+from editor.core.imageio import ImageIOError, load_image
 from editor.engine.edits.pixels import from_rgb01, to_rgb01
 from editor.engine.face_models import Face, detect_faces, load_mobilefacenet
 from editor.engine.features import style_features
@@ -42,18 +45,21 @@ from editor.ops.face_swap_full import FullSettings, face_frame, region_labels, s
 @dataclass(frozen=True)
 class FaceSwapRequest:
     """image: (H, W[, C]) uint8/uint16 document pixels; photos: the new identity, (h, w, 3)
-    uint8 RGB each, one face per photo (the largest is used); target: the face's index left to
-    right, None = the face at `target_point` (x, y) (the GUI: where the user painted), else the
-    largest; quick: warp and blend only (else the optimisation follows, which needs the VGG19
-    weights from `models_dir` or the model store)."""
+    uint8 RGB each or image files (decoded on the engine), one face per photo (the largest is
+    used); photo_landmarks: their (68, 2) landmarks when known (a face set keeps them), else
+    found here; target: the face's index left to right, None = the face at `target_point`
+    (x, y) (the GUI: where the user clicked or painted), else the largest; quick: warp and blend
+    only (else the optimisation follows, which needs the VGG19 weights from `models_dir` or the
+    model store)."""
 
     image: np.ndarray
-    photos: tuple[np.ndarray, ...]
+    photos: tuple[np.ndarray | Path, ...]
     target: int | None = None
     quick: bool = True
     target_point: tuple[float, float] | None = None
     models_dir: Path | None = None
     settings: FullSettings = FullSettings()
+    photo_landmarks: tuple[np.ndarray, ...] = ()
 
 
 def rgb8(pixels: np.ndarray) -> np.ndarray:
@@ -87,32 +93,70 @@ def pick_target(
     return target
 
 
+def _photo_rgb(photo: np.ndarray | Path) -> np.ndarray:
+    if isinstance(photo, np.ndarray):
+        return photo
+    try:
+        return rgb8(load_image(photo).pixels)
+    except ImageIOError as error:
+        raise ValueError(f"cannot read the face photo {Path(photo).name}: {error}") from error
+
+
+def find_faces(image: np.ndarray, ctx: RunContext) -> Run:
+    """The document's faces, left to right (for the canvas's outlines); [] when none."""
+    yield Update(progress=0.1, message="Finding faces")
+    faces = detect_faces(rgb8(image))
+    yield Update(progress=1.0, message=f"{len(faces)} face(s)")
+    return faces
+
+
+def find_photo_faces(paths: tuple[Path, ...], ctx: RunContext) -> Run:
+    """{str(path): the largest face's (68, 2) landmarks, or None (no face or unreadable)}."""
+    found: dict[str, np.ndarray | None] = {}
+    for n, path in enumerate(paths):
+        yield Update(progress=n / len(paths), message=f"Finding the face in {path.name}")
+        try:
+            faces = detect_faces(_photo_rgb(path))
+        except ValueError:
+            faces = []
+        found[str(path)] = faces[_largest(faces)].landmarks if faces else None
+        ctx.check_cancelled()
+    return found
+
+
 def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
     """Swap the face; returns the whole image in its own layout and dtype."""
     if not request.photos:
         raise ValueError("no photos of the new face: give at least one")
+    known = request.photo_landmarks
+    if known and len(known) != len(request.photos):
+        raise ValueError(f"{len(known)} landmark sets for {len(request.photos)} photos")
     yield Update(progress=0.05, message="Finding faces")
     rgb = rgb8(request.image)
     faces = detect_faces(rgb)
     index = pick_target(faces, request.target, request.target_point)
     ctx.check_cancelled()
     found_share = 0.7 if request.quick else 0.15  # the full mode's optimisation takes the rest
-    photo_landmarks = []
+    photos, photo_landmarks = [], []
     for n, photo in enumerate(request.photos, 1):
-        found = detect_faces(photo)
-        if not found:
-            raise ValueError(f"no face found in photo {n} of the new face")
-        photo_landmarks.append(found[_largest(found)].landmarks)
+        photos.append(_photo_rgb(photo))
+        if known:
+            photo_landmarks.append(np.asarray(known[n - 1], np.float64))
+        else:
+            found = detect_faces(photos[-1])
+            if not found:
+                raise ValueError(f"no face found in photo {n} of the new face")
+            photo_landmarks.append(found[_largest(found)].landmarks)
         ctx.check_cancelled()
         progress = 0.05 + (found_share - 0.05) * n / len(request.photos)
         yield Update(progress=progress, message="Finding faces")
     yield Update(progress=found_share + 0.05, message=f"Swapping face {index}")
     landmarks = faces[index].landmarks
-    swapped, _ = quick_swap(rgb, landmarks, list(request.photos), photo_landmarks)
+    swapped, _ = quick_swap(rgb, landmarks, photos, photo_landmarks)
     if not request.quick:
         features = style_features(request.models_dir, ctx.device)
         swapped = yield from _optimise(
-            rgb, swapped, landmarks, request.photos, photo_landmarks, features, request, ctx
+            rgb, swapped, landmarks, photos, photo_landmarks, features, request, ctx
         )
     changed = np.any(swapped != rgb, axis=2)
     result = request.image.copy()

@@ -104,6 +104,7 @@ def run_fast(request: StyleRequest, ctx: RunContext) -> Run:
             net,
             _rgb(crop),
             stats_image=_rgb(image),
+            origin=(rect.x, rect.y),
             strength=request.strength,
             keep_colors=request.keep_colors,
             style_scale=request.style_scale,
@@ -215,6 +216,7 @@ def run_preview(request: StyleRequest, ctx: RunContext) -> Run:
             styled = stylise_fast(
                 _with_photo_statistics(net, region.model, image, scale, device),
                 _rgb(small),
+                origin=(round(rect.x * factor), round(rect.y * factor)),
                 strength=request.strength,
                 keep_colors=request.keep_colors,
                 style_scale=request.style_scale,

@@ -181,6 +181,7 @@ def run(request: TrainStyleRequest, ctx: RunContext) -> Run:
             total_steps=request.steps,
             channels=tuple(request.channels),
             blocks=request.blocks,
+            input_noise=style_train.NEW_STYLE_INPUT_NOISE,
         )
         photos_dir = Path(request.photos)
         painting = style_train.resize_rgb(
