@@ -25,6 +25,9 @@ from editor.ui.tools import FacePickTool
 
 
 class FaceEdits(QObject):
+    """The window's face-swap state: outlines of the current image, pending photo checks, and
+    the swap request built from the panel's set and the Face tool's choice."""
+
     def __init__(
         self,
         session: EditSession,
