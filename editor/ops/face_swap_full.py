@@ -41,9 +41,10 @@ REGIONS = (SKIN, BROWS, EYES, NOSE, MOUTH)
 class FullSettings:
     """Frame side in pixels, Adam steps and rate, the loss weights, and how often matches are
     refreshed and previews sent. On the six pairs of benchmarks/bench_faceswap.py (relu4_1 from
-    the wct16x aux heads): content 2 brings the new identity to a mean dlib distance of 0.387
-    but keeps the landmarks within 5 % on 3 of 6; 3 gives 0.407 and 4 of 6. lr 0.01 with TV
-    0.5 left pink speckle, as did relu4_1 until the colour-only TV."""
+    the wct16x aux heads): content 2 brings the new identity to a mean dlib distance of 0.387,
+    3 to 0.407, 5 to 0.415; the landmarks stay within 5 % on 3 or 4 of 6 whatever the weight
+    (their error hovers at 4.7-6.1 % on half the pairs). lr 0.01 with TV 0.5 left pink speckle,
+    as did relu4_1 until the colour-only TV."""
 
     size: int = 128
     iterations: int = 60

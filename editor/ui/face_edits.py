@@ -58,6 +58,12 @@ class FaceEdits(QObject):
         engine.cancelled.connect(self._on_cancelled)
         panel.photosAdded.connect(self.check_set)
         panel.swapRequested.connect(self.swap)
+        session.bar.stateChanged.connect(self._on_bar_state)
+
+    def _on_bar_state(self, state: str) -> None:
+        """The outlines would hide the swapped face: off while a result is running or offered."""
+        self.tool.outlines_shown = state in ("idle", "message")
+        self.canvas.viewport().update()
 
     def set_document(self, document) -> None:
         if self.document is not None:

@@ -370,6 +370,7 @@ class FacePickTool(Tool):
         self.on_pick = on_pick
         self.faces: list[np.ndarray] = []  # (68, 2) landmarks, left to right
         self.chosen: int | None = None
+        self.outlines_shown = True  # off while an edit's preview is on the canvas
 
     def set_faces(self, faces: Sequence[np.ndarray], chosen: int | None = None) -> None:
         self.faces = [np.asarray(f, np.float64) for f in faces]
@@ -395,6 +396,8 @@ class FacePickTool(Tool):
             self.on_pick(index)
 
     def paint_overlay(self, painter: QPainter, hover: QPointF | None, scale: float) -> None:
+        if not self.outlines_shown:
+            return
         hovered = self.face_at(hover.x(), hover.y()) if hover is not None else None
         font = painter.font()
         font.setPixelSize(max(1, round(14 / max(scale, 1e-6))))  # 14 screen pixels at any zoom

@@ -143,6 +143,12 @@ def test_full_mode_streams_previews_and_keeps_identity_and_pose(faces, shared_mo
     assert np.linalg.norm(new - embedding(image, before)) > SAME_PERSON
     error = np.linalg.norm(after.landmarks - before.landmarks, axis=1).mean()
     assert error < 0.05 * inter_ocular(before.landmarks)
+    # What the optimisation adds to the quick result is brightness, not colour blotches.
+    quick = drive(run(FaceSwapRequest(image, photos), RunContext())).astype(int)
+    change = out.astype(int) - quick
+    moved = np.abs(change).max(axis=2) > 2
+    colour = np.abs(change - change.mean(axis=2, keepdims=True)).max(axis=2)
+    assert moved.sum() > 500 and np.percentile(colour[moved], 95) <= 3  # rounding, clipping
 
 
 def test_identity_term_moves_the_face_towards_the_identity_embedding(faces, shared_models):

@@ -72,7 +72,9 @@ def test_pick_a_face_on_the_canvas_and_swap_it_with_a_face_set(
     window.face_panel.swap_button.click()
     assert window.session.running is not None or window.session._jobs  # no photo check first
     qtbot.waitUntil(lambda: window.session.pending is not None, timeout=30000)
+    assert not tool.outlines_shown  # the result is not hidden under the outlines
     window.job_bar.apply_button.click()
+    assert tool.outlines_shown
     ys, xs = np.nonzero(np.any(window.document.image != original, axis=2))
     assert xs.size and xs.max() < right[:, 0].min()  # the left face only
     assert window.undo_stack.count() == commands + 1

@@ -198,9 +198,14 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
     to_frame[:, 2] += frame[:, :2] @ [x, y]
 
     def back(frame01: torch.Tensor) -> np.ndarray:
-        """`rect` of the quick result plus what the optimisation changed, warped back: the
-        frame is smaller than the face, so its own pixels would blur it; its changes do not."""
+        """`rect` of the quick result plus the brightness of what the optimisation changed,
+        warped back: the frame is smaller than the face, so its own pixels would blur it; its
+        changes do not."""
         delta = ((frame01 - init)[0].permute(1, 2, 0).cpu().numpy() * 255.0).astype(np.float32)
+        # Its brightness only: the optimisation's colour change comes out as red and purple
+        # blotches (Adam moves every pixel a little), and the quick result's colour is already
+        # matched to the input's skin. Landmarks and identity measure the same (bench_faceswap).
+        delta = np.repeat(delta.mean(axis=2, keepdims=True), 3, axis=2)
         delta = cv2.warpAffine(
             delta, to_frame, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_CONSTANT,
