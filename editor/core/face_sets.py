@@ -16,7 +16,6 @@ else 68 [x, y] pairs. No Qt here: `editor.ui.face_panel` draws the sets.
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -28,15 +27,11 @@ import platformdirs
 
 from editor.core.imageio import (
     ImageIOError,
-    SaveOptions,
     atomic_write_bytes,
     load_image,
-    save_image,
 )
-from editor.core.json_index import read_index, write_index
+from editor.core.library_store import cached_thumbnail, new_id, read_index, write_index
 from editor.core.style_library import make_thumbnail
-
-log = logging.getLogger(__name__)
 
 LANDMARK_COUNT = 68
 THUMBNAIL_SIZE = 72
@@ -137,23 +132,16 @@ class FaceSetLibrary:
         photo = next(iter(face_set.ready), None)
         if photo is None:
             return None
-        cached = self.folder / "thumbs" / f"{face_set.id}-{Path(photo.file).stem}.png"
-        if cached.is_file():
+
+        def make() -> np.ndarray | None:
             try:
-                return load_image(cached).pixels
+                pixels = load_image(self.path(photo)).pixels
             except ImageIOError:
-                pass
-        try:
-            pixels = load_image(self.path(photo)).pixels
-        except ImageIOError:
-            return None
-        thumb = make_thumbnail(_face_crop(pixels, photo.landmark_array()), THUMBNAIL_SIZE)
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            save_image(cached, thumb, options=SaveOptions(png_compression=1))
-        except (ImageIOError, OSError) as error:
-            log.warning("cannot cache face thumbnail %s: %s", cached, error)
-        return thumb
+                return None
+            return make_thumbnail(_face_crop(pixels, photo.landmark_array()), THUMBNAIL_SIZE)
+
+        cached = self.folder / "thumbs" / f"{face_set.id}-{Path(photo.file).stem}.png"
+        return cached_thumbnail(cached, make)
 
     # --- changes -----------------------------------------------------------------------------
 
@@ -261,11 +249,7 @@ class FaceSetLibrary:
         return tuple(photos), unreadable
 
     def _new_id(self) -> str:
-        taken = {s.id for s in self.sets()}
-        while True:
-            set_id = secrets.token_hex(6)
-            if set_id not in taken:
-                return set_id
+        return new_id(s.id for s in self.sets())
 
     @staticmethod
     def _unlink(path: Path) -> None:

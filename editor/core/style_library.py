@@ -18,8 +18,6 @@ draws it, and the CLI or tests can use it as is.
 
 from __future__ import annotations
 
-import logging
-import secrets
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,14 +28,17 @@ from PIL import Image
 
 from editor.core.imageio import (
     ImageIOError,
-    SaveOptions,
     atomic_write_bytes,
     load_image,
     save_image,
 )
-from editor.core.json_index import read_index, write_index
-
-log = logging.getLogger(__name__)
+from editor.core.library_store import (
+    cache_thumbnail,
+    cached_thumbnail,
+    new_id,
+    read_index,
+    write_index,
+)
 
 KINDS = ("image", "fast")
 """image: a style picture; fast: a feed-forward style network's weights (issue #5)."""
@@ -145,24 +146,16 @@ class StyleLibrary:
     def thumbnail(self, entry: StyleEntry | str, size: int = THUMBNAIL_SIZE) -> np.ndarray | None:
         """A small uint8 RGB(A) picture of the style, cached on disk; None if it cannot be made."""
         entry = self._entry(entry)
-        cached = self.folder / "thumbs" / f"{entry.id}-{size}.png"
-        if cached.is_file():
+
+        def make() -> np.ndarray | None:
+            if entry.kind != "image":
+                return None
             try:
-                return load_image(cached).pixels
+                return make_thumbnail(load_image(self.path(entry)).pixels, size)
             except ImageIOError:
-                pass
-        if entry.kind != "image":
-            return None
-        try:
-            thumb = make_thumbnail(load_image(self.path(entry)).pixels, size)
-        except ImageIOError:
-            return None
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            save_image(cached, thumb, options=SaveOptions(png_compression=1))
-        except (ImageIOError, OSError) as error:  # a read-only library still shows thumbnails
-            log.warning("cannot cache thumbnail %s: %s", cached, error)
-        return thumb
+                return None
+
+        return cached_thumbnail(self.folder / "thumbs" / f"{entry.id}-{size}.png", make)
 
     # --- changes -----------------------------------------------------------------------------
 
@@ -254,11 +247,7 @@ class StyleLibrary:
         return found
 
     def _new_id(self) -> str:
-        taken = {e.id for e in self._read()}
-        while True:
-            style_id = secrets.token_hex(6)
-            if style_id not in taken:
-                return style_id
+        return new_id(e.id for e in self._read())
 
     def _append(self, entry: StyleEntry, pixels: np.ndarray) -> None:
         try:
@@ -269,10 +258,7 @@ class StyleLibrary:
             except OSError:
                 pass
             raise
-        try:  # the thumbnail now, from the pixels already in memory
-            thumb = make_thumbnail(pixels)
-            cached = self.folder / "thumbs" / f"{entry.id}-{THUMBNAIL_SIZE}.png"
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            save_image(cached, thumb, options=SaveOptions(png_compression=1))
-        except (ImageIOError, OSError) as error:
-            log.warning("cannot cache thumbnail for %s: %s", entry.name, error)
+        # The thumbnail now, from the pixels already in memory.
+        cache_thumbnail(
+            self.folder / "thumbs" / f"{entry.id}-{THUMBNAIL_SIZE}.png", make_thumbnail(pixels)
+        )

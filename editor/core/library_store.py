@@ -1,5 +1,5 @@
-"""The JSON index files of the user's libraries (styles, face sets): read forgivingly, written
-atomically.
+"""What the user's libraries (styles, face sets) keep on disk beside their files: a JSON index
+read forgivingly and written atomically, fresh ids, cached thumbnails.
 
 A library keeps `{"version": 1, "<key>": [ {...}, ... ]}` beside its files. Every change re-reads
 the index and writes the whole of it back atomically, so two windows sharing a library never lose
@@ -12,9 +12,19 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from editor.core.imageio import atomic_write_bytes
+import numpy as np
+
+from editor.core.imageio import (
+    ImageIOError,
+    SaveOptions,
+    atomic_write_bytes,
+    load_image,
+    save_image,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +56,34 @@ def write_index(path: Path, key: str, items: list[dict]) -> None:
                 os.replace(path, backup)
     data = {"version": INDEX_VERSION, key: items}
     atomic_write_bytes(path, json.dumps(data, indent=1).encode("utf-8"))
+
+
+def new_id(taken: Iterable[str]) -> str:
+    """12 hex digits not among `taken`."""
+    taken = set(taken)
+    while True:
+        candidate = secrets.token_hex(6)
+        if candidate not in taken:
+            return candidate
+
+
+def cache_thumbnail(path: Path, thumb: np.ndarray) -> None:
+    """Keep a thumbnail on disk; a read-only library only logs (it still shows them)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(path, thumb, options=SaveOptions(png_compression=1))
+    except (ImageIOError, OSError) as error:
+        log.warning("cannot cache thumbnail %s: %s", path, error)
+
+
+def cached_thumbnail(path: Path, make: Callable[[], np.ndarray | None]) -> np.ndarray | None:
+    """The thumbnail cached at `path`, else `make()` (None: cannot be made), cached."""
+    if path.is_file():
+        try:
+            return load_image(path).pixels
+        except ImageIOError:
+            pass
+    thumb = make()
+    if thumb is not None:
+        cache_thumbnail(path, thumb)
+    return thumb
