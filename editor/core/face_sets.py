@@ -6,7 +6,7 @@ the engine: dlib lives there) and stored here, so later swaps skip the detection
 in the user data folder and survive restarts:
 
     faces/index.json              {"version": 1, "sets": [{"id", "name", "added", "photos":
-                                   [{"file", "landmarks"}]}]}
+                                   [{"file", "landmarks", "name"}]}]}
     faces/files/<set>/<photo>.jpg the set's own copy of each photo (the original may move away)
     faces/thumbs/<set>-<photo>.png the face cut out of the first usable photo, for the panel
 
@@ -43,10 +43,12 @@ class FaceSetError(Exception):
 
 @dataclass(frozen=True)
 class FacePhoto:
-    """One photo of a set: its file (relative to the library folder) and its landmarks."""
+    """One photo of a set: its file (relative to the library folder), its landmarks, and the
+    name it had when added (to tell the user which one)."""
 
     file: str
     landmarks: tuple[tuple[float, float], ...] | None = None
+    name: str = ""
 
     @property
     def has_face(self) -> bool:
@@ -110,7 +112,11 @@ class FaceSetLibrary:
         for item in read_index(self.index_path, "sets"):
             try:
                 photos = tuple(
-                    FacePhoto(str(p["file"]), _landmarks_from_json(p.get("landmarks")))
+                    FacePhoto(
+                        str(p["file"]),
+                        _landmarks_from_json(p.get("landmarks")),
+                        str(p.get("name", "")),
+                    )
                     for p in item.get("photos", [])
                 )
                 entry = FaceSet(
@@ -169,7 +175,7 @@ class FaceSetLibrary:
             if photo.file in found:
                 points = found[photo.file]
                 marks = () if points is None else _landmarks_from_json(np.asarray(points))
-                photo = FacePhoto(photo.file, marks)
+                photo = replace(photo, landmarks=marks)
             photos.append(photo)
         return self._replace(replace(face_set, photos=tuple(photos)))
 
@@ -218,8 +224,7 @@ class FaceSetLibrary:
                 "name": s.name,
                 "added": s.added,
                 "photos": [
-                    {"file": p.file, "landmarks": None if p.landmarks is None else p.landmarks}
-                    for p in s.photos
+                    {"file": p.file, "landmarks": p.landmarks, "name": p.name} for p in s.photos
                 ],
             }
             for s in sets
@@ -242,7 +247,7 @@ class FaceSetLibrary:
             except (ImageIOError, OSError) as error:
                 unreadable.append(f"{source.name}: {error}")
                 continue
-            photos.append(FacePhoto(relative))
+            photos.append(FacePhoto(relative, name=source.name))
         if not photos:
             details = "; ".join(unreadable) or "no files given"
             raise FaceSetError(f"No photo could be added ({details})")

@@ -201,13 +201,20 @@ class FaceEdits(QObject):
         except FaceSetError as error:  # removed meanwhile, or the index is not writable
             self._status(str(error))
             return
-        missing = [Path(files[path]).name for path, marks in value.items() if marks is None]
-        for file in (files[path] for path, marks in value.items() if marks is None):
-            face_set = self.panel.library.remove_photo(set_id, file)
+        names = {p.file: p.name or Path(p.file).name for p in face_set.photos}
+        missing = [
+            names.get(files[path], Path(path).name)
+            for path, marks in value.items()
+            if marks is None
+        ]
+        for path, marks in value.items():
+            if marks is None:
+                face_set = self.panel.library.remove_photo(set_id, files[path])
         self.panel.refresh(select=set_id)
         if missing:
             self._status(
-                f"No face found in {len(missing)} photo(s) of {face_set.name}; left out of the set"
+                f"No face found in {', '.join(missing)}: left out of {face_set.name} "
+                f"({len(face_set.ready)} photo(s) ready)"
             )
         else:
             self._status(f"{face_set.name}: {len(face_set.ready)} photo(s) ready")

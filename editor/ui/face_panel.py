@@ -111,7 +111,8 @@ class FacePanel(QWidget):
                 item = QListWidgetItem(_label(face_set))
                 item.setData(_ID_ROLE, face_set.id)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-                item.setToolTip(f"{face_set.name}: {len(face_set.photos)} photo(s)")
+                names = ", ".join(p.name for p in face_set.photos if p.name)
+                item.setToolTip(f"{face_set.name}: {len(face_set.photos)} photo(s)\n{names}")
                 thumb = self.library.thumbnail(face_set)
                 if thumb is not None:
                     item.setIcon(QIcon(QPixmap.fromImage(qimage_from_pixels(thumb))))

@@ -53,6 +53,7 @@ def test_landmarks_survive_a_restart_and_a_photo_without_a_face_is_marked(tmp_pa
     assert [p.file for p in again.ready] == [first] and again.unchecked == ()
     np.testing.assert_allclose(again.ready[0].landmark_array(), _landmarks(0.5))
     assert not again.photos[1].has_face
+    assert [p.name for p in again.photos] == ["person0.png", "person1.png"]  # told the user
     thumb = library.thumbnail(again)
     assert thumb is not None and max(thumb.shape[:2]) <= 72
 

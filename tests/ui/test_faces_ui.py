@@ -64,7 +64,7 @@ def test_pick_a_face_on_the_canvas_and_swap_it_with_a_face_set(
     qtbot.waitUntil(lambda: not window.face_edits._set_jobs, timeout=20000)
     face_set = window.face_sets.get(face_set.id)
     assert len(face_set.photos) == 2 and len(face_set.ready) == 2  # the wall left out
-    assert "No face found in 1 photo" in window.statusBar().currentMessage()
+    assert "No face found in wall.png" in window.statusBar().currentMessage()
 
     window.face_panel.quick_box.setChecked(True)
     assert window.act_faceswap_quick.isChecked()  # one setting, two controls
