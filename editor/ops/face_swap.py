@@ -22,12 +22,16 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from editor.core.mask_ops import mask_bbox
+
 JAW = slice(0, 17)
 BROWS = slice(17, 27)
 LEFT_EYE = slice(36, 42)
 RIGHT_EYE = slice(42, 48)
 FOREHEAD_LIFT = 0.35
 """The brows are lifted by this share of the brow-to-chin height to cover the forehead."""
+_BLEND_MARGIN = 8
+"""Pixels round the face mask that the Poisson blend may read (it reads the mask's box)."""
 
 
 def inter_ocular(landmarks: np.ndarray) -> float:
@@ -168,21 +172,33 @@ def quick_swap(
     mask = face_mask(landmarks, shape)
     # Only where the warp put pixels: a face at the image edge may lose part of its outline.
     mask[warped.max(axis=2) <= 0] = 0
-    toned = match_colour(warped, image, mask)
+    # Colour matched round the face only: the blend reads nothing of `toned` outside the mask.
+    box = mask_bbox(mask)
+    if box is None:
+        raise ValueError("the face is too small or too close to the edge to swap")
+    box = box.expand(_BLEND_MARGIN).clip(shape[1], shape[0])
+    toned = image.copy()
+    toned[box.slices] = match_colour(warped[box.slices], image[box.slices], mask[box.slices])
     return poisson_blend(toned, image, mask), chosen
 
 
 def poisson_blend(face: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """`face` (H, W, 3) uint8 pasted into `image` through `mask` with Poisson image editing
-    (`cv2.seamlessClone`): its gradients inside, the image's colours at the mask's edge."""
+    (`cv2.seamlessClone`): its gradients inside, the image's colours at the mask's edge. Solved
+    on the mask's box only; the rest of the copy of `image` is untouched."""
     mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
-    if not mask.any():
+    box = mask_bbox(mask)
+    if box is None:
         raise ValueError("the face is too small or too close to the edge to swap")
+    box = box.expand(_BLEND_MARGIN).clip(image.shape[1], image.shape[0])
+    face, below, mask = face[box.slices], image[box.slices], mask[box.slices]
     # seamlessClone fails on a mask that touches the border: work on a padded copy.
     pad = 8
-    padded = [cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_REFLECT) for a in (face, image)]
+    padded = [cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_REFLECT) for a in (face, below)]
     mask = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     x, y, w, h = cv2.boundingRect(mask)
     center = (x + w // 2, y + h // 2)
     blended = cv2.seamlessClone(padded[0], padded[1], mask, center, cv2.NORMAL_CLONE)
-    return blended[pad:-pad, pad:-pad]
+    out = image.copy()
+    out[box.slices] = blended[pad:-pad, pad:-pad]
+    return out

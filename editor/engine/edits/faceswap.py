@@ -26,6 +26,7 @@ import torch
 
 from editor.core.geometry import Rect
 from editor.core.imageio import ImageIOError, load_image
+from editor.core.mask_ops import mask_bbox
 from editor.engine.edits.pixels import from_rgb01, to_rgb01
 from editor.engine.face_models import Face, detect_faces, load_mobilefacenet
 from editor.engine.features import style_features
@@ -160,12 +161,11 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
         )
     changed = np.any(swapped != rgb, axis=2)
     result = request.image.copy()
-    if changed.any():
-        converted = from_rgb01(
-            torch.from_numpy(swapped.astype(np.float32) / 255.0).permute(2, 0, 1)[None],
-            request.image,
-        )
-        result[changed] = converted[changed]
+    box = mask_bbox(changed.view(np.uint8))
+    if box is not None:  # converted back to the document's layout round the face only
+        where = changed[box.slices]
+        converted = from_rgb01(to_rgb01(swapped[box.slices]), request.image[box.slices])
+        result[box.slices][where] = converted[where]
     yield Update(progress=1.0, message="Done")
     return result
 
@@ -191,8 +191,8 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
         identities.append(to_rgb01(aligned, ctx.device))
         labels.append(region_labels(apply_affine(matrix, marks), size))
     mask = face_mask(landmarks, rgb.shape[:2])
-    x, y, w, h = cv2.boundingRect(mask)
-    rect = Rect(x, y, w, h)
+    rect = mask_bbox(mask)
+    x, y, w, h = rect.x, rect.y, rect.w, rect.h
     # Image pixels of `rect` -> frame: the frame matrix with the rect's corner as the origin.
     to_frame = frame.copy()
     to_frame[:, 2] += frame[:, :2] @ [x, y]
@@ -236,7 +236,10 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
         cancel=ctx.check_cancelled,
         identity=identity,
     )
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 2.0)[rect.slices][..., None]
+    # The preview's soft edge, blurred round the face only (8 px: the blur's reach).
+    around = rect.expand(8).clip(rgb.shape[1], rgb.shape[0])
+    soft = cv2.GaussianBlur(mask[around.slices].astype(np.float32) / 255.0, (0, 0), 2.0)
+    alpha = soft[Rect(x - around.x, y - around.y, w, h).slices][..., None]
     below = rgb[rect.slices]
     while True:
         try:
