@@ -21,7 +21,7 @@ from editor.engine.features import vgg_available
 from editor.ui.canvas import CanvasView
 from editor.ui.face_panel import FacePanel
 from editor.ui.job_bar import EditSession
-from editor.ui.tools import FacePickTool
+from editor.ui.tools import FacePickTool, ToolHost
 
 
 class FaceEdits(QObject):
@@ -33,7 +33,7 @@ class FaceEdits(QObject):
         session: EditSession,
         canvas: CanvasView,
         panel: FacePanel,
-        tool: FacePickTool,
+        host: ToolHost,
         status: Callable[[str], None],
         models_dir: Callable[[], Path | None],
     ) -> None:
@@ -41,7 +41,7 @@ class FaceEdits(QObject):
         self.session = session
         self.canvas = canvas
         self.panel = panel
-        self.tool = tool
+        self.tool = FacePickTool(host, on_pick=self._picked)  # the window's Face tool
         self._status = status
         self._models_dir = models_dir
         self.document = None
@@ -51,7 +51,6 @@ class FaceEdits(QObject):
         self._clicked = False
         self._set_jobs: dict[int, tuple[str, dict[str, str]]] = {}  # job -> (set, path -> file)
         self._swap_after: set[str] = set()  # sets whose swap waits for their photos' check
-        tool.on_pick = self._picked
         engine = session.engine
         engine.finished.connect(self._on_finished)
         engine.failed.connect(self._on_failed)

@@ -76,7 +76,6 @@ from editor.ui.tools import (
     BrushTool,
     EllipseTool,
     EraserTool,
-    FacePickTool,
     LassoTool,
     MagicWandTool,
     PolygonTool,
@@ -166,7 +165,6 @@ class MainWindow(QMainWindow):
             "lasso": LassoTool(self),
             "polygon": PolygonTool(self),
             "wand": MagicWandTool(self),
-            "face": FacePickTool(self, on_pick=lambda index: None),  # FaceEdits handles picks
         }
         self.tools["eraser"].brush = self.tools["brush"].brush
 
@@ -239,10 +237,11 @@ class MainWindow(QMainWindow):
             self.session,
             self.canvas,
             self.face_panel,
-            self.tools["face"],
+            self,
             lambda text: self.statusBar().showMessage(text, 8000),
             lambda: make_store(self.settings).models_dir,
         )
+        self.tools["face"] = self.face_edits.tool
         self.docks = [dock, styles, faces, history]
 
     def _action(
