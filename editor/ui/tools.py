@@ -369,18 +369,19 @@ class FacePickTool(Tool):
         super().__init__(host)
         self.on_pick = on_pick
         self.faces: list[np.ndarray] = []  # (68, 2) landmarks, left to right
+        self._outlines: list[QPolygonF] = []  # made once per set of faces, drawn on every paint
         self.chosen: int | None = None
         self.outlines_shown = True  # off while an edit's preview is on the canvas
 
     def set_faces(self, faces: Sequence[np.ndarray], chosen: int | None = None) -> None:
         self.faces = [np.asarray(f, np.float64) for f in faces]
+        self._outlines = [QPolygonF([QPointF(*m[i]) for i in FACE_OUTLINE]) for m in self.faces]
         self.chosen = chosen if chosen is not None and chosen < len(self.faces) else None
 
     def face_at(self, x: float, y: float) -> int | None:
         """The face whose outline holds (x, y), else the nearest within half a face's size."""
         best, best_distance = None, math.inf
-        for index, marks in enumerate(self.faces):
-            outline = QPolygonF([QPointF(*marks[i]) for i in FACE_OUTLINE])
+        for index, (marks, outline) in enumerate(zip(self.faces, self._outlines, strict=True)):
             if outline.containsPoint(QPointF(x, y), Qt.FillRule.OddEvenFill):
                 return index
             size = float(np.ptp(marks, axis=0).max())
@@ -403,8 +404,7 @@ class FacePickTool(Tool):
         font.setPixelSize(max(1, round(14 / max(scale, 1e-6))))  # 14 screen pixels at any zoom
         font.setBold(True)
         painter.setFont(font)
-        for index, marks in enumerate(self.faces):
-            outline = QPolygonF([QPointF(*marks[i]) for i in FACE_OUTLINE])
+        for index, outline in enumerate(self._outlines):
             if index == self.chosen:
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.setPen(QPen(CHOSEN_FACE, 3 / max(scale, 1e-6)))
