@@ -3,7 +3,8 @@
 # resumed from its committed CPU checkpoint (training/styles/<name>.ckpt.safetensors) with bigger
 # batches and crops, and a wall-clock budget of MINUTES for this run (the cosine schedule is
 # re-planned to end inside it). A third field adds input noise: "shipwreck:48:0.05" trains
-# style weight 48 with noise of sigma 0.05 on the net's input (written as *_sw48_n0.05.*).
+# style weight 48 with noise of sigma 0.05 on the net's input (written as *_sw48_n0.05.*); a
+# fourth deepens the net: "shipwreck:48:0.05:5" grows it to 5 residual blocks (*_sw48_n0.05_b5.*).
 # Nothing is overwritten: every variant writes
 # $WORK/<name>_sw<weight>.{safetensors,ckpt.safetensors,log,out,_preview.png}; compare them with
 # `benchmarks/bench_fast_style.py --quality` and copy the chosen one into place by hand.
@@ -27,10 +28,12 @@ mkdir -p "$WORK"
 
 pids=()
 for variant in $VARIANTS; do
-    IFS=: read -r name weight noise <<< "$variant"
+    IFS=: read -r name weight noise blocks <<< "$variant"
     noise=${noise:-0}
     id="${name}_sw${weight}"
     [ "$noise" != 0 ] && id="${id}_n${noise}"
+    deepen=()
+    [ -n "$blocks" ] && id="${id}_b${blocks}" && deepen=(--blocks "$blocks")
     painting=""
     for folder in $PAINTINGS; do
         [ -z "$painting" ] && [ -f "$folder/$name.jpg" ] && painting="$folder/$name.jpg"
@@ -53,7 +56,7 @@ print(spent / 60 + float(sys.argv[2]))" "$WORK/$id.ckpt.safetensors" "$MINUTES")
     timeout -s TERM -k 60 "$($PY -c "print(round(float('$MINUTES') * 60 + 90))")" \
         $PY -m editor.engine.train_style "$painting" --images "$PHOTOS" \
         -o "$WORK/$id.safetensors" --checkpoint "$WORK/$id.ckpt.safetensors" --resume \
-        --style-weight "$weight" --input-noise "$noise" --batch "$BATCH" --size "$SIZE" \
+        --style-weight "$weight" --input-noise "$noise" "${deepen[@]}" --batch "$BATCH" --size "$SIZE" \
         --lr "$LR" --steps 1000000 --minutes "$total" --device "$DEVICE" --threads "$THREADS" \
         --models-dir "$MODELS" --preview-image "$PREVIEW" > "$WORK/$id.out" 2>&1 &
     pids+=($!)

@@ -98,7 +98,9 @@ def parse_args(argv: list[str] | None = None, *, project: bool = False) -> argpa
         "value)",
     )
     p.add_argument("--channels", type=int, nargs=3, help="widths at 1, 1/2, 1/4 resolution")
-    p.add_argument("--blocks", type=int, help="residual blocks (default 3)")
+    p.add_argument(
+        "--blocks", type=int, help="residual blocks (default 3; on --resume, more deepens the net)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     p.add_argument("--threads", type=int, default=1)
@@ -186,6 +188,14 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
         if args.lr is not None:  # a new segment: warm up and decay from here
             saved["learning_rate"] = args.lr
             saved["schedule_start"] = int(load_file(str(args.checkpoint))["step"][0])
+        saved_blocks = int(saved.get("blocks", style_train.StyleTrainConfig.blocks))
+        if args.blocks is not None and args.blocks < saved_blocks:
+            raise SystemExit(
+                f"--blocks {args.blocks}: {args.checkpoint} already has {saved_blocks} blocks "
+                "(a resumed net can grow, not shrink)"
+            )
+        if args.blocks is not None:  # more capacity: new blocks start as identity
+            saved["blocks"] = args.blocks
         config = style_train.StyleTrainConfig.from_dict(saved)
         progress.update(json.loads(meta.get("progress", "{}")))
         style_side = int(meta["style_side"])
@@ -220,8 +230,15 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
     features = _load_features(args.models_dir, device)
     trainer = style_train.StyleTrainer(features, style, photos, config, device=device)
     if resuming:
-        trainer.load_state_tensors(load_file(str(args.checkpoint)))
+        state = load_file(str(args.checkpoint))
+        if config.blocks > saved_blocks:
+            state = style_train.deepen_state(
+                state, config.channels, saved_blocks, config.blocks - saved_blocks
+            )
+        trainer.load_state_tensors(state)
         log(f"resumed {args.style.stem} from {args.checkpoint} at step {trainer.step}")
+        if config.blocks > saved_blocks:
+            log(f"residual blocks {saved_blocks} -> {config.blocks} (the new ones start silent)")
     model: TransformNet = trainer.model
     log(
         f"{args.style.stem}: {len(photos)} photos from {args.images} (short side {photo_side}), "

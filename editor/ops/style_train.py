@@ -259,6 +259,41 @@ class StyleTrainer:
         self.step = restore_trainer_state(tensors, self.model, self.optimizer, self.generator)
 
 
+def deepen_state(
+    tensors: Mapping[str, torch.Tensor], channels: tuple[int, int, int], blocks: int, more: int
+) -> dict[str, torch.Tensor]:
+    """A `StyleTrainer.state_tensors()` checkpoint of a net with `blocks` residual blocks as one
+    with `blocks + more`, computing the same function: each new block's last instance-norm scale
+    and shift start at zero, so the block adds nothing until training grows it (the zero-init
+    residual of Goyal et al. 2017). Capacity for a fine-tune without starting over.
+
+    Adam's moments follow their parameters to the new indices; new parameters start without.
+    """
+    old = TransformNet(channels, blocks)
+    new = TransformNet(channels, blocks + more)
+    closing_norm = len(new.res[0].body) - 1
+    silent = {
+        f"res.{b}.body.{closing_norm}.{part}"
+        for b in range(blocks, blocks + more)
+        for part in ("weight", "bias")
+    }
+    out: dict[str, torch.Tensor] = {}
+    for key, value in new.state_dict().items():
+        saved = tensors.get(f"model.{key}")
+        if saved is None:
+            saved = torch.zeros_like(value) if key in silent else value
+        out[f"model.{key}"] = saved.clone()
+    index_of = {name: i for i, (name, _) in enumerate(new.named_parameters())}
+    renumber = {str(i): index_of[name] for i, (name, _) in enumerate(old.named_parameters())}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, rest = key.split(".", 2)
+            out[f"optim.{renumber[index]}.{rest}"] = value
+        elif not key.startswith("model."):
+            out[key] = value
+    return out
+
+
 def train(
     trainer: StyleTrainer, steps: int | None = None, report_every: int = 25
 ) -> Iterator[StepReport]:

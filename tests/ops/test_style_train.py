@@ -103,3 +103,29 @@ def test_config_survives_a_json_round_trip():
 
     raw = json.loads(json.dumps(dataclasses.asdict(CONFIG)))
     assert StyleTrainConfig.from_dict(raw) == CONFIG
+
+
+def test_a_deepened_net_starts_as_the_same_function_and_keeps_training(features):
+    torch.manual_seed(0)
+    shallow = StyleTrainer(features, _style(), _photos(), CONFIG)
+    list(style_train.train(shallow, 3))
+    state = style_train.deepen_state(shallow.state_tensors(), CONFIG.channels, CONFIG.blocks, 2)
+    deep = StyleTrainer(features, _style(), _photos(), dataclasses.replace(CONFIG, blocks=3))
+    deep.load_state_tensors(state)  # strict: every new weight and Adam moment in place
+    assert deep.step == 3 and len(deep.model.res) == 3
+    x = torch.rand(1, 3, 40, 36)
+    assert torch.allclose(deep.stylise(x), shallow.stylise(x), atol=1e-6)
+    # The old parameters keep their Adam moments under their new indices.
+    old_names = [n for n, _ in shallow.model.named_parameters()]
+    new_index = {n: i for i, (n, _) in enumerate(deep.model.named_parameters())}
+    moved = new_index["to_rgb.conv.weight"]
+    assert moved != old_names.index("to_rgb.conv.weight")
+    moments = deep.optimizer.state_dict()["state"]
+    assert torch.equal(
+        moments[moved]["exp_avg"].cpu(),
+        shallow.optimizer.state_dict()["state"][old_names.index("to_rgb.conv.weight")]["exp_avg"],
+    )
+    # Training moves the new blocks off identity.
+    before = deep.model.res[2].body[2].weight.detach().clone()
+    list(style_train.train(deep, 5))
+    assert not torch.equal(deep.model.res[2].body[2].weight.detach(), before)
