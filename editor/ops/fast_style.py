@@ -43,8 +43,8 @@ from editor.ops.tiling import TileBlender, plan_tiles
 
 DEFAULT_TILE = 768
 DEFAULT_OVERLAP = 48
-"""Context read on each side of a tile's core: beyond the 9x9 + 3x3 receptive field of the
-slim net's early layers, and a wide band for the cross-fade."""
+"""Context read on each side of a tile's core, and the band of the cross-fade; raised to a
+network's receptive radius (`TransformNet.context`) where that reaches farther."""
 _GRID = 4
 """TransformNet's two stride-2 stages: tiles start on multiples of this."""
 STATS_SIDE = 512
@@ -188,6 +188,9 @@ def iter_stylise_fast(
         raise ValueError(f"strength must be between 0 and 1, got {strength}")
     if not 0.1 <= style_scale <= 10.0:
         raise ValueError(f"style_scale must be between 0.1 and 10, got {style_scale}")
+    # Tiles read at least the network's receptive radius, or their seams would show (a deeper
+    # net reads farther than the default).
+    overlap = max(overlap, int(getattr(net, "context", 0)))
     height, width = rgb.shape[:2]
     work = (max(1, round(height / style_scale)), max(1, round(width / style_scale)))
     source = rgb if work == (height, width) else _resize(_to01(rgb), work)

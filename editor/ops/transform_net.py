@@ -127,6 +127,14 @@ class TransformNet(nn.Module):
         self.up = nn.Sequential(UpsampleConv(c3, c2), UpsampleConv(c2, c1))
         self.to_rgb = ConvLayer(c1, 3, 9)
 
+    @property
+    def context(self) -> int:
+        """Receptive radius in input pixels: how far a pixel's output reads (instance norms'
+        image-wide statistics aside). Kernel radius times stride per layer: 9x9 (4), two 3x3/2
+        (1 + 2), two 3x3 per residual block at 1/4 resolution (8), two upsampled 3x3 (2 + 1),
+        the closing 9x9 (4); plus 3 where a pixel sits unevenly on the stride-2 grids."""
+        return 17 + 8 * self.blocks
+
     def config(self) -> dict[str, object]:
         config: dict[str, object] = {"channels": list(self.channels), "blocks": self.blocks}
         if self.input_noise:

@@ -131,3 +131,28 @@ def test_input_noise_is_fresh_in_training_fixed_at_inference_and_saved():
         assert rebuilt.input_noise == 0.1 and torch.equal(rebuilt(x), net(x))
         plain = TransformNet((8, 16, 16), 1)
         assert "input_noise" not in plain.config()  # old files and new ones without it agree
+
+
+def test_context_is_the_receptive_radius():
+    # Made linear (norms and ReLUs out: their image-wide statistics and dead units hide the
+    # structure), the farthest input pixel that moves an output, over the four alignments to
+    # the stride-4 grid and both directions, is within `context` and close to it.
+    for blocks in (1, 3):
+        torch.manual_seed(0)
+        net = TransformNet((4, 4, 4), blocks).eval()
+        for module in net.modules():
+            for name, child in module.named_children():
+                if isinstance(child, torch.nn.InstanceNorm2d | torch.nn.ReLU):
+                    setattr(module, name, torch.nn.Identity())
+        x = torch.rand(1, 3, 240, 240)
+        farthest = 0
+        with torch.no_grad():
+            for c in range(100, 104):
+                y0 = net(x)[0, :, c, c]
+                for d in range(net.context - 12, net.context + 12):
+                    for side in (1, -1):
+                        moved = x.clone()
+                        moved[0, :, c, c + side * d] += 0.5
+                        if (net(moved)[0, :, c, c] - y0).abs().max() > 0:
+                            farthest = max(farthest, d)
+        assert net.context - 4 <= farthest <= net.context
