@@ -42,6 +42,23 @@ def test_faces_are_found_left_to_right_with_68_landmarks(faces):
         assert inside.all()
 
 
+def test_big_images_are_searched_shrunk_with_landmarks_at_full_size(faces, monkeypatch):
+    from editor.engine import face_models
+
+    image = _load(faces / "multi" / "two_people.jpg")
+    full = detect_faces(image)
+    # As if the photo were four times the pixel budget: searched at half size.
+    monkeypatch.setattr(face_models, "DETECT_MAX_PIXELS", image.shape[0] * image.shape[1] // 4)
+    shrunk = detect_faces(image)
+    assert len(shrunk) == len(full) == 2
+    for a, b in zip(full, shrunk, strict=True):
+        drift = np.linalg.norm(a.landmarks - b.landmarks, axis=1).mean()
+        assert drift < 0.05 * inter_ocular(a.landmarks)
+    # A copy too small to show any face: searched again at full size.
+    monkeypatch.setattr(face_models, "DETECT_MAX_PIXELS", 2000)
+    assert len(detect_faces(image)) == 2
+
+
 def test_quick_swap_gives_the_new_identity_and_keeps_the_pose(faces):
     image = _load(faces / "obama" / "obama.jpg")
     photos = tuple(_load(faces / "biden" / n) for n in ("biden.jpg", "biden2.jpg"))
