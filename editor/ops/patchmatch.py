@@ -31,9 +31,14 @@ than for its colour, and a screened Poisson solve turns the steps into pixels. A
 leaves a visible tone step wherever neighbouring regions were copied from different places (a
 sky patched from two heights) and at the hole's edge; the voted steps have none.
 
-The coarsest level starts from an onion-peel fill (ring by ring from the hole's edge, each pixel
-from the best source patch for its known part), not from a smooth guess: from a smooth guess the
-EM iterations settle on flat patches and leave a featureless blob.
+The coarsest level starts twice: from an onion-peel fill (ring by ring from the hole's edge, each
+pixel from the best source patch for its known part), which continues the edges and textures that
+meet the hole, and from a diffused (Telea) fill, which lets a wide plain surround (a sky) win over
+a structure that only touches the hole's edge (peeling grows a bridge tower diagonally across the
+sky). Both run through the pyramid and the fill with the lower mean patch distance — the energy
+the iterations minimise — is kept: about 1.45x the time of one run; on the removal benchmark the
+quick fill went from 0.708 to 0.680 mean perceptual distance (0.876 to 0.865 on a second set of
+masks), picking the better start on each of the six photos.
 
 Source patches lie fully in the known region, which is the image minus the hole dilated by
 `source_margin` pixels (mask edges often leave a fringe of the removed object). Pixels outside the
@@ -117,35 +122,66 @@ def patchmatch_fill(
         return image.copy()
     pixels = image if image.ndim == 3 else image[..., None]
 
-    rng = np.random.default_rng(seed)
     pyramid = _build_pyramid(pixels, hole_mask, patch, min_size, source_margin)
     for level in pyramid:
         level.prepare()
     n_levels = len(pyramid)
-    estimate = _initial_fill(pyramid[0], rng)
-    previous: _Level | None = None
-    nnf = np.empty(0, np.int64)
-    for index, level in enumerate(pyramid):
-        if previous is None:
-            nnf = level.random_sources(level.n_targets, rng)
-        else:
-            nnf = level.upsample_nnf(previous, nnf, rng)
-            estimate = _resize(estimate, level.shape)
-            estimate[~level.hole] = level.image[~level.hole]
-        steps = iterations if index < n_levels - 2 else max(1, (iterations + 1) // 2)
-        for _ in range(steps):
-            if cancel is not None:
-                cancel()
-            targets = level.target_descriptors(estimate)
-            cost = level.distance(nnf, targets)
-            nnf, cost = level.search(nnf, cost, targets, rng)
-            estimate[level.hole] = level.vote(nnf, cost)
-        if index == n_levels - 1 and gradient_weight > 0:
-            estimate[level.hole] = _gradient_vote(level, nnf, cost, estimate, gradient_weight)
-        previous = level
-        if on_level is not None:
-            on_level(index, n_levels, _to_output(pixels, hole_mask, estimate, image.ndim))
-    return _to_output(pixels, hole_mask, estimate, image.ndim)
+    # Two starts, each run through the whole pyramid; the one whose fill matches the known
+    # region better (lower mean patch distance, the energy the iterations minimise) is kept.
+    # On the Golden Gate a structure touching the hole's edge (the tower) is peeled inwards
+    # across the sky; from the diffused start the sky wins. Elsewhere peeling wins.
+    runs: list[_Run] = []
+    starts = (_initial_fill, _smooth_fill) if pixels.shape[2] in (1, 3) else (_initial_fill,)
+    for start in starts:
+        run_rng = np.random.default_rng(seed)
+        state = _Run(start(pyramid[0], run_rng), np.empty(0, np.int64), np.empty(0), run_rng)
+        for index in range(n_levels):
+            _em_level(pyramid, index, state, iterations, cancel)
+            if on_level is not None and not runs and index < n_levels - 1:
+                on_level(index, n_levels, _to_output(pixels, hole_mask, state.estimate, image.ndim))
+        runs.append(state)
+    state = min(runs, key=lambda r: float(np.mean(r.cost)))
+    level = pyramid[-1]
+    if gradient_weight > 0:
+        state.estimate[level.hole] = _gradient_vote(
+            level, state.nnf, state.cost, state.estimate, gradient_weight
+        )
+    if on_level is not None:
+        on_level(n_levels - 1, n_levels, _to_output(pixels, hole_mask, state.estimate, image.ndim))
+    return _to_output(pixels, hole_mask, state.estimate, image.ndim)
+
+
+@dataclass
+class _Run:
+    """One start's progress through the pyramid: its fill, NNF, match costs and RNG."""
+
+    estimate: np.ndarray
+    nnf: np.ndarray
+    cost: np.ndarray
+    rng: np.random.Generator
+
+
+def _em_level(
+    pyramid: list[_Level], index: int, run: _Run, iterations: int, cancel: Callable[[], None] | None
+) -> None:
+    """EM iterations (search + vote) of one level, from the coarser level's result (in place);
+    `run.cost` ends as the match costs of the last fill."""
+    level = pyramid[index]
+    if index == 0:
+        run.nnf = level.random_sources(level.n_targets, run.rng)
+    else:
+        run.nnf = level.upsample_nnf(pyramid[index - 1], run.nnf, run.rng)
+        run.estimate = _resize(run.estimate, level.shape)
+        run.estimate[~level.hole] = level.image[~level.hole]
+    steps = iterations if index < len(pyramid) - 2 else max(1, (iterations + 1) // 2)
+    for _ in range(steps):
+        if cancel is not None:
+            cancel()
+        targets = level.target_descriptors(run.estimate)
+        cost = level.distance(run.nnf, targets)
+        run.nnf, cost = level.search(run.nnf, cost, targets, run.rng)
+        run.estimate[level.hole] = level.vote(run.nnf, cost)
+    run.cost = level.distance(run.nnf, level.target_descriptors(run.estimate))
 
 
 @dataclass
@@ -506,9 +542,9 @@ def _initial_fill(level: _Level, rng: np.random.Generator) -> np.ndarray:
     """Coarsest-level start by onion peeling: fill the hole ring by ring from its edge inward.
 
     Each ring pixel copies the matching pixel of the source patch that best fits the already known
-    part of its patch (exact masked SSD, brute force: the coarsest level is tiny). Starting the EM
-    iterations from a smooth guess instead (Telea) lets flat patches win inside the hole and grow
-    a featureless blob; peeling continues the edges and textures that meet the hole (as in
+    part of its patch (exact masked SSD, brute force: the coarsest level is tiny). In a textured
+    surround a smooth start (`_smooth_fill`) lets flat patches win inside the hole and grow a
+    featureless blob; peeling continues the edges and textures that meet the hole (as in
     Newson et al., "Video Inpainting of Complex Scenes", SIAM J. Imaging Sci. 2014).
     """
     radius = level.patch // 2
@@ -549,6 +585,17 @@ def _initial_fill(level: _Level, rng: np.random.Generator) -> np.ndarray:
         best = np.argmin(dist, axis=1)
         estimate[py, px] = level.image[src_y[best] + py - cy, src_x[best] + px - cx]
         filled = filled | ring
+    return estimate
+
+
+def _smooth_fill(level: _Level, rng: np.random.Generator) -> np.ndarray:
+    """Coarsest-level start by diffusion (Telea): lets a wide, plain surround (a sky) win
+    over a structure that merely touches the hole's edge, which peeling would grow inward."""
+    del rng
+    image = np.clip(np.rint(level.image), 0, 255).astype(np.uint8)
+    filled = cv2.inpaint(image, level.hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+    estimate = level.image.copy()
+    estimate[level.hole] = filled.reshape(level.image.shape)[level.hole]
     return estimate
 
 
