@@ -159,3 +159,18 @@ def test_refined_without_the_detail_layer_still_fills(shared_models, monkeypatch
     assert out.shape == image.shape and out.dtype == image.dtype
     assert not np.array_equal(out[mask > 0], image[mask > 0])
     assert np.array_equal(out[:10], image[:10])
+
+
+def test_refined_content_follows_the_patch_fill_where_telea_disagrees():
+    # Where Telea's smooth fill agrees with the patch fill the content target hedges between
+    # them; where it smears something else in (60+ levels apart), the patch fill alone.
+    from editor.engine.edits.remove import CONTENT_QUICK_SHARE, _quick_share
+
+    quick = np.full((64, 96, 3), 100, np.uint8)
+    smooth = quick.copy()
+    smooth[:, 48:] = 200  # the right half: a smear 100 levels off
+    share = _quick_share(quick, smooth)
+    assert share.shape == (64, 96)
+    assert np.allclose(share[:, :30], CONTENT_QUICK_SHARE)
+    assert np.allclose(share[:, 66:], 1.0)
+    assert np.all(np.diff(share[32]) >= -1e-6)  # rising across the edge, no step back
