@@ -131,9 +131,15 @@ def warp_face(
         x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
         if x1 <= x0 or y1 <= y0:
             continue
-        matrix = cv2.getAffineTransform(src, dst - np.float32([x0, y0]))
+        if _area(dst) < 0.5:  # a closed lip line: no pixels of its own, its neighbours draw it
+            continue
+        # The map from the face's pixels back into the photo, computed in that direction: a
+        # photo's closed mouth gives inner-lip triangles of zero area, whose forward map has no
+        # inverse (the old way, it filled the target's lips with stripes from far away); this
+        # way they sample the photo's lip line.
+        matrix = cv2.getAffineTransform(dst - np.float32([x0, y0]), src)
         patch = cv2.warpAffine(
-            source, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+            source, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REFLECT_101,
         )  # fmt: skip
         inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
@@ -141,6 +147,11 @@ def warp_face(
         region = out[y0:y1, x0:x1]
         region[inside > 0] = patch[inside > 0]
     return out
+
+
+def _area(triangle: np.ndarray) -> float:
+    (ax, ay), (bx, by), (cx, cy) = triangle
+    return 0.5 * abs((bx - ax) * (cy - ay) - (cx - ax) * (by - ay))
 
 
 def match_colour(source: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -62,3 +62,30 @@ def test_warp_puts_the_photo_landmarks_on_the_target_landmarks():
     ys, xs = np.nonzero(warped[..., 0] > 128)
     centre = np.array([xs.mean(), ys.mean()])
     assert np.linalg.norm(centre - target[30]) < 1.5
+
+
+def test_a_closed_mouth_in_the_photo_paints_lips_into_an_open_one():
+    # The photo's inner-lip points coincide (a closed mouth): its inner-mouth triangles have no
+    # area. Their pixels in the target must come from the photo's lip line, not from far away
+    # (a zero-area triangle's forward map has no inverse: stripes of background colour).
+    import cv2
+
+    target = _face(0)
+    centre = np.array([100.0, 150.0])
+    upper = [centre + (dx, -4.0) for dx in (-12.0, 0.0, 12.0)]
+    lower = [centre + (dx, 4.0) for dx in (12.0, 0.0, -12.0)]
+    target[60], target[64] = centre - (20.0, 0.0), centre + (20.0, 0.0)
+    target[61:64], target[65:68] = upper, lower  # an open inner mouth, 8 px high
+    photo_landmarks = target.copy()
+    photo_landmarks[61:64, 1] = photo_landmarks[65:68, 1] = centre[1]  # closed
+    photo = np.zeros((260, 220, 3), np.uint8)
+    photo[:] = (40, 60, 230)  # blue background
+    cv2.ellipse(photo, (100, 120), (70, 90), 0, 0, 360, (210, 160, 130), -1)  # skin
+    cv2.ellipse(photo, (100, 150), (26, 9), 0, 0, 360, (190, 40, 50), -1)  # red lips
+    warped = warp_face(photo, photo_landmarks, target, (260, 220))
+    inner = np.zeros((260, 220), np.uint8)
+    cv2.fillConvexPoly(inner, np.round(target[60:68]).astype(np.int32), 1)
+    inner = cv2.erode(inner, np.ones((3, 3), np.uint8)) > 0
+    lips = warped[inner]
+    assert inner.sum() > 100
+    assert (lips[:, 0] > 150).all() and (lips[:, 2] < 100).all(), lips[lips[:, 2] >= 100][:5]
