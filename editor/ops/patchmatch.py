@@ -197,7 +197,7 @@ class _Level:
     target_map: np.ndarray  # (h, w) int64, target index or -1
     source_list: np.ndarray  # (S,) int64 flat indices of valid centres
     source_desc: np.ndarray | None = None  # (h * w, D) float32
-    _plan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _plan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (starts, targets, offsets)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -284,7 +284,9 @@ class _Level:
         return nnf, cost
 
     def _vote_plan(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(hole pixel, target, source offset) for every patch covering every hole pixel.
+        """(starts, target, source offset): every patch covering every hole pixel, grouped by
+        hole pixel — pixel m's entries are starts[m]:starts[m + 1] (each hole pixel is covered,
+        at least by the patch centred on it), so a vote is one contiguous `np.add.reduceat`.
 
         Fixed per level, so it is built once: hole pixel m = target t's centre + offset, and its
         vote is the source pixel at nnf[t] + offset (flat indices).
@@ -303,7 +305,10 @@ class _Level:
                     pixels.append(inside[covered])
                     targets.append(target[covered])
                     offsets.append(np.full(int(covered.sum()), oy * width + ox, np.int64))
-            self._plan = (np.concatenate(pixels), np.concatenate(targets), np.concatenate(offsets))
+            pixel = np.concatenate(pixels)
+            order = np.argsort(pixel, kind="stable")
+            starts = np.searchsorted(pixel[order], np.arange(hy.size))
+            self._plan = (starts, np.concatenate(targets)[order], np.concatenate(offsets)[order])
         return self._plan
 
     def vote(
@@ -319,20 +324,15 @@ class _Level:
         neighbour) with the same matches; default the level's pixels. `temperature` < 1 leans
         the weights towards the best matches.
         """
-        pixels, targets, offsets = self._vote_plan()
-        n_hole = int(np.count_nonzero(self.hole))
+        starts, targets, offsets = self._vote_plan()
         sigma2 = temperature * max(float(np.percentile(cost, _SIGMA_PERCENTILE)), 1e-6)
         # Clamped so that a pixel whose patches all match badly still gets their (tiny) weights.
         weight = np.exp(-np.minimum(cost / (2.0 * sigma2), 80.0))[targets]
         source = self.image if image is None else image
         flat = source.reshape(-1, source.shape[2])
-        values = flat[nnf[targets] + offsets]
-        total = np.maximum(np.bincount(pixels, weight, minlength=n_hole), 1e-300)
-        channels = [
-            np.bincount(pixels, weight * values[:, c], minlength=n_hole) / total
-            for c in range(values.shape[1])
-        ]
-        return np.stack(channels, axis=-1).astype(np.float32)
+        values = flat[nnf[targets] + offsets] * weight[:, None]
+        total = np.maximum(np.add.reduceat(weight, starts), 1e-300)
+        return (np.add.reduceat(values, starts, axis=0) / total[:, None]).astype(np.float32)
 
     def upsample_nnf(
         self, coarse: _Level, coarse_nnf: np.ndarray, rng: np.random.Generator
