@@ -192,9 +192,9 @@ class MainWindow(QMainWindow):
         self.style_panel.selectionChanged.connect(
             lambda entry: self.settings.set_selected_style(entry.id if entry else "")
         )
+        # Only the style chosen last time: with a fast style selected the brush previews it live,
+        # and a first mask painted to remove something should stay a mask.
         self.style_panel.select(self.settings.selected_style())
-        if self.style_panel.current_entry() is None and self.style_panel.list.count():
-            self.style_panel.list.setCurrentRow(0)
         styles_widget = QWidget()
         styles_layout = QVBoxLayout(styles_widget)
         styles_layout.setContentsMargins(0, 0, 0, 0)

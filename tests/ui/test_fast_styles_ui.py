@@ -144,6 +144,18 @@ def test_a_new_stroke_replaces_the_previous_preview(window, qtbot):
     assert not window.canvas.preview_visible and not window.session.offering
 
 
+def test_a_first_mask_stays_a_mask_until_a_style_is_chosen(window, qtbot):
+    # Fresh settings: no style is chosen for the user, so painting (say, to remove something)
+    # starts no live preview; choosing a style makes the brush a style brush.
+    assert window.style_panel.current_entry() is None
+    _paint(window, [(20, 50), (60, 50)])
+    assert window.document.mask.any()
+    assert window.style_edits._latest_preview is None and not window.session.offering
+    _select(window, FAST_PREFIX + "starry_night")
+    _paint(window, [(20, 70), (60, 70)])
+    assert window.style_edits._latest_preview is not None
+
+
 def test_live_preview_can_be_turned_off(window, qtbot):
     _select(window, FAST_PREFIX + "starry_night")
     window.style_options.live_box.setChecked(False)

@@ -34,6 +34,7 @@ def window(qtbot, tmp_path, monkeypatch, rgb_image, shared_models):
     library.add_pixels(_stripes(), "stripes")
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings=settings, style_library=library)
+    win.style_panel.list.setCurrentRow(0)  # a style chosen, as the user does first
     win.settings.set_models_dir(str(shared_models))
     win.errors = []
     monkeypatch.setattr(win, "show_error", lambda title, text: win.errors.append(text))

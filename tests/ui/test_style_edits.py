@@ -84,6 +84,7 @@ def library(tmp_path):
 def window(qtbot, tmp_path, monkeypatch, rgb_image, library):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings=settings, style_library=library)
+    win.style_panel.list.setCurrentRow(0)  # a style chosen, as the user does first
     win.errors = []
     monkeypatch.setattr(win, "show_error", lambda title, text: win.errors.append(text))
     win.resize(1000, 760)
