@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from editor.engine.store import ModelError
@@ -81,8 +82,6 @@ def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[Face]:
     with _lock:  # dlib's objects are not documented as thread-safe
         boxes = []
         if scale < 1.0:
-            import cv2
-
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
             boxes = [

@@ -36,7 +36,7 @@ pixel from the best source patch for its known part), which continues the edges 
 meet the hole, and from a diffused (Telea) fill, which lets a wide plain surround (a sky) win over
 a structure that only touches the hole's edge (peeling grows a bridge tower diagonally across the
 sky). Both run through the pyramid and the fill with the lower mean patch distance — the energy
-the iterations minimise — is kept: about 1.45x the time of one run; on the removal benchmark the
+the iterations minimise — is kept: about 1.4x the time of one run; on the removal benchmark the
 quick fill went from 0.708 to 0.680 mean perceptual distance (0.876 to 0.865 on a second set of
 masks), picking the better start on each of the six photos.
 

@@ -61,7 +61,7 @@ over a Gaussian of CONTENT_DISAGREE_SIGMA px): from the first number to the seco
 moves to the quick fill alone. There Telea has smeared a structure into the hole (a tower, an
 arcade), and half of a smear is a ghost the texture term turns into a washed-out copy; the
 patch fill's coherent guess looks right and scores better too (bench_remove: refined 0.664 ->
-0.641, the Tübingen facades and the Hoover arcade without their pale ghosts)."""
+0.649, the Tübingen facades and the Hoover arcade without their pale ghosts)."""
 CONTENT_DISAGREE_SIGMA = 4.0
 
 REFINE_PARAMS = {
