@@ -241,6 +241,7 @@ def refine_hole(
     scales: Sequence[float] | None = None,
     iterations_per_scale: int | Sequence[int] = (40, 25, 15),
     lr: float = 0.03,
+    adam_eps: float = 1e-8,
     patch: int = 3,
     rematch_every: int = 4,
     max_source_patches: int = 6000,
@@ -284,7 +285,10 @@ def refine_hole(
     iterations_per_scale: Adam steps per scale, one number or one per scale (coarse first; the
         last entry repeats if there are more scales). Fewer at fine scales, where a step costs
         more and the coarse scales have already placed the texture.
-    lr: Adam step on pixel values (0..1 units). rematch_every: iterations between re-matching
+    lr: Adam step on pixel values (0..1 units). adam_eps: Adam's epsilon (torch's 1e-8 by
+        default); larger, a pixel whose gradient is tiny takes a step as tiny, instead of the
+        full `lr` Adam's normalisation gives every pixel (grain all over a flat sky).
+        rematch_every: iterations between re-matching
         the hole's patches (matching is the expensive part; matches move slowly).
     max_source_patches: source patches per layer above which candidates are thinned on a grid.
     source_band: if given, texture is copied only from patches centred within this many pixels
@@ -369,7 +373,7 @@ def refine_hole(
         pooled_target = F.avg_pool2d(content_s[..., y0:y1, x0:x1], pool, ceil_mode=True)
         pooled_hole = F.avg_pool2d(hole_w, pool, ceil_mode=True) > 0
         param = start.detach().clone().requires_grad_(True)
-        optimiser = torch.optim.Adam([param], lr=lr)
+        optimiser = torch.optim.Adam([param], lr=lr, eps=adam_eps)
         matches: dict[str, tuple[Tensor, Tensor]] = {}
 
         for it in range(n_iter):
