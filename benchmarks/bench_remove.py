@@ -15,6 +15,7 @@ the issue quotes, run with patch size 3 on the whole image) it is a row too: the
 beat, on the same images and masks.
 
     .venv/bin/python benchmarks/bench_remove.py [--threads 2] [--images 6] [--save DIR]
+        [--mask-seed K]   # another set of masks (the README quotes K = 10 with --images 8)
 """
 
 from __future__ import annotations
@@ -114,8 +115,11 @@ def to01(image: np.ndarray) -> torch.Tensor:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--images", type=int, default=6)
+    parser.add_argument("--images", type=int, default=6, help=f"at most {len(PHOTOS)}")
     parser.add_argument("--save", type=Path, help="write before/after strips here")
+    parser.add_argument(
+        "--mask-seed", type=int, default=0, help="added to each photo's mask seed: other masks"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     models = SHARED / "models"
@@ -127,7 +131,7 @@ def main() -> None:
     print("|---|---:|---|---:|---:|---:|---:|")
     for index, rel in enumerate(PHOTOS[: args.images]):
         image = load_photo(rel)
-        mask = object_mask(image.shape[:2], index)
+        mask = object_mask(image.shape[:2], index + args.mask_seed)
         hole = mask > 0
         strip = [image]
         for method in methods:
