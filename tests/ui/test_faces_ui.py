@@ -6,25 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from canvas_input import drag
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
+from shown_window import shown_window
 
 from editor.core.imageio import save_image
-from editor.ui.main_window import MainWindow
 from editor.ui.tools import FacePickTool
 
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    win.resize(1000, 700)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    monkeypatch.setattr(win, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    win.close()
-    win.deleteLater()
+    with shown_window(qtbot, monkeypatch, tmp_path) as win:
+        yield win
 
 
 def test_face_at_is_inside_an_outline_or_near_one():

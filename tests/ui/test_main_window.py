@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from negate_edit import apply_negate
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QAction, QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
+from shown_window import shown_window
 
 from editor.core.imageio import load_image, save_image
 from editor.engine.jobs import Update
@@ -25,18 +26,11 @@ def image_file(tmp_path, rgb_image) -> Path:
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    errors: list[str] = []
-    win.errors = errors
-    monkeypatch.setattr(win, "show_error", lambda title, text: errors.append(text))
-    win.resize(900, 700)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    monkeypatch.setattr(win, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    win.close()
-    win.deleteLater()
+    with shown_window(qtbot, monkeypatch, tmp_path, size=(900, 700)) as win:
+        errors: list[str] = []
+        win.errors = errors
+        monkeypatch.setattr(win, "show_error", lambda title, text: errors.append(text))
+        yield win
 
 
 def _view_point(win: MainWindow, x: float, y: float) -> QPointF:
