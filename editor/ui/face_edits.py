@@ -182,10 +182,7 @@ class FaceEdits(QObject):
                 return  # the image changed meanwhile: look again when asked
             self._faces_revision = doc.image_revision
             faces = [face.landmarks for face in value]
-            chosen = None
-            if faces:
-                areas = [face.box[2] * face.box[3] for face in value]
-                chosen = int(np.argmax(areas))  # the CLI's default
+            chosen = faceswap.largest_face(value) if faces else None  # the CLI's default
             self.tool.set_faces(faces, chosen)
             self.panel.set_target_text(chosen, len(faces))
             self.canvas.viewport().update()

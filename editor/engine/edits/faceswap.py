@@ -70,7 +70,8 @@ def rgb8(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.rint(rgb01 * 255.0).astype(np.uint8))
 
 
-def _largest(faces: list[Face]) -> int:
+def largest_face(faces: list[Face]) -> int:
+    """Index of the face with the largest box: the default target, and the face of a photo."""
     return int(np.argmax([f.box[2] * f.box[3] for f in faces]))
 
 
@@ -85,7 +86,7 @@ def pick_target(
         centres = np.array([(x + w / 2, y + h / 2) for x, y, w, h in (f.box for f in faces)])
         return int(np.argmin(np.linalg.norm(centres - np.asarray(point), axis=1)))
     if target is None:
-        return _largest(faces)
+        return largest_face(faces)
     if not 0 <= target < len(faces):
         raise ValueError(
             f"target {target}: the image has {len(faces)} face(s), numbered 0..{len(faces) - 1} "
@@ -120,7 +121,7 @@ def find_photo_faces(paths: tuple[Path, ...], ctx: RunContext) -> Run:
             faces = detect_faces(_photo_rgb(path))
         except ValueError:
             faces = []
-        found[str(path)] = faces[_largest(faces)].landmarks if faces else None
+        found[str(path)] = faces[largest_face(faces)].landmarks if faces else None
         ctx.check_cancelled()
     return found
 
@@ -147,7 +148,7 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
             found = detect_faces(photos[-1])
             if not found:
                 raise ValueError(f"no face found in photo {n} of the new face")
-            photo_landmarks.append(found[_largest(found)].landmarks)
+            photo_landmarks.append(found[largest_face(found)].landmarks)
         ctx.check_cancelled()
         progress = 0.05 + (found_share - 0.05) * n / len(request.photos)
         yield Update(progress=progress, message="Finding faces")
