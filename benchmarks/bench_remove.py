@@ -15,7 +15,7 @@ the issue quotes, run with patch size 3 on the whole image) it is a row too: the
 beat, on the same images and masks.
 
     .venv/bin/python benchmarks/bench_remove.py [--threads 2] [--images 6] [--save DIR]
-        [--mask-seed K]   # another set of masks (the README quotes K = 10 with --images 8)
+        [--mask-seed K]   # another set of masks (the README quotes K = 10 and 20 with --images 8)
 """
 
 from __future__ import annotations

@@ -257,9 +257,9 @@ def refine_hole(
     hole: (1, 1, H, W) 0/1, 1 = pixels to refine.
     features: the VGG feature callable (see `Features`); must provide `layers`.
     content01: (1, 3, H, W) float RGB 0..1, the content target and the coarsest scale's start;
-        None = image01. Object removal passes a blend of the PatchMatch and Telea fills: the
-        texture term restores the detail, the blend hedges the uncertain layout. Only its hole
-        pixels matter; the known pixels always come from image01.
+        None = image01. Object removal passes the mean of several PatchMatch fills blended with
+        Telea's: the texture term restores the detail, the blend hedges the uncertain layout.
+        Only its hole pixels matter; the known pixels always come from image01.
     content_pool: side of the average pooling before the content MSE (Yang et al. compare at a
         coarse scale; smaller = the layout of content01 is held more tightly); one number or
         one per scale (coarse first, the last entry repeats). A larger pool at the fine scales

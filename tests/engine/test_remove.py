@@ -164,16 +164,88 @@ def test_refined_without_the_detail_layer_still_fills(shared_models, monkeypatch
 def test_refined_content_follows_the_patch_fill_where_telea_disagrees():
     # Where Telea's smooth fill agrees with the patch fill the content target hedges between
     # them; where it smears something else in (60+ levels apart), the patch fill alone.
-    from editor.engine.edits.remove import CONTENT_QUICK_SHARE, _quick_share
+    from editor.engine.edits.remove import CONTENT_PATCH_SHARE, _patch_share
 
     quick = np.full((64, 96, 3), 100, np.uint8)
     smooth = quick.copy()
     smooth[:, 48:] = 200  # the right half: a smear 100 levels off
-    share = _quick_share(quick, smooth)
+    share = _patch_share(quick, smooth)
     assert share.shape == (64, 96)
-    assert np.allclose(share[:, :30], CONTENT_QUICK_SHARE)
+    assert np.allclose(share[:, :30], CONTENT_PATCH_SHARE)
     assert np.allclose(share[:, 66:], 1.0)
     assert np.all(np.diff(share[32]) >= -1e-6)  # rising across the edge, no step back
+
+
+def _fake_completions(monkeypatch, levels: list[int]) -> list[dict]:
+    """Replace the PatchMatch completions by flat fills of `levels` in turn; returns the list of
+    settings each call was given."""
+    from editor.engine.edits import remove
+
+    calls: list[dict] = []
+
+    def fill(rgb8, hole, ctx, **settings):
+        calls.append(settings)
+        out = rgb8.copy()
+        out[hole] = levels[(len(calls) - 1) % len(levels)]
+        return out
+
+    monkeypatch.setattr(remove, "_content_fill", fill)
+    return calls
+
+
+def test_refined_content_target_is_the_mean_of_the_completions(rgb_image, monkeypatch):
+    # The content stage stands in for a content network's expected fill: the quick fill and
+    # each CONTENT_FILLS completion, averaged (Telea's share set to 0 to see the mean alone).
+    from editor.engine.edits import remove
+    from editor.ops import neural_patch
+
+    calls = _fake_completions(monkeypatch, [40, 200])
+    monkeypatch.setattr(remove, "CONTENT_PATCH_SHARE", 1.0)
+    seen = {}
+
+    def refine(image01, hole, features, *, content01, finest_detail01, **kwargs):
+        seen.update(image01=image01, hole=hole, content01=content01, detail=finest_detail01)
+        yield 1.0, image01
+        return image01
+
+    monkeypatch.setattr(neural_patch, "refine_hole", refine)
+    mask = _object_mask(rgb_image.shape)
+    updates: list[Update] = []
+    drive(run(RemoveRequest(rgb_image, mask), RunContext(), features=object()), updates.append)
+
+    assert calls == [{}, *remove.CONTENT_FILLS]
+    levels = [[40, 200][i % 2] for i in range(len(calls))]
+    inside = seen["hole"][0, 0] > 0
+    content = seen["content01"][0].permute(1, 2, 0)[inside] * 255
+    assert np.allclose(content.numpy(), np.mean(levels), atol=0.5)
+    assert np.allclose(seen["image01"][0].permute(1, 2, 0)[inside].numpy() * 255, 40)  # quick
+    fills = [u.message for u in updates if u.message.startswith("Content fill")]
+    assert len(fills) == len(remove.CONTENT_FILLS)
+
+
+def test_refined_cancelled_between_completions_stops(rgb_image, monkeypatch):
+    # Cancel pressed while the content stage runs: the next completion stops at its first step.
+    from editor.engine.edits import remove
+
+    ctx = RunContext()
+    started: list[dict] = []
+    original = remove._content_fill
+
+    def spy(rgb8, hole, ctx_, **settings):
+        started.append(settings)
+        return original(rgb8, hole, ctx_, **settings)
+
+    def cancel_after_first(update: Update) -> None:
+        if update.message.startswith("Content fill"):
+            ctx.cancel_event.set()
+
+    monkeypatch.setattr(remove, "_content_fill", spy)
+    with pytest.raises(JobCancelled):
+        drive(
+            run(RemoveRequest(rgb_image, _object_mask(rgb_image.shape)), ctx, object()),
+            cancel_after_first,
+        )
+    assert len(started) == 3  # quick, one completion, and the one that found the flag set
 
 
 def test_refined_leaves_a_flat_sky_flat(shared_models, shared_data):

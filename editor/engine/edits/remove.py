@@ -3,18 +3,19 @@
 Methods (Yang et al. 2017, "High-Resolution Image Inpainting using Multi-Scale Neural Patch
 Synthesis", with a classical content stage since no inpainting network is available offline):
 
-- ``refined`` (default): ``quick``, then the neural-patch texture stage — the hole's pixels are
-  optimised so each VGG feature patch inside it matches its nearest patch from the known region
-  (CNNMRF, Li & Wand 2016), while staying close, at a coarse scale, to a blend of the quick and
-  Telea fills (see `CONTENT_QUICK_SHARE`). Streams a preview every few iterations. Needs VGG19
-  feature weights from the model store.
+- ``refined`` (default): a content stage — the mean of several PatchMatch completions
+  (`CONTENT_FILLS`), hedged with Telea's fill (`CONTENT_PATCH_SHARE`) — then the neural-patch
+  texture stage: the hole's pixels are optimised so each VGG feature patch inside it matches its
+  nearest patch from the known region (CNNMRF, Li & Wand 2016), while staying close to the
+  content at a coarse scale. Streams a preview every few iterations. Needs VGG19 feature weights
+  from the model store.
 - ``quick``: multi-scale PatchMatch completion (Barnes et al. 2009; Wexler et al. 2007): the
   hole is rebuilt from patches of the surrounding image. About a second, no weights.
 - ``telea`` / ``ns``: OpenCV's diffusion inpainting; smooth, fine for thin scratches and wires.
 
 The content stage is pluggable: a learned inpainting network from the model store (e.g. LaMa for
-connected users) would replace `patchmatch_fill` in `_patch_fill`; none is registered because no
-URL and checksum could be verified offline.
+connected users) would replace `_content_fill`; none is registered because no URL and checksum
+could be verified offline.
 
 Only the mask's bounding box plus context is processed; the result is composited back through a
 feathered mask, so pixels away from the mask stay bit-identical. Colour and illumination are
@@ -48,17 +49,31 @@ PATCH_METHODS = ("refined", "quick")
 FEATHER_PX = 4.0
 """Width of the soft edge outside the mask; hides the seam of a fill that repaints the crop."""
 
-CONTENT_QUICK_SHARE = 0.4
-"""The refined method's content target (and coarsest start): this share of the quick fill, the
-rest Telea's smooth fill. A hole's content is uncertain; the two fills err in different ways, and
-their mean is nearer the truth perceptually than either (benchmarks/bench_remove.py: 0.68 mean
-perceptual distance for a plain 50/50 blend, 0.71 Telea, 0.73 quick). The texture term then puts
-sharp detail back on top of that hedged layout."""
+CONTENT_FILLS: tuple[dict[str, int], ...] = (
+    {"seed": 1},
+    {"min_size": 48},
+    {"min_size": 48, "seed": 1},
+)
+"""The refined method's content stage: the quick fill and PatchMatch completions with these
+`patchmatch_fill` settings (another random start; a coarsest level of 48 px instead of 32, which
+settles the layout differently), averaged. Yang et al.'s content network predicts a hole's
+expected content; the mean of several plausible completions stands in for it without weights:
+where they agree it keeps their structure and detail, where they disagree it is a hedge the
+texture stage then details. benchmarks/bench_remove.py, refined with the quick fill alone ->
+this mean: 0.650 -> 0.624 mean perceptual distance, 0.852 -> 0.836 on the second set of masks,
+0.782 -> 0.751 on a third (--mask-seed 20); each extra completion costs about as much as `quick`."""
+
+CONTENT_PATCH_SHARE = 0.4
+"""The content target (and coarsest start): this share of the patch fills' mean, the rest
+Telea's smooth fill. A hole's content is uncertain; the two err in different ways, and their
+mean is nearer the truth perceptually than either (0.68 mean perceptual distance for a plain
+50/50 blend of one patch fill and Telea, 0.71 Telea, 0.73 the patch fill when measured). The
+texture term then puts sharp detail back on top of that hedged layout."""
 
 CONTENT_DISAGREE = (25.0, 60.0)
 """...except where the two fills disagree outright (their mean absolute difference, 8-bit levels,
 over a Gaussian of CONTENT_DISAGREE_SIGMA px): from the first number to the second the share
-moves to the quick fill alone. There Telea has smeared a structure into the hole (a tower, an
+moves to the patch fills alone. There Telea has smeared a structure into the hole (a tower, an
 arcade), and half of a smear is a ghost the texture term turns into a washed-out copy; the
 patch fill's coherent guess looks right and scores better too (bench_remove: refined 0.664 ->
 0.649, the Tübingen facades and the Hoover arcade without their pale ghosts)."""
@@ -87,14 +102,15 @@ benchmark, 0.844 -> 0.852 on its second set of masks (3e-5: 0.646 / 0.846, but 1
 grain left in the sky) — a flat fill that looks flat was worth that."""
 
 DETAIL_SIGMA = 1.5
-DETAIL_GAIN = 2.5
-"""The finest scale starts from the coarse result plus DETAIL_GAIN x the quick fill's detail
-layer (quick minus its Gaussian blur of DETAIL_SIGMA px): the coarse scales fix the layout but an
-upsampled result has no pixel-scale grain, which the few full-size steps then only need to
-correct, not grow. Without it the 0.4/0.6 blend leaves smooth, smeared fills (sharpness 0.52 on
-lenna's face hole in benchmarks/bench_remove.py, 0.77 with a gain of 2). 2.5 since the content
-target follows the quick fill where Telea disagrees (2 left Tübingen and Lenna at 0.69; now every
-image >= 0.74 at the same mean distance)."""
+DETAIL_GAIN = 3.0
+"""The finest scale starts from the coarse result plus DETAIL_GAIN x the patch fills' detail
+layer (their mean minus its Gaussian blur of DETAIL_SIGMA px): the coarse scales fix the layout
+but an upsampled result has no pixel-scale grain, which the few full-size steps then only need
+to correct, not grow. Without it the hedged blend leaves smooth, smeared fills (sharpness 0.52
+on lenna's face hole in benchmarks/bench_remove.py, 0.77 with a gain of 2). Taken from the mean,
+the detail is strong where the completions agree and faint where they guess differently, so a
+guess is not sharpened into a confident wrong texture (detail from the quick fill alone at a
+gain of 2.5: 0.637 mean distance; from the mean at 3: 0.624, sharpness 0.82)."""
 
 HOLE_DILATE_PX = 2
 """The patch methods also replace a thin ring round the painted mask: a brush seldom covers an
@@ -170,14 +186,9 @@ def _patch_fill(
     crop: np.ndarray, hole: np.ndarray, method: str, ctx: RunContext, features, rect
 ) -> Run:
     """PatchMatch (and for refined, the neural texture stage) on an 8-bit RGB view of the crop."""
-    from editor.ops.patchmatch import patchmatch_fill
-
     rgb8 = _to_rgb8(crop)
-    try:
-        quick = patchmatch_fill(rgb8, hole, cancel=ctx.check_cancelled)
-    except ValueError:  # no whole patch outside the hole (a mask over nearly everything)
-        quick = inpaint_opencv(rgb8, hole.astype(np.uint8) * 255, "telea", 5.0)
-    share = 0.3 if method == "refined" else 0.95
+    quick = _content_fill(rgb8, hole, ctx)
+    share = 0.15 if method == "refined" else 0.95
     yield Update(
         progress=share,
         message="Patch fill done",
@@ -191,18 +202,27 @@ def _patch_fill(
 
     from editor.ops.neural_patch import refine_hole
 
+    fills = [quick.astype(np.float32)]
+    for index, settings in enumerate(CONTENT_FILLS, start=1):
+        fills.append(_content_fill(rgb8, hole, ctx, **settings).astype(np.float32))
+        yield Update(
+            progress=share + 0.15 * index / len(CONTENT_FILLS),
+            message=f"Content fill {index + 1} of {len(CONTENT_FILLS) + 1}",
+        )
+    share += 0.15
+    mean = np.mean(fills, axis=0)
+    smooth = inpaint_opencv(rgb8, hole.astype(np.uint8) * 255, "telea", 5.0)
+    weight = _patch_share(mean, smooth)[..., None]
+    content = weight * mean + (1 - weight) * smooth.astype(np.float32)
+
     device = torch.device(ctx.device)
     image01 = torch.from_numpy(quick).permute(2, 0, 1)[None].float().div(255).to(device)
     hole_t = torch.from_numpy(hole.astype(np.float32))[None, None].to(device)
-    smooth = inpaint_opencv(rgb8, hole.astype(np.uint8) * 255, "telea", 5.0)
-    weight = _quick_share(quick, smooth)[..., None]
-    content = weight * quick + (1 - weight) * smooth.astype(np.float32)
     content01 = torch.from_numpy(content).permute(2, 0, 1)[None].div(255).to(device)
     detail01 = None
     if DETAIL_GAIN:
-        quick_f = quick.astype(np.float32) / 255
-        blurred = cv2.GaussianBlur(quick_f, (0, 0), DETAIL_SIGMA)
-        detail = DETAIL_GAIN * (quick_f - blurred)
+        mean01 = mean / 255
+        detail = DETAIL_GAIN * (mean01 - cv2.GaussianBlur(mean01, (0, 0), DETAIL_SIGMA))
         detail01 = torch.from_numpy(detail).permute(2, 0, 1)[None].to(device)
     refine = refine_hole(
         image01,
@@ -231,14 +251,25 @@ def _patch_fill(
     return _from_rgb8(_tensor_to_rgb8(final), crop, hole)
 
 
-def _quick_share(quick: np.ndarray, smooth: np.ndarray) -> np.ndarray:
-    """(H, W) float32 weight of the quick fill in the content target: CONTENT_QUICK_SHARE where
-    the fills agree, rising to 1 where they disagree (see CONTENT_DISAGREE)."""
-    difference = np.abs(quick.astype(np.float32) - smooth.astype(np.float32)).mean(axis=2)
+def _content_fill(rgb8: np.ndarray, hole: np.ndarray, ctx: RunContext, **settings) -> np.ndarray:
+    """One PatchMatch completion (`settings` go to `patchmatch_fill`); Telea where no whole
+    patch lies outside the hole (a mask over nearly everything)."""
+    from editor.ops.patchmatch import patchmatch_fill
+
+    try:
+        return patchmatch_fill(rgb8, hole, cancel=ctx.check_cancelled, **settings)
+    except ValueError:
+        return inpaint_opencv(rgb8, hole.astype(np.uint8) * 255, "telea", 5.0)
+
+
+def _patch_share(patch: np.ndarray, smooth: np.ndarray) -> np.ndarray:
+    """(H, W) float32 weight of the patch fills in the content target: CONTENT_PATCH_SHARE where
+    they agree with Telea's, rising to 1 where they disagree (see CONTENT_DISAGREE)."""
+    difference = np.abs(patch.astype(np.float32) - smooth.astype(np.float32)).mean(axis=2)
     difference = cv2.GaussianBlur(difference, (0, 0), CONTENT_DISAGREE_SIGMA)
     low, high = CONTENT_DISAGREE
     rise = np.clip((difference - low) / (high - low), 0.0, 1.0)
-    return (CONTENT_QUICK_SHARE + (1.0 - CONTENT_QUICK_SHARE) * rise).astype(np.float32)
+    return (CONTENT_PATCH_SHARE + (1.0 - CONTENT_PATCH_SHARE) * rise).astype(np.float32)
 
 
 def refined_available(models_dir: Path | None) -> bool:
