@@ -203,8 +203,8 @@ def test_refined_content_target_is_the_mean_of_the_completions(rgb_image, monkey
     monkeypatch.setattr(remove, "CONTENT_PATCH_SHARE", 1.0)
     seen = {}
 
-    def refine(image01, hole, features, *, content01, finest_detail01, **kwargs):
-        seen.update(image01=image01, hole=hole, content01=content01, detail=finest_detail01)
+    def refine(image01, hole, features, *, content01, **kwargs):
+        seen.update(image01=image01, hole=hole, content01=content01)
         yield 1.0, image01
         return image01
 

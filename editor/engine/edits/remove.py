@@ -60,15 +60,15 @@ settles the layout differently), averaged. Yang et al.'s content network predict
 expected content; the mean of several plausible completions stands in for it without weights:
 where they agree it keeps their structure and detail, where they disagree it is a hedge the
 texture stage then details. benchmarks/bench_remove.py, refined with the quick fill alone ->
-this mean: 0.650 -> 0.624 mean perceptual distance, 0.852 -> 0.836 on the second set of masks,
-0.782 -> 0.751 on a third (--mask-seed 20); each extra completion costs about as much as `quick`."""
+this mean: 0.650 -> 0.623 mean perceptual distance, 0.852 -> 0.836 on the second set of masks,
+0.782 -> 0.750 on a third (--mask-seed 20); each extra completion costs about as much as `quick`."""
 
 CONTENT_PATCH_SHARE = 0.4
 """The content target (and coarsest start): this share of the patch fills' mean, the rest
 Telea's smooth fill. A hole's content is uncertain; the two err in different ways, and their
-mean is nearer the truth perceptually than either (0.68 mean perceptual distance for a plain
-50/50 blend of one patch fill and Telea, 0.71 Telea, 0.73 the patch fill when measured). The
-texture term then puts sharp detail back on top of that hedged layout."""
+mean is nearer the truth perceptually than either (measured with one patch fill: 0.68 mean
+perceptual distance for a plain 50/50 blend, 0.71 Telea, 0.73 the patch fill). The texture term
+then puts sharp detail back on top of that hedged layout."""
 
 CONTENT_DISAGREE = (25.0, 60.0)
 """...except where the two fills disagree outright (their mean absolute difference, 8-bit levels,
@@ -110,7 +110,7 @@ to correct, not grow. Without it the hedged blend leaves smooth, smeared fills (
 on lenna's face hole in benchmarks/bench_remove.py, 0.77 with a gain of 2). Taken from the mean,
 the detail is strong where the completions agree and faint where they guess differently, so a
 guess is not sharpened into a confident wrong texture (detail from the quick fill alone at a
-gain of 2.5: 0.637 mean distance; from the mean at 3: 0.624, sharpness 0.82)."""
+gain of 2.5: 0.637 mean distance; from the mean at 3: 0.623, sharpness 0.82)."""
 
 HOLE_DILATE_PX = 2
 """The patch methods also replace a thin ring round the painted mask: a brush seldom covers an
