@@ -176,31 +176,22 @@ def test_refined_content_follows_the_patch_fill_where_telea_disagrees():
     assert np.all(np.diff(share[32]) >= -1e-6)  # rising across the edge, no step back
 
 
-def _fake_completions(monkeypatch, levels: list[int]) -> list[dict]:
-    """Replace the PatchMatch completions by flat fills of `levels` in turn; returns the list of
-    settings each call was given."""
-    from editor.engine.edits import remove
-
-    calls: list[dict] = []
-
-    def fill(rgb8, hole, ctx, **settings):
-        calls.append(settings)
-        out = rgb8.copy()
-        out[hole] = levels[(len(calls) - 1) % len(levels)]
-        return out
-
-    monkeypatch.setattr(remove, "_content_fill", fill)
-    return calls
-
-
 def test_refined_content_target_is_the_mean_of_the_completions(rgb_image, monkeypatch):
     # The content stage stands in for a content network's expected fill: the quick fill and
     # each CONTENT_FILLS completion, averaged (Telea's share set to 0 to see the mean alone).
     from editor.engine.edits import remove
     from editor.ops import neural_patch
 
-    calls = _fake_completions(monkeypatch, [40, 200])
-    monkeypatch.setattr(remove, "CONTENT_PATCH_SHARE", 1.0)
+    runs = [{}, *remove.CONTENT_FILLS]  # the quick fill first, then the completions
+    levels = [40 + 160 * (index % 2) for index in range(len(runs))]
+    calls: list[dict] = []
+
+    def completion(rgb8, hole, ctx, **settings):
+        calls.append(settings)
+        out = rgb8.copy()
+        out[hole] = levels[runs.index(settings)]
+        return out
+
     seen = {}
 
     def refine(image01, hole, features, *, content01, **kwargs):
@@ -208,13 +199,14 @@ def test_refined_content_target_is_the_mean_of_the_completions(rgb_image, monkey
         yield 1.0, image01
         return image01
 
+    monkeypatch.setattr(remove, "_content_fill", completion)
+    monkeypatch.setattr(remove, "CONTENT_PATCH_SHARE", 1.0)
     monkeypatch.setattr(neural_patch, "refine_hole", refine)
     mask = _object_mask(rgb_image.shape)
     updates: list[Update] = []
     drive(run(RemoveRequest(rgb_image, mask), RunContext(), features=object()), updates.append)
 
-    assert calls == [{}, *remove.CONTENT_FILLS]
-    levels = [[40, 200][i % 2] for i in range(len(calls))]
+    assert len(calls) == len(runs) and all(settings in calls for settings in runs)
     inside = seen["hole"][0, 0] > 0
     content = seen["content01"][0].permute(1, 2, 0)[inside] * 255
     assert np.allclose(content.numpy(), np.mean(levels), atol=0.5)
@@ -223,29 +215,37 @@ def test_refined_content_target_is_the_mean_of_the_completions(rgb_image, monkey
     assert len(fills) == len(remove.CONTENT_FILLS)
 
 
-def test_refined_cancelled_between_completions_stops(rgb_image, monkeypatch):
-    # Cancel pressed while the content stage runs: the next completion stops at its first step.
+def test_refined_cancelled_during_the_content_stage_stops(rgb_image, monkeypatch):
+    # The completions run side by side. One is done when the user cancels; the others see the
+    # flag at their next step (as patchmatch_fill checks between iterations) and the run ends
+    # there, before the texture stage.
     from editor.engine.edits import remove
 
     ctx = RunContext()
-    started: list[dict] = []
-    original = remove._content_fill
+    finished: list[dict] = []
 
-    def spy(rgb8, hole, ctx_, **settings):
-        started.append(settings)
-        return original(rgb8, hole, ctx_, **settings)
+    def completion(rgb8, hole, ctx_, **settings):
+        if settings and settings != remove.CONTENT_FILLS[0]:
+            assert ctx_.cancel_event.wait(timeout=10)
+            ctx_.check_cancelled()
+        finished.append(settings)
+        return rgb8.copy()
 
-    def cancel_after_first(update: Update) -> None:
+    updates: list[Update] = []
+
+    def cancel_at_first_completion(update: Update) -> None:
+        updates.append(update)
         if update.message.startswith("Content fill"):
             ctx.cancel_event.set()
 
-    monkeypatch.setattr(remove, "_content_fill", spy)
+    monkeypatch.setattr(remove, "_content_fill", completion)
     with pytest.raises(JobCancelled):
         drive(
             run(RemoveRequest(rgb_image, _object_mask(rgb_image.shape)), ctx, object()),
-            cancel_after_first,
+            cancel_at_first_completion,
         )
-    assert len(started) == 3  # quick, one completion, and the one that found the flag set
+    assert finished == [{}, remove.CONTENT_FILLS[0]]
+    assert not any(u.message == "Refining texture" for u in updates)
 
 
 def test_refined_leaves_a_flat_sky_flat(shared_models, shared_data):
