@@ -213,12 +213,16 @@ def _patch_fill(
             pool.submit(_content_fill, rgb8, hole, ctx, **settings): index
             for index, settings in enumerate(CONTENT_FILLS, start=1)
         }
-        for done, future in enumerate(as_completed(futures), start=1):
-            fills[futures[future]] = future.result().astype(np.float32)
-            yield Update(
-                progress=share + 0.15 * done / len(CONTENT_FILLS),
-                message=f"Content fill {done + 1} of {len(CONTENT_FILLS) + 1}",
-            )
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                fills[futures[future]] = future.result().astype(np.float32)
+                yield Update(
+                    progress=share + 0.15 * done / len(CONTENT_FILLS),
+                    message=f"Content fill {done + 1} of {len(CONTENT_FILLS) + 1}",
+                )
+        finally:  # cancelled or closed: drop the queued ones (running ones see the flag)
+            for future in futures:
+                future.cancel()
     share += 0.15
     mean = np.mean(fills, axis=0)
     smooth = inpaint_opencv(rgb8, hole.astype(np.uint8) * 255, "telea", 5.0)
