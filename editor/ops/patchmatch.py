@@ -53,6 +53,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from editor.ops.inpaint_classic import inpaint_opencv
+
 __all__ = ["patchmatch_fill"]
 
 #: DCT frequencies (k1 + k2 <= this) kept for the luma channel and for each chroma channel.
@@ -593,9 +595,9 @@ def _smooth_fill(level: _Level, rng: np.random.Generator) -> np.ndarray:
     over a structure that merely touches the hole's edge, which peeling would grow inward."""
     del rng
     image = np.clip(np.rint(level.image), 0, 255).astype(np.uint8)
-    filled = cv2.inpaint(image, level.hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+    filled = inpaint_opencv(image, level.hole.astype(np.uint8), "telea", 3.0)
     estimate = level.image.copy()
-    estimate[level.hole] = filled.reshape(level.image.shape)[level.hole]
+    estimate[level.hole] = filled[level.hole]
     return estimate
 
 
