@@ -225,7 +225,7 @@ def _patch_fill(
                 future.cancel()
     share += 0.15
     mean = np.mean(fills, axis=0)
-    smooth = inpaint_opencv(rgb8, hole.astype(np.uint8) * 255, "telea", 5.0)
+    smooth = _telea(rgb8, hole)
     weight = _patch_share(mean, smooth)[..., None]
     content = weight * mean + (1 - weight) * smooth.astype(np.float32)
 
@@ -273,7 +273,13 @@ def _content_fill(rgb8: np.ndarray, hole: np.ndarray, ctx: RunContext, **setting
     try:
         return patchmatch_fill(rgb8, hole, cancel=ctx.check_cancelled, **settings)
     except ValueError:
-        return inpaint_opencv(rgb8, hole.astype(np.uint8) * 255, "telea", 5.0)
+        return _telea(rgb8, hole)
+
+
+def _telea(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Telea's smooth fill of the (H, W) bool `hole`, at RemoveRequest's default radius: the
+    patch methods' hedge, their fallback, and the alpha channel's fill."""
+    return inpaint_opencv(pixels, hole.astype(np.uint8), "telea", 5.0)
 
 
 def _patch_share(patch: np.ndarray, smooth: np.ndarray) -> np.ndarray:
@@ -305,7 +311,7 @@ def _from_rgb8(filled: np.ndarray, crop: np.ndarray, hole: np.ndarray) -> np.nda
     if channels == 1:
         values = np.rint(values.mean(axis=2, keepdims=True)).astype(crop.dtype)
     elif channels == 4:
-        alpha = inpaint_opencv(crop[..., 3:], hole.astype(np.uint8) * 255, "telea", 5.0)
+        alpha = _telea(crop[..., 3:], hole)
         values = np.concatenate([values.astype(crop.dtype), alpha], axis=2)
     out = crop.copy()
     out[hole] = values.astype(crop.dtype)[hole]
