@@ -8,14 +8,18 @@ run. Printed per image and on average:
 - perceptual distance to the original inside the hole (VGG relu1_2/relu2_2/relu3_3, the issue's
   definition in editor/ops/fill_metrics.py; lower is better),
 - sharpness: gradient magnitude inside the hole / in a 10-px ring (≈ 1 is as sharp as around it),
-- PSNR inside the hole (rewards blur; shown for reference), and seconds.
+- PSNR inside the hole (rewards blur; shown for reference), and seconds,
+
+then each method's means, and refined against every other method on the same photos and masks:
+how often it is lower, and the mean paired difference with its standard error.
 
 With pypatchmatch installed (`.venv/bin/pip install -e '.[bench]'`: the PatchMatch inpainter
 the issue quotes, run with patch size 3 on the whole image) it is a row too: the reference to
 beat, on the same images and masks.
 
     .venv/bin/python benchmarks/bench_remove.py [--threads 2] [--images 6] [--save DIR]
-        [--mask-seed K]   # another set of masks (the README quotes K = 10 and 20 with --images 8)
+        [--mask-seed K [K ...]]   # other sets of masks; the README quotes 0, 10 and 20
+                                  # (with --images 8: 24 fills per method in one run)
 """
 
 from __future__ import annotations
@@ -118,7 +122,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=6, help=f"at most {len(PHOTOS)}")
     parser.add_argument("--save", type=Path, help="write before/after strips here")
     parser.add_argument(
-        "--mask-seed", type=int, default=0, help="added to each photo's mask seed: other masks"
+        "--mask-seed",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="added to each photo's mask seed: other masks; several = several sets in one run",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -126,12 +134,18 @@ def main() -> None:
     features = shared_features(models, "cpu")
     methods = [*METHODS, "pypatchmatch"]
     rows: dict[str, list[tuple[float, float, float, float]]] = {m: [] for m in methods}
-    print(f"Object removal on {args.images} photos (512 px), {args.threads} torch threads, CPU\n")
-    print("| image | hole % | method | perceptual ↓ | sharpness | hole PSNR | s |")
-    print("|---|---:|---|---:|---:|---:|---:|")
-    for index, rel in enumerate(PHOTOS[: args.images]):
+    cases = [
+        (rel, index + k) for k in args.mask_seed for index, rel in enumerate(PHOTOS[: args.images])
+    ]
+    print(
+        f"Object removal on {args.images} photos (512 px), mask sets {args.mask_seed}, "
+        f"{args.threads} torch threads, CPU\n"
+    )
+    print("| image | mask | hole % | method | perceptual ↓ | sharpness | hole PSNR | s |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    for rel, mask_seed in cases:
         image = load_photo(rel)
-        mask = object_mask(image.shape[:2], index + args.mask_seed)
+        mask = object_mask(image.shape[:2], mask_seed)
         hole = mask > 0
         strip = [image]
         for method in methods:
@@ -155,15 +169,16 @@ def main() -> None:
             psnr = hole_psnr(out, image, hole)
             rows[method].append((dist, sharp, psnr, seconds))
             print(
-                f"| {Path(rel).stem} | {100 * hole.mean():.1f} | {method} | {dist:.3f} | "
-                f"{sharp:.2f} | {psnr:.2f} | {seconds:.2f} |"
+                f"| {Path(rel).stem} | {mask_seed} | {100 * hole.mean():.1f} | {method} | "
+                f"{dist:.3f} | {sharp:.2f} | {psnr:.2f} | {seconds:.2f} |"
             )
             strip.append(out)
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
             shown = image.copy()
             shown[hole] = (shown[hole] * 0.4 + np.array([255, 0, 0]) * 0.6).astype(np.uint8)
-            save_image(args.save / f"{Path(rel).stem}.png", np.concatenate([shown, *strip[1:]], 1))
+            name = f"{Path(rel).stem}_{mask_seed}.png"
+            save_image(args.save / name, np.concatenate([shown, *strip[1:]], 1))
     print("\n| method | mean perceptual ↓ | mean sharpness | mean hole PSNR | mean s |")
     print("|---|---:|---:|---:|---:|")
     for method, values in rows.items():
@@ -172,6 +187,28 @@ def main() -> None:
             continue
         d, s, p, t = (statistics.mean(col) for col in zip(*values, strict=True))
         print(f"| {method} | {d:.3f} | {s:.2f} | {p:.2f} | {t:.2f} |")
+    print_paired(rows, "refined")
+
+
+def print_paired(rows: dict[str, list[tuple[float, ...]]], ours: str) -> None:
+    """`ours` against every other method on the same images and masks: how often it is lower,
+    and the mean paired difference of perceptual distance with its standard error (a margin
+    several standard errors wide is one that other photos and masks would keep)."""
+    mine = [row[0] for row in rows[ours]]
+    print(f"\n| {ours} vs | lower on | mean difference | standard error | relative |")
+    print("|---|---:|---:|---:|---:|")
+    for method, values in rows.items():
+        if method == ours or len(values) != len(mine) or len(mine) < 2:
+            continue
+        theirs = [row[0] for row in values]
+        diff = [a - b for a, b in zip(mine, theirs, strict=True)]
+        wins = sum(d < 0 for d in diff)
+        error = statistics.stdev(diff) / len(diff) ** 0.5
+        relative = statistics.mean(diff) / statistics.mean(theirs)
+        print(
+            f"| {method} | {wins} of {len(diff)} | {statistics.mean(diff):+.3f} | {error:.3f} | "
+            f"{100 * relative:+.1f} % |"
+        )
 
 
 if __name__ == "__main__":
