@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -190,7 +191,7 @@ def main() -> None:
     print_paired(rows, "refined")
 
 
-def print_paired(rows: dict[str, list[tuple[float, ...]]], ours: str) -> None:
+def print_paired(rows: Mapping[str, Sequence[Sequence[float]]], ours: str) -> None:
     """`ours` against every other method on the same images and masks: how often it is lower,
     and the mean paired difference of perceptual distance with its standard error (a margin
     several standard errors wide is one that other photos and masks would keep)."""
