@@ -196,10 +196,12 @@ def print_paired(rows: Mapping[str, Sequence[Sequence[float]]], ours: str) -> No
     and the mean paired difference of perceptual distance with its standard error (a margin
     several standard errors wide is one that other photos and masks would keep)."""
     mine = [row[0] for row in rows[ours]]
+    if len(mine) < 2:
+        return  # no spread to judge a margin by
     print(f"\n| {ours} vs | lower on | mean difference | standard error | relative |")
     print("|---|---:|---:|---:|---:|")
     for method, values in rows.items():
-        if method == ours or len(values) != len(mine) or len(mine) < 2:
+        if method == ours or len(values) != len(mine):
             continue
         theirs = [row[0] for row in values]
         diff = [a - b for a, b in zip(mine, theirs, strict=True)]
