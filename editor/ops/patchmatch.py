@@ -36,9 +36,11 @@ pixel from the best source patch for its known part), which continues the edges 
 meet the hole, and from a diffused (Telea) fill, which lets a wide plain surround (a sky) win over
 a structure that only touches the hole's edge (peeling grows a bridge tower diagonally across the
 sky). Both run through the pyramid and the fill with the lower mean patch distance — the energy
-the iterations minimise — is kept: about 1.4x the time of one run; on the removal benchmark the
-quick fill went from 0.708 to 0.680 mean perceptual distance (0.876 to 0.865 on a second set of
-masks), picking the better start on each of the six photos.
+the iterations minimise — is kept. On the removal benchmark the quick fill went from 0.708 to
+0.680 mean perceptual distance (0.876 to 0.865 on a second set of masks), picking the better
+start on each of the six photos. The two starts run on two threads: on two cores the pair takes
+about 1.05x the time of one run (1.4x one after another; `benchmarks/bench_patchmatch.py`, 512 px
+photos with a 10 % hole: 0.84-1.13 s -> 0.62-0.85 s, the same fills).
 
 Source patches lie fully in the known region, which is the image minus the hole dilated by
 `source_margin` pixels (mask edges often leave a fringe of the removed object). Pixels outside the
@@ -47,7 +49,9 @@ hole are returned bit-exact.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -132,16 +136,30 @@ def patchmatch_fill(
     # region better (lower mean patch distance, the energy the iterations minimise) is kept.
     # On the Golden Gate a structure touching the hole's edge (the tower) is peeled inwards
     # across the sky; from the diffused start the sky wins. Elsewhere peeling wins.
-    runs: list[_Run] = []
-    starts = (_initial_fill, _smooth_fill) if pixels.shape[2] in (1, 3) else (_initial_fill,)
-    for start in starts:
+    # The second start runs on a worker thread: numpy and OpenCV release the GIL in the heavy
+    # parts, so on two cores both take about the time of one (benchmarks/bench_patchmatch.py).
+    check = _SharedCancel(cancel)
+
+    def through_pyramid(start: Callable, report: bool) -> _Run:
         run_rng = np.random.default_rng(seed)
         state = _Run(start(pyramid[0], run_rng), np.empty(0, np.int64), np.empty(0), run_rng)
         for index in range(n_levels):
-            _em_level(pyramid, index, state, iterations, cancel)
-            if on_level is not None and not runs and index < n_levels - 1:
+            _em_level(pyramid, index, state, iterations, check)
+            if report and on_level is not None and index < n_levels - 1:
                 on_level(index, n_levels, _to_output(pixels, hole_mask, state.estimate, image.ndim))
-        runs.append(state)
+        return state
+
+    if pixels.shape[2] in (1, 3):
+        with ThreadPoolExecutor(1, thread_name_prefix="patchmatch-start") as pool:
+            smooth = pool.submit(through_pyramid, _smooth_fill, False)
+            try:
+                peeled = through_pyramid(_initial_fill, True)
+            except _Abandoned:
+                smooth.result()  # the worker's own error (a cancel) stopped this run
+                raise
+            runs = [peeled, smooth.result()]
+    else:
+        runs = [through_pyramid(_initial_fill, True)]
     state = min(runs, key=lambda r: float(np.mean(r.cost)))
     level = pyramid[-1]
     if gradient_weight > 0:
@@ -151,6 +169,32 @@ def patchmatch_fill(
     if on_level is not None:
         on_level(n_levels - 1, n_levels, _to_output(pixels, hole_mask, state.estimate, image.ndim))
     return _to_output(pixels, hole_mask, state.estimate, image.ndim)
+
+
+class _Abandoned(Exception):
+    """A run stopped because the other start's run raised (its error is the one reported)."""
+
+
+class _SharedCancel:
+    """`cancel` for two runs on two threads: once it has raised in one, the other stops at its
+    next check without calling it again, so a cancel ends both within one iteration."""
+
+    def __init__(self, cancel: Callable[[], None] | None) -> None:
+        self._cancel = cancel
+        self._lock = threading.Lock()
+        self._raised = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._raised:
+                raise _Abandoned
+            if self._cancel is None:
+                return
+            try:
+                self._cancel()
+            except BaseException:
+                self._raised = True
+                raise
 
 
 @dataclass
@@ -217,6 +261,7 @@ class _Level:
         desc = np.zeros((height, width, full.shape[2]), np.float32)
         desc[radius : height - radius, radius : width - radius] = full
         self.source_desc = desc.reshape(height * width, -1)
+        self._vote_plan()  # built here, not lazily: both starts' threads vote on this level
 
     def target_descriptors(self, estimate: np.ndarray) -> np.ndarray:
         """Descriptors (N, D) of the target patches in the current estimate of the hole."""

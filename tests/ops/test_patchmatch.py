@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -110,6 +112,23 @@ def test_cancel_raises_out():
     with pytest.raises(Stop):
         patchmatch_fill(_stripes(), _square_hole(96, 20), cancel=cancel)
     assert len(calls) == 3
+
+
+def test_a_cancel_seen_by_the_second_start_stops_both_and_is_what_raises():
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def cancel() -> None:
+        worker = threading.current_thread() is not threading.main_thread()
+        calls.append(worker)
+        if worker:
+            raise Stop
+
+    with pytest.raises(Stop):
+        patchmatch_fill(_stripes(), _square_hole(96, 20), cancel=cancel)
+    assert calls.count(True) == 1 and calls[-1] is True  # nobody asked again after it raised
 
 
 def test_deterministic_with_seed_and_streams_levels():
