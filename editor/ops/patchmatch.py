@@ -38,8 +38,8 @@ a structure that only touches the hole's edge (peeling grows a bridge tower diag
 sky). Both run through the pyramid and the fill with the lower mean patch distance — the energy
 the iterations minimise — is kept. On the removal benchmark the quick fill went from 0.708 to
 0.680 mean perceptual distance (0.876 to 0.865 on a second set of masks), picking the better
-start on each of the six photos. The two starts run on two threads: on two cores the pair takes
-about 1.05x the time of one run (1.4x one after another; `benchmarks/bench_patchmatch.py`, 512 px
+start on each of the six photos. The two starts run on two threads: on two cores that takes
+0.75x the time of running them one after the other (`benchmarks/bench_patchmatch.py`, 512 px
 photos with a 10 % hole: 0.84-1.13 s -> 0.62-0.85 s, the same fills).
 
 Source patches lie fully in the known region, which is the image minus the hole dilated by
