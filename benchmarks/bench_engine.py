@@ -7,7 +7,9 @@ Run: ``.venv/bin/python benchmarks/bench_engine.py`` (sets QT_QPA_PLATFORM=offsc
    check_cancelled between). The *stall* of a tick is how late it came: gap - 10 ms. Baseline:
    the same timer with no job running, in the same process. Goal: largest stall < 50 ms.
 2. Remove timing on ../shared/data/content/golden_gate.jpg with a ~10 % (and a ~1 %) elliptical
-   mask: the edit (crop + inpaint + feathered composite) against inpainting the whole image.
+   mask, every method: the edit (crop + inpaint + feathered composite) against running the same
+   fill on the whole image (quick, Telea, NS; refined exists only as the edit). Refined reads
+   its VGG19 weights from ../shared/models.
 
 Prints markdown tables.
 """
@@ -34,12 +36,14 @@ from editor.engine.edits import remove  # noqa: E402
 from editor.engine.jobs import RunContext, RunFactory, Update, drive  # noqa: E402
 from editor.engine.worker import Engine  # noqa: E402
 from editor.ops.inpaint_classic import inpaint_opencv  # noqa: E402
+from editor.ops.patchmatch import patchmatch_fill  # noqa: E402
 
 TICK_MS = 10
 JOB_S = 5.0
 BASELINE_S = 3.0
 GOAL_MS = 50.0
 PHOTO = REPO.parent / "shared" / "data" / "content" / "golden_gate.jpg"
+MODELS = REPO.parent / "shared" / "models"
 
 
 def chunked(name: str, step: Callable[[], object]) -> RunFactory:
@@ -76,7 +80,7 @@ def python_step() -> Callable[[], object]:
 
 
 def remove_step(image: np.ndarray, mask: np.ndarray) -> Callable[[], object]:
-    request = remove.RemoveRequest(image, mask)
+    request = remove.RemoveRequest(image, mask, method="telea")
     return lambda: drive(remove.run(request, RunContext()))
 
 
@@ -173,16 +177,30 @@ def main() -> None:
     print("|---|---|---:|---:|---|")
     for fraction in (0.10, 0.01):
         mask = elliptical_mask(h, w, fraction)
-        crop = remove.crop_rect(mask, 32)
         for method in remove.METHODS:
-            request = remove.RemoveRequest(photo, mask, method=method)
+            crop = remove.work_rect(mask, method)
+            if method == "refined" and not remove.refined_available(MODELS):
+                print(f"| | refined | no VGG19 weights in {MODELS} | | |")
+                continue
+            request = remove.RemoveRequest(photo, mask, method=method, models_dir=MODELS)
             edit_s = best_of(lambda r=request: drive(remove.run(r, RunContext())))
-            full_s = best_of(lambda m=method, k=mask: inpaint_opencv(photo, k, m))
+            whole = whole_image_fill(method, photo, mask)
+            full = "—" if whole is None else f"{best_of(whole):.3f}"
             print(
-                f"| {100 * (mask > 0).mean():.1f} % | {method} | {edit_s:.3f} | {full_s:.3f} | "
+                f"| {100 * (mask > 0).mean():.1f} % | {method} | {edit_s:.3f} | {full} | "
                 f"{crop.w}x{crop.h} |",
                 flush=True,
             )
+
+
+def whole_image_fill(method: str, photo: np.ndarray, mask: np.ndarray) -> Callable | None:
+    """The method run on the whole image instead of the edit's crop (None for refined, which
+    exists only as the edit)."""
+    if method == "quick":
+        return lambda: patchmatch_fill(photo, mask > 0)
+    if method in ("telea", "ns"):
+        return lambda: inpaint_opencv(photo, mask, method)
+    return None
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from editor.core.geometry import Rect
-from editor.engine.edits.remove import METHODS, RemoveRequest, run
+from editor.engine.edits.remove import METHODS, RemoveRequest, run, work_rect
 from editor.engine.jobs import JobCancelled, RunContext, Update, drive
 from editor.ops.inpaint_classic import inpaint_opencv
 
@@ -59,6 +59,23 @@ def test_remove_on_uint16_rgba_keeps_dtype_and_far_pixels():
     keep[15:35, 25:50] = False
     assert np.array_equal(out[keep], image[keep])
     assert not np.array_equal(out[20:30, 30:45], image[20:30, 30:45])
+
+
+def test_work_rect_is_what_the_edit_reads_half_the_hole_of_context_for_patch_methods():
+    mask = np.zeros((200, 300), np.uint8)
+    mask[80:120, 100:180] = 255  # 80 x 40
+    assert work_rect(mask, "telea", 8) == Rect(92, 72, 96, 56)
+    assert work_rect(mask, "quick", 8) == Rect(60, 40, 160, 120)  # margin 80 // 2
+    assert work_rect(mask, "refined", 8) == work_rect(mask, "quick", 8)
+    assert work_rect(mask, "telea", 0) == Rect(94, 74, 92, 52)  # feather + halo at least
+    assert work_rect(np.zeros_like(mask), "quick") is None
+
+    image = np.random.default_rng(5).integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    out = drive(run(RemoveRequest(image, mask, method="quick", margin=8), RunContext()))
+    changed = np.argwhere((out != image).any(axis=2))
+    rect = work_rect(mask, "quick", 8)
+    assert changed.size and (changed.min(0) >= (rect.y, rect.x)).all()
+    assert (changed.max(0) < (rect.bottom, rect.right)).all()
 
 
 def test_wrong_size_mask_names_both_sizes(rgb_image):

@@ -39,6 +39,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from editor.core.geometry import Rect
 from editor.engine.features import shared_features, vgg_available
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.inpaint_classic import inpaint_opencv
@@ -155,13 +156,9 @@ def run(request: RemoveRequest, ctx: RunContext, features=None) -> Run:
         raise ValueError(f"unknown method {request.method!r}; valid: {', '.join(METHODS)}")
     if request.margin < 0:
         raise ValueError(f"margin must be >= 0, got {request.margin}")
-    hole_box = crop_rect(mask, 0)
-    if hole_box is None:
+    rect = work_rect(mask, request.method, request.margin)
+    if rect is None:
         raise ValueError("the mask is empty: paint over what to remove")
-    margin = max(request.margin, math.ceil(FEATHER_PX) + HOLE_DILATE_PX)
-    if request.method in PATCH_METHODS:
-        margin = max(margin, max(hole_box.w, hole_box.h) // 2)
-    rect = crop_rect(mask, margin)
     ctx.check_cancelled()
     if request.method == "refined" and features is None:
         yield Update(progress=0.0, message="Loading VGG19 features")
@@ -183,6 +180,19 @@ def run(request: RemoveRequest, ctx: RunContext, features=None) -> Run:
     ctx.check_cancelled()
     yield Update(progress=1.0, message="Done", preview=result[rect.slices], preview_rect=rect)
     return result
+
+
+def work_rect(mask: np.ndarray, method: str, margin: int = 32) -> Rect | None:
+    """The part of the image a removal reads and may change: the mask's bounding box plus
+    `margin` (at least the feather and the halo ring; for the patch methods at least half the
+    hole's size, so there is texture to copy from). None for an empty mask."""
+    hole_box = crop_rect(mask, 0)
+    if hole_box is None:
+        return None
+    margin = max(margin, math.ceil(FEATHER_PX) + HOLE_DILATE_PX)
+    if method in PATCH_METHODS:
+        margin = max(margin, max(hole_box.w, hole_box.h) // 2)
+    return crop_rect(mask, margin)
 
 
 def _patch_fill(
