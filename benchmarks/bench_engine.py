@@ -178,11 +178,11 @@ def main() -> None:
     for fraction in (0.10, 0.01):
         mask = elliptical_mask(h, w, fraction)
         for method in remove.METHODS:
-            crop = remove.work_rect(mask, method)
             if method == "refined" and not remove.refined_available(MODELS):
                 print(f"| | refined | no VGG19 weights in {MODELS} | | |")
                 continue
             request = remove.RemoveRequest(photo, mask, method=method, models_dir=MODELS)
+            crop = remove.work_rect(mask, method, request.margin)
             edit_s = best_of(lambda r=request: drive(remove.run(r, RunContext())))
             whole = whole_image_fill(method, photo, mask)
             full = "—" if whole is None else f"{best_of(whole):.3f}"

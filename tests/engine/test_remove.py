@@ -68,7 +68,7 @@ def test_work_rect_is_what_the_edit_reads_half_the_hole_of_context_for_patch_met
     assert work_rect(mask, "quick", 8) == Rect(60, 40, 160, 120)  # margin 80 // 2
     assert work_rect(mask, "refined", 8) == work_rect(mask, "quick", 8)
     assert work_rect(mask, "telea", 0) == Rect(94, 74, 92, 52)  # feather + halo at least
-    assert work_rect(np.zeros_like(mask), "quick") is None
+    assert work_rect(np.zeros_like(mask), "quick", 8) is None
 
     image = np.random.default_rng(5).integers(0, 256, (200, 300, 3), dtype=np.uint8)
     out = drive(run(RemoveRequest(image, mask, method="quick", margin=8), RunContext()))

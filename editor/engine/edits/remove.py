@@ -182,7 +182,7 @@ def run(request: RemoveRequest, ctx: RunContext, features=None) -> Run:
     return result
 
 
-def work_rect(mask: np.ndarray, method: str, margin: int = 32) -> Rect | None:
+def work_rect(mask: np.ndarray, method: str, margin: int) -> Rect | None:
     """The part of the image a removal reads and may change: the mask's bounding box plus
     `margin` (at least the feather and the halo ring; for the patch methods at least half the
     hole's size, so there is texture to copy from). None for an empty mask."""
