@@ -1,6 +1,7 @@
 """Mask brush benchmark: is painting a 24-megapixel mask interactive, and does undo stay small?
 
-Run: ``.venv/bin/python benchmarks/bench_brush.py`` (no Qt, ~10-20 s).
+Run: ``.venv/bin/python benchmarks/bench_brush.py`` (no Qt, ~10-20 s; ``--smoke``: a few
+dabs and strokes, one repeat, to check it still runs).
 
 1. Per dab: on a 6000x4000 mask, strokes of brush sizes 20/100/300 px advance exactly one dab
    spacing per ``line_to``; median and p95 ms per call (first touches of tiles included).
@@ -16,6 +17,7 @@ Prints markdown tables.
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 import time
@@ -25,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
+from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 from editor.core.geometry import Rect  # noqa: E402
 from editor.core.mask_ops import (  # noqa: E402
@@ -61,7 +64,7 @@ def _walk(rng: np.random.Generator, start: tuple[float, float], step: float, n: 
         yield x, y
 
 
-def bench_dabs(rng: np.random.Generator) -> list[tuple[int, float, float, int]]:
+def bench_dabs(rng: np.random.Generator, dabs: int = DABS) -> list[tuple[int, float, float, int]]:
     rows = []
     for size in SIZES:
         mask = np.zeros((H, W), np.uint8)
@@ -70,21 +73,21 @@ def bench_dabs(rng: np.random.Generator) -> list[tuple[int, float, float, int]]:
         start = (rng.uniform(500, W - 500), rng.uniform(500, H - 500))
         stroke.move_to(*start)
         times = []
-        for x, y in _walk(rng, start, brush.spacing, DABS, size):
+        for x, y in _walk(rng, start, brush.spacing, dabs, size):
             t0 = time.perf_counter()
             stroke.line_to(x, y)
             times.append(time.perf_counter() - t0)
         stroke.finish()
-        rows.append((size, float(np.median(times)), float(np.percentile(times, 95)), DABS))
+        rows.append((size, float(np.median(times)), float(np.percentile(times, 95)), dabs))
     return rows
 
 
-def bench_strokes(rng: np.random.Generator) -> list[tuple[int, float, float]]:
+def bench_strokes(rng: np.random.Generator, repeats: int = 5) -> list[tuple[int, float, float]]:
     rows = []
     for size in SIZES:
         brush = Brush(size=size, hardness=0.8, opacity=1.0)
         totals, finishes = [], []
-        for _ in range(5):
+        for _ in range(repeats):
             mask = np.zeros((H, W), np.uint8)
             x0, y0 = rng.uniform(400, W - 1400), rng.uniform(400, H - 400)
             t0 = time.perf_counter()
@@ -101,11 +104,10 @@ def bench_strokes(rng: np.random.Generator) -> list[tuple[int, float, float]]:
     return rows
 
 
-def bench_undo_memory(rng: np.random.Generator) -> tuple[int, int, int, int]:
-    """(strokes, patch bytes, naive whole-rect bytes, full-snapshot bytes) for 100 strokes."""
+def bench_undo_memory(rng: np.random.Generator, strokes: int = 100) -> tuple[int, int, int, int]:
+    """(strokes, patch bytes, naive whole-rect bytes, full-snapshot bytes) for `strokes` strokes."""
     mask = np.zeros((H, W), np.uint8)
     patch_bytes = naive_bytes = 0
-    strokes = 100
     for _ in range(strokes):
         size = float(rng.choice(SIZES))
         brush = Brush(
@@ -135,7 +137,7 @@ def bench_undo_memory(rng: np.random.Generator) -> tuple[int, int, int, int]:
     return strokes, patch_bytes, naive_bytes, strokes * 2 * mask.nbytes
 
 
-def bench_regions(rng: np.random.Generator) -> list[tuple[str, float]]:
+def bench_regions(rng: np.random.Generator, repeats: int = 3) -> list[tuple[str, float]]:
     mask = np.zeros((H, W), np.uint8)
     t = np.linspace(0, 2 * math.pi, 2000, endpoint=False)
     lasso = np.stack([3000 + 2900 * np.cos(t), 2000 + 1900 * np.sin(3 * t) * np.cos(t)], 1)
@@ -156,7 +158,7 @@ def bench_regions(rng: np.random.Generator) -> list[tuple[str, float]]:
     for name, fn in cases:
         fn()  # warm-up
         times = []
-        for _ in range(3):
+        for _ in range(repeats):
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
@@ -164,12 +166,22 @@ def bench_regions(rng: np.random.Generator) -> list[tuple[str, float]]:
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_smoke_option(parser)
+    args = parser.parse_args(argv)
+    # Smoke: every brush size, table and region op, with few dabs, strokes and repeats (ten
+    # undo strokes still draw every brush size and an erasing stroke from this seed).
+    n_dabs, stroke_runs, undo_strokes, region_runs = (
+        (2, 1, 10, 1) if args.smoke else (DABS, 5, 100, 3)
+    )
     rng = np.random.default_rng(0)
     t_start = time.perf_counter()
+    if args.smoke:
+        announce_smoke()
     print(f"# Mask brush on a {W}x{H} mask (hardness 0.8, 64 px tiles)\n")
 
-    dabs = bench_dabs(rng)
+    dabs = bench_dabs(rng, n_dabs)
     print("| brush px | dabs | median ms/dab | p95 ms/dab |")
     print("|---:|---:|---:|---:|")
     for size, med, p95, n in dabs:
@@ -180,10 +192,10 @@ def main() -> None:
 
     print("| brush px | ms per 1000 px stroke (100 points, incl. finish) | of which finish() ms |")
     print("|---:|---:|---:|")
-    for size, total, fin in bench_strokes(rng):
+    for size, total, fin in bench_strokes(rng, stroke_runs):
         print(f"| {size} | {_ms(total)} | {_ms(fin)} |")
 
-    strokes, patch_bytes, naive_bytes, full_bytes = bench_undo_memory(rng)
+    strokes, patch_bytes, naive_bytes, full_bytes = bench_undo_memory(rng, undo_strokes)
     print(f"\n| undo storage after {strokes} random strokes | bytes | vs ArrayPatch |")
     print("|---|---:|---:|")
     print(f"| ArrayPatch (changed 64 px tiles, zlib 1) | {patch_bytes:,} | 1x |")
@@ -194,9 +206,9 @@ def main() -> None:
     full_ratio = full_bytes / max(patch_bytes, 1)
     print(f"| full mask before + after | {full_bytes:,} | {full_ratio:.0f}x |")
 
-    print("\n| region op on the same size | ms (median of 3) |")
+    print(f"\n| region op on the same size | ms (median of {region_runs}) |")
     print("|---|---:|")
-    for name, seconds in bench_regions(rng):
+    for name, seconds in bench_regions(rng, region_runs):
         print(f"| {name} | {_ms(seconds)} |")
     print(f"\n(total benchmark time {time.perf_counter() - t_start:.1f} s)")
 

@@ -5,11 +5,14 @@ cold (first paint after opening / after a change) and warm (cache filled), plus 
 redraw after a 100-px brush dab. The baseline is a QGraphicsPixmapItem holding the whole image,
 measured in the same run.
 
-    .venv/bin/python benchmarks/bench_canvas.py
+    .venv/bin/python benchmarks/bench_canvas.py [--smoke]
+
+``--smoke`` renders each zoom once cold and once warm: it checks the benchmark still runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import time
@@ -17,6 +20,7 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
+from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 from PySide6.QtCore import QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QImage, QPainter, QPixmap  # noqa: E402
 from PySide6.QtWidgets import QApplication, QGraphicsPixmapItem, QGraphicsScene  # noqa: E402
@@ -40,7 +44,12 @@ def _render(scene: QGraphicsScene, source: QRectF) -> float:
     return elapsed * 1000
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_smoke_option(parser)
+    args = parser.parse_args(argv)
+    # Smoke keeps the image size (the zoom windows are placed for it) and every zoom and case.
+    warm_runs, naive_runs = (1, 1) if args.smoke else (5, 3)
     app = QApplication.instance() or QApplication([])
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
@@ -66,8 +75,8 @@ def main() -> None:
         view._image_item.invalidate(None)
         view._mask_item.invalidate(None)
         cold = _render(tiled_scene, source)
-        warm = statistics.median(_render(tiled_scene, source) for _ in range(5))
-        naive = statistics.median(_render(naive_scene, source) for _ in range(3))
+        warm = statistics.median(_render(tiled_scene, source) for _ in range(warm_runs))
+        naive = statistics.median(_render(naive_scene, source) for _ in range(naive_runs))
         rows.append((label, cold, warm, naive))
 
     # A brush dab invalidates its tiles; the next repaint rebuilds just those.
@@ -78,6 +87,8 @@ def main() -> None:
     doc.notify("mask", dab)
     after_dab = _render(tiled_scene, source)
 
+    if args.smoke:
+        announce_smoke()
     print(f"Canvas repaint of a {VIEW_W}x{VIEW_H} view of a {W}x{H} RGB image (ms, median)\n")
     print("| zoom | tiled, cold | tiled, warm | baseline: one QPixmap | warm speed-up |")
     print("|---|---:|---:|---:|---:|")

@@ -1,6 +1,7 @@
 """Engine benchmark: does the UI thread stay responsive while a job runs, and how fast is Remove?
 
-Run: ``.venv/bin/python benchmarks/bench_engine.py`` (sets QT_QPA_PLATFORM=offscreen itself).
+Run: ``.venv/bin/python benchmarks/bench_engine.py`` (sets QT_QPA_PLATFORM=offscreen itself;
+``--smoke``: sub-second jobs and a 240 px photo, once each, to check it still runs).
 
 1. UI stalls. A 10 ms QTimer ticks on the UI thread while the engine runs a ~5 s CPU job (torch
    matmuls / numpy / pure Python / the Remove edit on a real photo, in ~50 ms chunks with
@@ -16,6 +17,7 @@ Prints markdown tables.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -29,6 +31,7 @@ sys.path.insert(0, str(REPO))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer  # noqa: E402
 
 from editor.engine.device import describe_device  # noqa: E402
@@ -44,13 +47,18 @@ BASELINE_S = 3.0
 GOAL_MS = 50.0
 PHOTO = REPO.parent / "shared" / "data" / "content" / "golden_gate.jpg"
 MODELS = REPO.parent / "shared" / "models"
+SMOKE_JOB_S = 0.3
+"""Smoke run: each stall job and the idle baseline last this long (still some 30 ticks)."""
+SMOKE_LONG_SIDE = 240
+"""Smoke run: the photo's long side. The smallest at which refined, on the 10 % mask, still
+works at two scales (its crop's long side over 160 px), as it does at the full size."""
 
 
-def chunked(name: str, step: Callable[[], object]) -> RunFactory:
-    """A ~JOB_S job doing `step` in ~50 ms chunks, checking for cancellation between them."""
+def chunked(name: str, step: Callable[[], object], seconds: float = JOB_S) -> RunFactory:
+    """A ~`seconds` job doing `step` in ~50 ms chunks, checking for cancellation between them."""
 
     def factory(ctx: RunContext):
-        end = time.perf_counter() + JOB_S
+        end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             chunk_end = time.perf_counter() + 0.05
             while time.perf_counter() < chunk_end:
@@ -84,8 +92,11 @@ def remove_step(image: np.ndarray, mask: np.ndarray) -> Callable[[], object]:
     return lambda: drive(remove.run(request, RunContext()))
 
 
-def measure_stalls(engine: Engine, factory: RunFactory | None) -> tuple[int, float, float]:
-    """Run the UI loop with a 10 ms timer (during the job, or BASELINE_S idle); stall stats."""
+def measure_stalls(
+    engine: Engine, factory: RunFactory | None, idle_s: float = BASELINE_S, job_s: float = JOB_S
+) -> tuple[int, float, float]:
+    """Run the UI loop with a 10 ms timer (during the job of ~`job_s`, or `idle_s` idle); stall
+    stats."""
     ticks: list[float] = []
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -93,7 +104,7 @@ def measure_stalls(engine: Engine, factory: RunFactory | None) -> tuple[int, flo
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     loop = QEventLoop()
     if factory is None:
-        QTimer.singleShot(int(BASELINE_S * 1000), loop.quit)
+        QTimer.singleShot(int(idle_s * 1000), loop.quit)
     else:
 
         def done(*_args: object) -> None:
@@ -102,7 +113,7 @@ def measure_stalls(engine: Engine, factory: RunFactory | None) -> tuple[int, flo
         engine.finished.connect(done)
         engine.failed.connect(done)
         engine.submit(factory.__name__, factory)
-        QTimer.singleShot(int((JOB_S + 10) * 1000), loop.quit)
+        QTimer.singleShot(int((job_s + 10) * 1000), loop.quit)
     timer.start()
     loop.exec()
     timer.stop()
@@ -129,27 +140,42 @@ def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
     return min(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_smoke_option(parser)
+    args = parser.parse_args(argv)
+    # Smoke: every stall job and every mask and method, but short jobs, a small photo, one run.
+    job_s, idle_s, repeats = (SMOKE_JOB_S, SMOKE_JOB_S, 1) if args.smoke else (JOB_S, BASELINE_S, 3)
     app = QCoreApplication.instance() or QCoreApplication(sys.argv)
     engine = Engine(device="cpu")
     photo = None
     if PHOTO.is_file():
         photo = cv2.cvtColor(cv2.imread(str(PHOTO)), cv2.COLOR_BGR2RGB)
+        if args.smoke:
+            h, w = photo.shape[:2]
+            scale = SMOKE_LONG_SIDE / max(h, w)
+            size = (round(w * scale), round(h * scale))
+            photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
 
     jobs: list[tuple[str, RunFactory | None]] = [
         ("baseline: no job", None),
-        ("torch 512² matmul + tanh", chunked("torch", torch_step())),
-        ("numpy sort 200k", chunked("numpy", numpy_step())),
-        ("pure Python (holds the GIL)", chunked("python", python_step())),
+        ("torch 512² matmul + tanh", chunked("torch", torch_step(), job_s)),
+        ("numpy sort 200k", chunked("numpy", numpy_step(), job_s)),
+        ("pure Python (holds the GIL)", chunked("python", python_step(), job_s)),
     ]
     if photo is not None:
         mask = elliptical_mask(*photo.shape[:2], 0.10)
         jobs.append(
-            ("Remove (telea) on the photo, repeated", chunked("remove", remove_step(photo, mask)))
+            (
+                "Remove (telea) on the photo, repeated",
+                chunked("remove", remove_step(photo, mask), job_s),
+            )
         )
 
+    if args.smoke:
+        announce_smoke()
     print(
-        f"\n## UI thread stalls while a ~{JOB_S:.0f} s job runs "
+        f"\n## UI thread stalls while a ~{job_s:g} s job runs "
         f"({describe_device(engine.device)}, {os.cpu_count()} cores, "
         f"{TICK_MS} ms QTimer; stall = tick lateness)\n"
     )
@@ -159,7 +185,7 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|:---:|")
     for label, factory in jobs:
-        n, p99, worst = measure_stalls(engine, factory)
+        n, p99, worst = measure_stalls(engine, factory, idle_s, job_s)
         ok = "yes" if worst < GOAL_MS else "**no**"
         print(f"| {label} | {n} | {p99:.1f} | {worst:.1f} | {ok} |", flush=True)
     engine.shutdown()
@@ -169,7 +195,7 @@ def main() -> None:
         print(f"\n({PHOTO} not found: Remove timing skipped)")
         return
     h, w = photo.shape[:2]
-    print(f"\n## Remove on {PHOTO.name} ({w}x{h}), best of 3\n")
+    print(f"\n## Remove on {PHOTO.name} ({w}x{h}), best of {repeats}\n")
     print(
         "| mask | method | edit: crop + inpaint + composite (s) | "
         "baseline: inpaint whole image (s) | crop |"
@@ -183,9 +209,9 @@ def main() -> None:
                 continue
             request = remove.RemoveRequest(photo, mask, method=method, models_dir=MODELS)
             crop = remove.work_rect(mask, method, request.margin)
-            edit_s = best_of(lambda r=request: drive(remove.run(r, RunContext())))
+            edit_s = best_of(lambda r=request: drive(remove.run(r, RunContext())), repeats)
             whole = whole_image_fill(method, photo, mask)
-            full = "—" if whole is None else f"{best_of(whole):.3f}"
+            full = "—" if whole is None else f"{best_of(whole, repeats):.3f}"
             print(
                 f"| {100 * (mask > 0).mean():.1f} % | {method} | {edit_s:.3f} | {full} | "
                 f"{crop.w}x{crop.h} |",

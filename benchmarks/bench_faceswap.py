@@ -10,7 +10,9 @@ embedding (distance < 0.6 = the same person):
   inter-ocular distance (the issue: within 5 %: pose and expression kept),
 - seconds for the swap (face detection of the input and the photos included).
 
-    .venv/bin/python benchmarks/bench_faceswap.py [--threads 2] [--quick-only]
+    .venv/bin/python benchmarks/bench_faceswap.py [--threads 2] [--quick-only] [--smoke]
+
+``--smoke``: one pair, both modes, a few optimisation steps: checks the benchmark still runs.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _smoke import add_smoke_option, announce_smoke  # noqa: E402
+
 from editor.engine.edits.faceswap import FaceSwapRequest, run  # noqa: E402
 from editor.engine.face_models import detect_faces, embedding  # noqa: E402
 from editor.engine.jobs import RunContext, drive  # noqa: E402
 from editor.ops.face_swap import inter_ocular  # noqa: E402
+from editor.ops.face_swap_full import FullSettings  # noqa: E402
 
 FACES = REPO.parent / "shared" / "data" / "faces"
 MODELS = REPO.parent / "shared" / "models"
@@ -46,10 +51,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick-only", action="store_true")
+    add_smoke_option(parser)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    # smoke: one thread, as two on a shared or busy core (a parallel test worker) crawl
+    torch.set_num_threads(1 if args.smoke else args.threads)
     modes = (True,) if args.quick_only else (True, False)
-    photos = {p: sorted((FACES / p).glob("*.jp*g")) for p in PEOPLE}
+    people, settings = PEOPLE, FullSettings()
+    if args.smoke:  # one pair whose target has other photos ('to original'), both modes, 2 steps
+        people, settings = PEOPLE[:2], FullSettings(iterations=2)
+        announce_smoke()
+    pairs = list(itertools.permutations(people, 2))[: 1 if args.smoke else None]
+    photos = {p: sorted((FACES / p).glob("*.jp*g")) for p in people}
     embeddings = {
         path: embedding(image, detect_faces(image)[0])
         for paths in photos.values()
@@ -62,11 +74,13 @@ def main() -> int:
     )
     print("|---|---|---|---:|---:|---:|---:|")
     rows: dict[bool, list[tuple[float, float, float, float, float]]] = {m: [] for m in modes}
-    for (a, b), quick in itertools.product(itertools.permutations(PEOPLE, 2), modes):
+    for (a, b), quick in itertools.product(pairs, modes):
         target = photos[a][0]
         image = _load(target)
         identity = tuple(_load(p) for p in photos[b])
-        request = FaceSwapRequest(image, identity, quick=quick, models_dir=MODELS)
+        request = FaceSwapRequest(
+            image, identity, quick=quick, models_dir=MODELS, settings=settings
+        )
         t = time.perf_counter()
         out = drive(run(request, RunContext()))
         seconds = time.perf_counter() - t

@@ -1,6 +1,7 @@
 """Fast-style speed: one 512x512 forward pass of our slim net against a Johnson-size network.
 
 Run: ``.venv/bin/python benchmarks/bench_fast_style.py [--threads N] [--size N] [--repeats N]``
+(``--smoke``: both tables at their smallest, to check the benchmark still runs)
 
 Both networks are measured in the same process with the same threads: ours
 (`editor.ops.transform_net.TransformNet`, the shipped styles' sizes: 16/32/64 channels, 3
@@ -32,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
+from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 from safetensors.torch import load_file, safe_open  # noqa: E402
 
 from editor.ops.transform_net import JohnsonTF, TransformNet, load_transform_net  # noqa: E402
@@ -176,7 +178,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gatys-iterations", type=int, default=100)
     parser.add_argument("--photos", type=int, default=1, help="content photos per style")
     parser.add_argument("--styles", nargs="*", default=None, help="only these shipped styles")
+    add_smoke_option(parser)
     args = parser.parse_args(argv)
+    if args.smoke:  # both tables, every shipped style, tiny sizes and a single iteration
+        # one thread: two on a shared or busy core (a parallel test worker) run several times slower
+        args.threads, args.size, args.repeats, args.quality = 1, 64, 1, True
+        args.photo_side, args.gatys_iterations, args.photos = 64, 1, 1
+        announce_smoke()
     torch.set_num_threads(args.threads)
 
     ours, label = _ours()

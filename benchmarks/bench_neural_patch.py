@@ -1,7 +1,8 @@
 """Neural-patch refinement benchmark: Telea alone vs Telea + refine_hole (issue 6, stage 2).
 
 Run: ``.venv/bin/python benchmarks/bench_neural_patch.py [--threads N] [--models DIR]
-[--sizes 256 512] [--save DIR]``
+[--sizes 256 512] [--save DIR] [--smoke]`` (``--smoke``: both photos at 96 px, to check that it
+still runs; its numbers mean nothing)
 
 Two photos from ``../shared/data/content`` resized to each long side in ``--sizes``, with an
 ellipse hole of ~10 % of the image (fixed position, tilted). Stage 1 is OpenCV Telea (radius 5),
@@ -33,6 +34,7 @@ sys.path.insert(0, str(REPO))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 from editor.engine.features import FeatureExtractor  # noqa: E402
 from editor.engine.store import ModelStore, default_models_dir  # noqa: E402
@@ -41,6 +43,7 @@ from editor.ops.neural_patch import refine_hole  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 IMAGES = ("tubingen.jpg", "golden_gate.jpg")
+SMOKE_SIZES = [96]
 
 
 def load(path: Path, long_side: int) -> np.ndarray:
@@ -81,10 +84,14 @@ def main() -> None:
     parser.add_argument("--models", type=Path, default=None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--save", type=Path, default=None, help="write before/after PNGs here")
+    add_smoke_option(parser)
     args = parser.parse_args()
+    sizes = SMOKE_SIZES if args.smoke else args.sizes
     torch.set_num_threads(args.threads)
     models = args.models or default_models_dir() or SHARED / "models"
     vgg = FeatureExtractor.from_store(ModelStore(models_dir=models), "cpu")
+    if args.smoke:
+        announce_smoke()
     print(
         f"VGG: {vgg.source}; torch {torch.__version__}, {args.threads} thread(s),"
         f" {platform.processor() or platform.machine()}\n"
@@ -92,7 +99,7 @@ def main() -> None:
     print("| image | size | hole % | method | seconds | sharpness | perceptual ↓ | hole PSNR |")
     print("|---|---|---|---|---|---|---|---|")
     for name in IMAGES:
-        for size in args.sizes:
+        for size in sizes:
             original = load(SHARED / "data" / "content" / name, size)
             h, w = original.shape[:2]
             mask = ellipse_hole(h, w)

@@ -1,6 +1,7 @@
 """PatchMatch vs OpenCV Telea on object-sized holes: seconds, sharpness and PSNR in the hole.
 
 Run: ``.venv/bin/python benchmarks/bench_patchmatch.py [--repeat N] [--images PATH ...]``
+(``--smoke``: each image at 192 px, one run, to check it still works).
 
 Each image (default: two ``../shared/data/content`` photos and Set14 baboon) is resized to 512 px
 on its long side and gets a generated object-like hole: a smooth random blob covering 10 % of
@@ -32,6 +33,7 @@ sys.path.insert(0, str(REPO))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 from editor.ops.patchmatch import patchmatch_fill  # noqa: E402
 
@@ -43,6 +45,10 @@ DEFAULT_IMAGES = (
 )
 #: Blob centres (fraction of width, height), one per image, cycled.
 CENTRES = ((0.55, 0.6), (0.4, 0.45), (0.5, 0.35))
+SMOKE_LONG_SIDE = 192
+"""Smoke run: the images' long side. The smallest at which PatchMatch's pyramid has three levels
+on each default image, so a coarse level's full iteration count runs as well as the two finest
+levels' halved one."""
 
 
 def load_rgb(path: Path, long_side: int = 512) -> np.ndarray:
@@ -109,7 +115,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=Path, nargs="+", default=list(DEFAULT_IMAGES))
     parser.add_argument("--repeat", type=int, default=3)
+    add_smoke_option(parser)
     args = parser.parse_args(argv)
+    if args.smoke:  # every image, small, timed once after the warm-up
+        args.repeat = 1
+        announce_smoke()
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
@@ -123,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for index, path in enumerate(args.images):
-        truth = load_rgb(path)
+        truth = load_rgb(path, SMOKE_LONG_SIDE) if args.smoke else load_rgb(path)
         hole = blob_hole(truth.shape[:2], CENTRES[index % len(CENTRES)], seed=index)
         damaged = truth.copy()
         damaged[hole] = 0  # nothing of the original leaks into either fill

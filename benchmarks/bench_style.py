@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_style.py [--sizes 256 512] [--threads 2]
                                                [--content tubingen.jpg] [--style starry_night.jpg]
+                                               [--smoke]  # 256 px, 4 iterations, 1 thread
 
 Both optimise the same loss with the same VGG19 layers and weights (editor.ops.style_transfer's
 Gatys loss at the engine's default strength). The reference is the straightforward loop of
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 from editor.core.imageio import load_image, save_image
 from editor.engine.edits.pixels import from_rgb01, to_rgb01
@@ -51,6 +53,10 @@ from editor.ops.style_transfer import (
 )
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+SMOKE_SIZES = [256]
+"""--smoke's size: the smallest with two pyramid levels (Settings.coarsest is 128)."""
+SMOKE_ITERATIONS = 4
+"""--smoke's iteration budget: split_iterations gives 3 to the coarse level and 1 to the fine."""
 
 
 def picture(path: Path, long_side: int) -> torch.Tensor:
@@ -197,7 +203,12 @@ def main() -> None:
         "vgg: the VGG19 file alone",
     )
     parser.add_argument("--save", type=Path, default=None, help="folder for the result PNGs")
+    add_smoke_option(parser)
     args = parser.parse_args()
+    if args.smoke:
+        # One thread: a smoke run shares the machine (tests, other workers); two crawl there.
+        args.sizes, args.iterations, args.threads = SMOKE_SIZES, SMOKE_ITERATIONS, 1
+        announce_smoke()
     torch.set_num_threads(args.threads)
     if args.features == "vgg":
         features = shared_features(SHARED / "models", "cpu", pool="avg")

@@ -1,6 +1,7 @@
 """Upscaling benchmark: PSNR on Set5/Set14 and CPU seconds per image, every SR model side by side.
 
 Run: ``.venv/bin/python benchmarks/bench_upscale.py [--quick] [--threads N] [--models DIR]``
+(``--smoke``: one small crop per set, a small speed test: checks the benchmark still runs)
 
 For each scale 2/3/4 and each model available: PIL bicubic (the baseline), ours (the package's
 ``editor/resources/models/upscaler_x{S}.safetensors``, when trained), CARN-M and RFDN (x4) from
@@ -33,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from editor.engine.store import ModelError, ModelStore, default_models_dir  # noqa: E402
@@ -146,7 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--models", type=Path, default=None, help="models folder")
     parser.add_argument("--data", type=Path, default=SHARED / "data", help="holds Set5/, Set14/")
+    add_smoke_option(parser)
     args = parser.parse_args(argv)
+    if args.smoke:  # one thread: two on a shared or busy core (a parallel test worker) crawl
+        args.threads = 1
 
     torch.set_num_threads(args.threads)
     models_dir = args.models or default_models_dir() or SHARED / "models"
@@ -158,6 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not all(sets.values()):
         print(f"no Set5/Set14 PNGs under {args.data}", file=sys.stderr)
         return 1
+    side = 256  # the speed test's output side
+    if args.smoke:  # both sets, every scale and model: one 96x96 crop per set, a small speed test
+        sets = {name: [(images[0][0], images[0][1][:96, :96])] for name, images in sets.items()}
+        side = 64
+        announce_smoke()
 
     print("# Upscaling: Y-PSNR (dB) and CPU time\n")
     print(
@@ -213,19 +223,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"| {row.name} | {' | '.join(cells)} | {ref_text} | {fmt(row.seconds, 3)} |")
         print()
     # Speed per output pixel against a VDSR-size network, same run, same threads, x4.
-    hr = torch.rand(1, 3, 256, 256)
+    hr = torch.rand(1, 3, side, side)
     lr = torch.nn.functional.interpolate(hr, scale_factor=0.25, mode="bicubic")
     vdsr = VDSRSize().eval()
     with torch.inference_mode():
-        speeds = [("VDSR-size (20x64 at HR)", seconds_per_megapixel(lambda: vdsr(hr), 256 * 256))]
+        speeds = [("VDSR-size (20x64 at HR)", seconds_per_megapixel(lambda: vdsr(hr), side * side))]
         for name, model, _ in [
             ("ours (packaged)", *ours(4)),
             ("CARN-M", *pretrained(store, "carn-m", "carn-m", 4)),
             ("RFDN", *pretrained(store, "rfdn-x4", "rfdn", 4)),
         ]:
             if model is not None:
-                speeds.append((name, seconds_per_megapixel(lambda m=model: m(lr), 256 * 256)))
-    print("## x4 speed per output megapixel (256x256 output)\n")
+                speeds.append((name, seconds_per_megapixel(lambda m=model: m(lr), side * side)))
+    print(f"## x4 speed per output megapixel ({side}x{side} output)\n")
     print("| model | s / MP | speed-up vs VDSR-size |")
     print("|---|---:|---:|")
     for name, spm in speeds:

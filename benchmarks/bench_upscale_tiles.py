@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_upscale_tiles.py [--models ../shared/models] [--threads N]
 
+``--smoke``: every case at a tenth of its side, 32 px tiles: checks the benchmark still runs.
+
 Each case runs in a fresh subprocess so its peak RSS (``getrusage`` ru_maxrss, minus what the
 process held before the run: interpreter, torch, model, input) is its own; ``numpy peak`` is the
 largest numpy heap seen by tracemalloc during the run (numpy reports its buffers to tracemalloc;
@@ -39,6 +41,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -79,7 +82,10 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
-def run_case(case: str, models: Path, threads: int) -> dict:
+def run_case(case: str, models: Path, threads: int, smoke: bool = False) -> dict:
+    """One case's figures. smoke: images and viewport at a tenth of their side and 32 px tiles
+    (several tiles, the viewport a few of them), the 12 MP case's budget below its output so it
+    still spills and stops at the viewport."""
     import torch
     import torch.nn.functional as F
 
@@ -103,10 +109,16 @@ def run_case(case: str, models: Path, threads: int) -> dict:
         def net(x: torch.Tensor) -> torch.Tensor:
             return F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
 
-    image = synthetic(h, w)
-    viewport = Rect(w // 2 - 240, h // 2 - 135, 480, 270)
+    vw, vh = 480, 270
     budget = 0 if case.endswith("memmap") else (2048 if case == "carn-12mp" else 1 << 20)
-    request = upscale.UpscaleRequest(image, scale, choice, max_memory_mb=budget)
+    sizes: dict[str, int] = {}
+    if smoke:
+        h, w, vw, vh = h // 10, w // 10, vw // 10, vh // 10
+        budget = 16 if case == "carn-12mp" else budget  # its 31 MB output still spills
+        sizes = {"tile": 32}
+    image = synthetic(h, w)
+    viewport = Rect(w // 2 - vw // 2, h // 2 - vh // 2, vw, vh)
+    request = upscale.UpscaleRequest(image, scale, choice, max_memory_mb=budget, **sizes)
     overlap = max(request.overlap, int(getattr(net, "overlap", 0)))
     raster = plan_tiles(w, h, request.tile, overlap)
     last_visible = max(i for i, t in enumerate(raster) if not t.core.intersect(viewport).empty)
@@ -171,22 +183,29 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--case", choices=CASES, default=None, help="run one case (internal)")
     parser.add_argument("--cases", nargs="*", choices=CASES, default=list(CASES))
+    add_smoke_option(parser)
     args = parser.parse_args()
     threads = args.threads or (1 if trainer_running() else 2)
+    if args.smoke:  # one thread: two on a shared or busy core (a parallel test worker) crawl
+        threads = 1
     if args.case:
-        print(json.dumps(run_case(args.case, args.models, threads)))
+        print(json.dumps(run_case(args.case, args.models, threads, args.smoke)))
         return
 
+    if args.smoke:
+        announce_smoke()
     print(f"torch threads: {threads} (trainer running: {trainer_running()}), CPU only\n")
     rows = []
     for case in args.cases:
         proc = subprocess.run(
             [sys.executable, __file__, "--case", case, "--models", str(args.models)]
-            + ["--threads", str(threads)],
+            + ["--threads", str(threads)]
+            + (["--smoke"] if args.smoke else []),
             capture_output=True,
             text=True,
-            check=True,
         )
+        if proc.returncode:  # the case's own traceback, not just "exit status 1"
+            sys.exit(f"case {case} failed:\n{proc.stderr}")
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
 
     def fmt(v: float | None, digits: int = 2) -> str:

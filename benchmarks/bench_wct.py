@@ -1,7 +1,8 @@
 """Universal style transfer (WCT) speed: a plain 5-level pipeline vs `editor.ops.wct` (issue 5).
 
 Run: ``.venv/bin/python benchmarks/bench_wct.py [--threads 2] [--size 512] [--repeats 5]
-[--models DIR] [--style NAME] [--save DIR]``
+[--models DIR] [--style NAME] [--save DIR] [--smoke]`` (``--smoke``: 336 px, one run each, one
+thread, to check that it still runs; its numbers mean nothing)
 
 Content: ../shared/data/content/tubingen.jpg, centre-cropped to a square and resized to
 ``--size``; style: ../shared/data/style/starry_night.jpg at a long side of ``--size``; alpha 0.8.
@@ -42,6 +43,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 from torch import nn  # noqa: E402
 
 import editor.ops.wct as wct  # noqa: E402
@@ -50,6 +52,9 @@ from editor.engine.wct_models import decoder_file, encoder_file, load_wct_models
 
 SHARED = REPO.parent / "shared"
 ALPHA = 0.8
+SMOKE_SIZE = 336
+"""--smoke's size: the smallest multiple of 16 (the encoder's four pools) above both preview sizes
+(320 and 256 px), so the preview rows still take their downscale-and-upsample path."""
 
 
 # ----------------------------------------------------------------------------- plain pipeline
@@ -163,7 +168,12 @@ def main() -> None:
     ap.add_argument("--models", type=Path, default=default_models_dir() or SHARED / "models")
     ap.add_argument("--style", default="starry_night")
     ap.add_argument("--save", type=Path, default=None, help="write the results as PNGs here")
+    add_smoke_option(ap)
     args = ap.parse_args()
+    if args.smoke:
+        # One thread: a smoke run shares the machine (tests, other workers); two crawl there.
+        args.size, args.repeats, args.threads = SMOKE_SIZE, 1, 1
+        announce_smoke()
     torch.set_num_threads(args.threads)
 
     store = ModelStore(models_dir=args.models)
