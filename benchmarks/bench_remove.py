@@ -13,18 +13,24 @@ run. Printed per image and on average:
 then each method's means, and refined against every other method on the same photos and masks:
 how often it is lower, and the mean paired difference with its standard error.
 
+With `--stages`, refined's content stage is scored too, stage by stage, in the same table: its
+completions (the quick fill and each CONTENT_FILLS run: their mean score, and the best of them
+chosen knowing the original, an oracle no method has), the completions' mean, and the content
+target the texture stage starts from. It shows where a better fill would have to come from.
+
 With pypatchmatch installed (`.venv/bin/pip install -e '.[bench]'`: the PatchMatch inpainter
 the issue quotes, run with patch size 3 on the whole image) it is a row too: the reference to
 beat, on the same images and masks.
 
     .venv/bin/python benchmarks/bench_remove.py [--threads 2] [--images 6] [--save DIR]
         [--mask-seed K [K ...]]   # other sets of masks; several = several sets in one run
+        [--stages]                # also score refined's content stage, stage by stage
         [--smoke]                 # 3 photos, 128 px, 1 thread: still runs? (numbers mean nothing)
 
 The README quotes `--images 13 --mask-seed 0 10 20 30 40 50`: every photo with six masks, 78
-fills per method (about 15 minutes on two cores). The first eight photos are the ones the
-settings were tuned on (mask sets 0, 10 and 20); the last five and the sets 30–50 were not looked
-at while tuning.
+fills per method (about 15 minutes on two cores; 34 with `--stages`). The first eight photos are
+the ones the settings were tuned on (mask sets 0, 10 and 20); the last five and the sets 30–50
+were not looked at while tuning.
 """
 
 from __future__ import annotations
@@ -41,7 +47,16 @@ import torch
 from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 from editor.core.imageio import load_image, save_image
-from editor.engine.edits.remove import METHODS, RemoveRequest, run
+from editor.engine.edits.remove import (
+    CONTENT_FILLS,
+    METHODS,
+    RemoveRequest,
+    completion,
+    content_target,
+    patch_hole,
+    run,
+    work_rect,
+)
 from editor.engine.features import shared_features
 from editor.engine.jobs import RunContext, drive
 from editor.ops.fill_metrics import perceptual_distance, sharpness_ratio
@@ -134,6 +149,26 @@ def to01(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
 
 
+STAGES = ("completion (each)", "completion (best, oracle)", "completions' mean", "content target")
+"""--stages' rows: refined's content stage, scored stage by stage."""
+
+
+def content_stages(image: np.ndarray, mask: np.ndarray) -> tuple[list[np.ndarray], list]:
+    """Refined's completions and (its completions' mean, its content target), each pasted into
+    the hole of the crop `run` reads (no feather: the stage itself, not the blend)."""
+    rect = work_rect(mask, "refined", RemoveRequest.margin)
+    crop, hole = image[rect.slices], patch_hole(mask[rect.slices])
+    fills = [completion(crop, hole, RunContext(), **settings) for settings in ({}, *CONTENT_FILLS)]
+
+    def pasted(fill: np.ndarray) -> np.ndarray:
+        out = image.copy()
+        out[rect.slices][hole] = np.clip(np.rint(fill), 0, 255).astype(np.uint8)[hole]
+        return out
+
+    mean = np.mean([fill.astype(np.float32) for fill in fills], axis=0)
+    return [pasted(f) for f in fills], [pasted(mean), pasted(content_target(fills, crop, hole))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -146,15 +181,19 @@ def main() -> None:
         default=[0],
         help="added to each photo's mask seed: other masks; several = several sets in one run",
     )
+    parser.add_argument(
+        "--stages", action="store_true", help="also score refined's content stage, stage by stage"
+    )
     add_smoke_option(parser)
     args = parser.parse_args()
     if args.smoke:
         args.threads = 1  # it shares the machine (tests, other workers): 2 threads crawl there
+        args.stages = True
     torch.set_num_threads(args.threads)
     models = SHARED / "models"
     features = shared_features(models, "cpu")
     methods = [*METHODS, "pypatchmatch"]
-    rows: dict[str, list[tuple[float, float, float, float]]] = {m: [] for m in methods}
+    rows: dict[str, list[Score]] = {m: [] for m in methods + (list(STAGES) if args.stages else [])}
     chosen = SMOKE_PHOTOS if args.smoke else range(len(PHOTOS[: args.images]))
     side = SMOKE_SIDE if args.smoke else 512
     cases = [(PHOTOS[index], index + k) for k in args.mask_seed for index in chosen]
@@ -171,6 +210,9 @@ def main() -> None:
         image = load_photo(rel, side)
         mask = object_mask(image.shape[:2], mask_seed)
         hole = mask > 0
+
+        case = f"{Path(rel).stem} | {mask_seed} | {100 * hole.mean():.1f}"
+
         strip = [image]
         for method in methods:
             t0 = time.perf_counter()
@@ -181,22 +223,18 @@ def main() -> None:
             else:
                 request = RemoveRequest(image, mask, method=method, models_dir=models)
                 out = drive(run(request, RunContext(), features if method == "refined" else None))
-            seconds = time.perf_counter() - t0
-            with torch.no_grad():
-                dist = perceptual_distance(
-                    features,
-                    to01(image),
-                    to01(out),
-                    torch.from_numpy(hole.astype(np.float32))[None, None],
-                )
-            sharp = sharpness_ratio(out, hole)
-            psnr = hole_psnr(out, image, hole)
-            rows[method].append((dist, sharp, psnr, seconds))
-            print(
-                f"| {Path(rel).stem} | {mask_seed} | {100 * hole.mean():.1f} | {method} | "
-                f"{dist:.3f} | {sharp:.2f} | {psnr:.2f} | {seconds:.2f} |"
-            )
+            report(rows, case, method, score(features, image, hole, out, time.perf_counter() - t0))
             strip.append(out)
+        if args.stages:
+            t0 = time.perf_counter()
+            completions, blends = content_stages(image, mask)
+            seconds = time.perf_counter() - t0
+            each = [score(features, image, hole, out, seconds) for out in completions]
+            mean_each = tuple(statistics.mean(col) for col in zip(*each, strict=True))
+            report(rows, case, STAGES[0], mean_each)
+            report(rows, case, STAGES[1], min(each))
+            for stage, out in zip(STAGES[2:], blends, strict=True):
+                report(rows, case, stage, score(features, image, hole, out, seconds))
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
             shown = image.copy()
@@ -212,6 +250,25 @@ def main() -> None:
         d, s, p, t = (statistics.mean(col) for col in zip(*values, strict=True))
         print(f"| {method} | {d:.3f} | {s:.2f} | {p:.2f} | {t:.2f} |")
     print_paired(rows, "refined")
+
+
+Score = tuple[float, float, float, float]
+"""(perceptual distance, sharpness, hole PSNR, seconds)."""
+
+
+def score(features, image: np.ndarray, hole: np.ndarray, out: np.ndarray, seconds: float) -> Score:
+    with torch.no_grad():
+        dist = perceptual_distance(
+            features, to01(image), to01(out), torch.from_numpy(hole.astype(np.float32))[None, None]
+        )
+    return dist, sharpness_ratio(out, hole), hole_psnr(out, image, hole), seconds
+
+
+def report(rows: dict[str, list[Score]], case: str, method: str, values: Score) -> None:
+    """Keep `values` for the means and print its row; `case` is 'image | mask | hole %'."""
+    rows[method].append(values)
+    dist, sharp, psnr, seconds = values
+    print(f"| {case} | {method} | {dist:.3f} | {sharp:.2f} | {psnr:.2f} | {seconds:.2f} |")
 
 
 def print_paired(rows: Mapping[str, Sequence[Sequence[float]]], ours: str) -> None:

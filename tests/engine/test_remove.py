@@ -216,7 +216,7 @@ def test_refined_content_target_is_the_mean_of_the_completions(rgb_image, monkey
         yield 1.0, image01
         return image01
 
-    monkeypatch.setattr(remove, "_content_fill", completion)
+    monkeypatch.setattr(remove, "completion", completion)
     monkeypatch.setattr(remove, "CONTENT_PATCH_SHARE", 1.0)
     monkeypatch.setattr(neural_patch, "refine_hole", refine)
     mask = _object_mask(rgb_image.shape)
@@ -255,7 +255,7 @@ def test_refined_cancelled_during_the_content_stage_stops(rgb_image, monkeypatch
         if update.message.startswith("Content fill"):
             ctx.cancel_event.set()
 
-    monkeypatch.setattr(remove, "_content_fill", completion)
+    monkeypatch.setattr(remove, "completion", completion)
     with pytest.raises(JobCancelled):
         drive(
             run(RemoveRequest(rgb_image, _object_mask(rgb_image.shape)), ctx, object()),

@@ -14,7 +14,7 @@ Synthesis", with a classical content stage since no inpainting network is availa
 - ``telea`` / ``ns``: OpenCV's diffusion inpainting; smooth, fine for thin scratches and wires.
 
 The content stage is pluggable: a learned inpainting network from the model store (e.g. LaMa for
-connected users) would replace `_content_fill`; none is registered because no URL and checksum
+connected users) would replace `completion`; none is registered because no URL and checksum
 could be verified offline.
 
 Only the mask's bounding box plus context is processed; the result is composited back through a
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +168,7 @@ def run(request: RemoveRequest, ctx: RunContext, features=None) -> Run:
     crop, crop_mask = image[rect.slices], mask[rect.slices]
     yield Update(progress=0.02, message=f"Removing ({request.method}, {rect.w}×{rect.h} crop)")
     if request.method in PATCH_METHODS:
-        hole = cv2.dilate((crop_mask > 0).astype(np.uint8), _disc(HOLE_DILATE_PX)) > 0
+        hole = patch_hole(crop_mask)
         filled = yield from _patch_fill(crop, hole, request.method, ctx, features, rect)
         alpha_mask = hole.astype(np.uint8) * 255
     else:
@@ -195,12 +196,17 @@ def work_rect(mask: np.ndarray, method: str, margin: int) -> Rect | None:
     return crop_rect(mask, margin)
 
 
+def patch_hole(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool: what the patch methods replace, the mask grown by HOLE_DILATE_PX."""
+    return cv2.dilate((mask > 0).astype(np.uint8), _disc(HOLE_DILATE_PX)) > 0
+
+
 def _patch_fill(
     crop: np.ndarray, hole: np.ndarray, method: str, ctx: RunContext, features, rect
 ) -> Run:
     """PatchMatch (and for refined, the neural texture stage) on an 8-bit RGB view of the crop."""
     rgb8 = _to_rgb8(crop)
-    quick = _content_fill(rgb8, hole, ctx)
+    quick = completion(rgb8, hole, ctx)
     share = 0.15 if method == "refined" else 0.95
     yield Update(
         progress=share,
@@ -220,7 +226,7 @@ def _patch_fill(
     with ThreadPoolExecutor(workers, thread_name_prefix="content-fill") as pool:
         # numpy releases the GIL in the heavy parts: on 2 cores two at once take ~0.75x the time
         futures = {
-            pool.submit(_content_fill, rgb8, hole, ctx, **settings): index
+            pool.submit(completion, rgb8, hole, ctx, **settings): index
             for index, settings in enumerate(CONTENT_FILLS, start=1)
         }
         try:
@@ -235,9 +241,7 @@ def _patch_fill(
                 future.cancel()
     share += 0.15
     mean = np.mean(fills, axis=0)
-    smooth = _telea(rgb8, hole)
-    weight = _patch_share(mean, smooth)[..., None]
-    content = weight * mean + (1 - weight) * smooth.astype(np.float32)
+    content = content_target(fills, rgb8, hole)
 
     device = torch.device(ctx.device)
     image01 = torch.from_numpy(quick).permute(2, 0, 1)[None].float().div(255).to(device)
@@ -275,15 +279,25 @@ def _patch_fill(
     return _from_rgb8(_tensor_to_rgb8(final), crop, hole)
 
 
-def _content_fill(rgb8: np.ndarray, hole: np.ndarray, ctx: RunContext, **settings) -> np.ndarray:
-    """One PatchMatch completion (`settings` go to `patchmatch_fill`); Telea where no whole
-    patch lies outside the hole (a mask over nearly everything)."""
+def completion(rgb8: np.ndarray, hole: np.ndarray, ctx: RunContext, **settings) -> np.ndarray:
+    """One PatchMatch completion (`settings` go to `patchmatch_fill`; none = the quick fill);
+    Telea where no whole patch lies outside the hole (a mask over nearly everything). This is
+    the content stage's slot: a learned inpainting network would stand here."""
     from editor.ops.patchmatch import patchmatch_fill
 
     try:
         return patchmatch_fill(rgb8, hole, cancel=ctx.check_cancelled, **settings)
     except ValueError:
         return _telea(rgb8, hole)
+
+
+def content_target(fills: Sequence[np.ndarray], rgb8: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Refined's content target, (H, W, 3) float32 0..255: the completions' mean, hedged with
+    Telea's fill where the two roughly agree (CONTENT_PATCH_SHARE, CONTENT_DISAGREE)."""
+    mean = np.mean([fill.astype(np.float32) for fill in fills], axis=0)
+    smooth = _telea(rgb8, hole)
+    weight = _patch_share(mean, smooth)[..., None]
+    return weight * mean + (1 - weight) * smooth.astype(np.float32)
 
 
 def _telea(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
