@@ -153,7 +153,9 @@ STAGES = ("completion (each)", "completion (best, oracle)", "completions' mean",
 """--stages' rows: refined's content stage, scored stage by stage."""
 
 
-def content_stages(image: np.ndarray, mask: np.ndarray) -> tuple[list[np.ndarray], list]:
+def content_stages(
+    image: np.ndarray, mask: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Refined's completions and (its completions' mean, its content target), each pasted into
     the hole of the crop `run` reads (no feather: the stage itself, not the blend)."""
     rect = work_rect(mask, "refined", RemoveRequest.margin)
@@ -166,7 +168,7 @@ def content_stages(image: np.ndarray, mask: np.ndarray) -> tuple[list[np.ndarray
         return out
 
     mean = np.mean([fill.astype(np.float32) for fill in fills], axis=0)
-    return [pasted(f) for f in fills], [pasted(mean), pasted(content_target(fills, crop, hole))]
+    return [pasted(f) for f in fills], [pasted(mean), pasted(content_target(mean, crop, hole))]
 
 
 def main() -> None:
@@ -210,9 +212,7 @@ def main() -> None:
         image = load_photo(rel, side)
         mask = object_mask(image.shape[:2], mask_seed)
         hole = mask > 0
-
         case = f"{Path(rel).stem} | {mask_seed} | {100 * hole.mean():.1f}"
-
         strip = [image]
         for method in methods:
             t0 = time.perf_counter()

@@ -32,7 +32,7 @@ def test_benchmark_smoke_run_prints_a_table(script, tmp_path):
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
-        "OMP_NUM_THREADS": "1",  # a second pytest-xdist worker or a busy core: stay at one
+        "OMP_NUM_THREADS": "1",  # it shares the cores with the test run: stay at one
     }
     result = subprocess.run(
         [sys.executable, str(script), "--smoke"],

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,7 +240,7 @@ def _patch_fill(
                 future.cancel()
     share += 0.15
     mean = np.mean(fills, axis=0)
-    content = content_target(fills, rgb8, hole)
+    content = content_target(mean, rgb8, hole)
 
     device = torch.device(ctx.device)
     image01 = torch.from_numpy(quick).permute(2, 0, 1)[None].float().div(255).to(device)
@@ -291,10 +290,9 @@ def completion(rgb8: np.ndarray, hole: np.ndarray, ctx: RunContext, **settings) 
         return _telea(rgb8, hole)
 
 
-def content_target(fills: Sequence[np.ndarray], rgb8: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Refined's content target, (H, W, 3) float32 0..255: the completions' mean, hedged with
-    Telea's fill where the two roughly agree (CONTENT_PATCH_SHARE, CONTENT_DISAGREE)."""
-    mean = np.mean([fill.astype(np.float32) for fill in fills], axis=0)
+def content_target(mean: np.ndarray, rgb8: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Refined's content target, (H, W, 3) float32 0..255: the completions' `mean` (float32),
+    hedged with Telea's fill where the two roughly agree (CONTENT_PATCH_SHARE, CONTENT_DISAGREE)."""
     smooth = _telea(rgb8, hole)
     weight = _patch_share(mean, smooth)[..., None]
     return weight * mean + (1 - weight) * smooth.astype(np.float32)
