@@ -21,6 +21,7 @@ run: $(STAMP)
 	$(BIN)/semedit $(ARGS)
 
 test: $(STAMP)
+	@scripts/qt-system-libs.sh --with-xvfb
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

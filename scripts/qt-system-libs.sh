@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Qt's xcb platform plugin (a real window on X11) needs a few system libraries that PySide6's
 # wheels do not bundle. Install them on Debian/Ubuntu when they are missing; elsewhere just say so.
+# --with-xvfb (make test): also Xvfb, so the shortcut tests run once in a real X11 window.
 set -u
 missing=()
 for lib in libxcb-cursor.so.0 libxcb-icccm.so.4 libxcb-keysyms.so.1 libxkbcommon-x11.so.0; do
   ldconfig -p 2>/dev/null | grep -q "$lib" || missing+=("$lib")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 pkgs="libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-image0"
+if [ "${1:-}" = "--with-xvfb" ] && ! command -v xvfb-run >/dev/null 2>&1; then
+  missing+=("xvfb-run")
+  pkgs="$pkgs xvfb xauth"
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

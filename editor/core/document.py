@@ -68,6 +68,13 @@ class Document:
         )
 
     @property
+    def display_name(self) -> str:
+        """The name the user sees in the title, prompts and Save As."""
+        if self.path is not None:
+            return self.path.name
+        return self.suggested_name or "Untitled"
+
+    @property
     def width(self) -> int:
         return int(self.image.shape[1])
 

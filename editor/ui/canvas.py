@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 ZOOM_STEP = 1.25
 CHECKER = 8  # checkerboard square, screen pixels
+# The scene reaches this many image sizes beyond each side of the image (a pasteboard), so the
+# view never has to centre a scene smaller than itself: panels and the job bar appearing or a
+# window resize leave the image where it is on screen.
+PASTEBOARD = 64
+EMPTY_HINT = "Open an image (Ctrl+O) or drop one here"
 
 
 def _checker_brush() -> QBrush:
@@ -57,7 +62,12 @@ class CanvasView(QGraphicsView):
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        # The image stays put on screen when the view changes size (a dock or the job bar
+        # appears), and no scroll bar pops in to shift it: panning is Space+drag, the middle
+        # button or a horizontal scroll.
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -107,7 +117,10 @@ class CanvasView(QGraphicsView):
         self._mask_item.setVisible(self.mask_visible)
         for item in (self._image_item, self._original_item, self._mask_item):
             self.scene().addItem(item)
-        self.scene().setSceneRect(QRectF(0, 0, document.width, document.height))
+        margin = PASTEBOARD * max(document.width, document.height)
+        self.scene().setSceneRect(
+            QRectF(-margin, -margin, document.width + 2 * margin, document.height + 2 * margin)
+        )
         document.add_listener(self._on_document_changed)
         self._apply_compare()
         self.fit()
@@ -399,6 +412,7 @@ class CanvasView(QGraphicsView):
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         painter.fillRect(rect, QColor(48, 48, 52))
         if self.document is None:
+            self._draw_empty_hint(painter)
             return
         image = QRectF(0, 0, self.document.width, self.document.height).intersected(rect)
         if image.isEmpty():
@@ -407,6 +421,17 @@ class CanvasView(QGraphicsView):
         painter.save()
         painter.resetTransform()
         painter.fillRect(self.viewportTransform().mapRect(image), self._checker)
+        painter.restore()
+
+    def _draw_empty_hint(self, painter: QPainter) -> None:
+        """What to do first, on the empty canvas."""
+        painter.save()
+        painter.resetTransform()
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        painter.setFont(font)
+        painter.setPen(QColor(170, 170, 178))
+        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, EMPTY_HINT)
         painter.restore()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:

@@ -32,6 +32,7 @@ class PendingResult:
     patch: ArrayPatch | None
     result: np.ndarray
     revision: int
+    consumed_mask: np.ndarray | None = None  # cleared from the mask when the result is applied
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class _JobInfo:
     revision: int  # the document's image revision when the job was submitted
     scale: int  # result resolution / document resolution
     finishable: bool = False  # an iterative edit: Apply while it runs keeps what it has now
+    consumed_mask: np.ndarray | None = None  # the mask this edit used up (removal)
 
 
 def _with_patch(factory: RunFactory, before: np.ndarray) -> RunFactory:
@@ -79,7 +81,21 @@ class JobBar(QWidget):
         for button in (self.cancel_button, self.apply_button, self.discard_button):
             layout.addWidget(button)
         self.state = ""
+        # The bar keeps its place while idle and one height in every state: a bar that came and
+        # went resized the canvas, and the image jumped under the user's cursor.
+        policy = self.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.setSizePolicy(policy)
+        self.setFixedHeight(self._tallest_height())
         self.set_state("idle")
+
+    def _tallest_height(self) -> int:
+        margins = self.layout().contentsMargins()
+        tallest = max(
+            w.sizeHint().height()
+            for w in (self.label, self.progress, self.cancel_button, self.apply_button)
+        )
+        return tallest + margins.top() + margins.bottom()
 
     def set_state(self, state: str, text: str = "", *, finishable: bool = False) -> None:
         """idle (hidden) · running · done (Apply/Discard) · message (text only).
@@ -154,6 +170,7 @@ class EditSession(QObject):
         before: np.ndarray | None = None,
         finishable: bool = False,
         apply_when_done: bool = False,
+        consumes_mask: np.ndarray | None = None,
     ) -> int:
         """Queue an edit of the current document; a pending unapplied result is discarded.
 
@@ -169,6 +186,9 @@ class EditSession(QObject):
 
         apply_when_done: the user already pressed Apply (on a live preview): the result becomes
         an undo command as soon as it arrives.
+
+        consumes_mask: the mask the edit used up (a removal): Apply clears those mask pixels in
+        the same undo step, so the result is not hidden under the overlay; undo brings them back.
         """
         if self.document is None:
             raise RuntimeError("no document")
@@ -178,7 +198,9 @@ class EditSession(QObject):
             snapshot = before if before is not None else self.document.image.copy()
             factory = _with_patch(factory, snapshot)
         job_id = self.engine.submit(name, factory, viewport=self.canvas.visible_image_rect())
-        self._jobs[job_id] = _JobInfo(name, self.document.image_revision, scale, finishable)
+        self._jobs[job_id] = _JobInfo(
+            name, self.document.image_revision, scale, finishable, consumes_mask
+        )
         if apply_when_done:
             self._apply_when_finished.add(job_id)
         if waiting:
@@ -252,7 +274,7 @@ class EditSession(QObject):
             self.canvas.clear_preview()
             self.bar.set_state("message", f"{name}: no pixels changed")
             return
-        self.pending = PendingResult(name, patch, result, revision)
+        self.pending = PendingResult(name, patch, result, revision, job.consumed_mask)
         if apply_now:
             self.apply()
             return
@@ -302,21 +324,27 @@ class EditSession(QObject):
                 self.bar.apply_button.setVisible(False)
                 self.bar.label.setText(f"{job.name}: finishing, keeping what the preview shows…")
             return False
+        if self.pending is not None and self.pending.patch is None:
+            # A new document: the window takes it (and drops it from here by switching
+            # documents), or the user chose to stay and the result is still offered.
+            self.newDocument.emit(self.pending.result, self.pending.name)
+            return self.pending is None
         pending, self.pending = self.pending, None
         self.canvas.clear_preview()
         if pending is None or self.document is None:
             self.bar.set_state("idle")
             return False
-        if pending.patch is None:
-            self.bar.set_state("idle")
-            self.newDocument.emit(pending.result, pending.name)
-            return True
         if pending.revision != self.document.image_revision:
             self.bar.set_state(
                 "message", f"{pending.name}: the image changed while it ran; run it again"
             )
             return False
-        self._push_patch("image", pending.patch, pending.name)
+        extra = []
+        if pending.consumed_mask is not None:
+            mask = self.document.mask.copy()
+            mask[pending.consumed_mask > 0] = 0
+            extra.append(("mask", self.document.diff("mask", mask)))
+        self._push_patch("image", pending.patch, pending.name, extra)
         self.bar.set_state("idle")
         self.applied.emit(pending.name)
         return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -68,6 +68,7 @@ from editor.ui.face_panel import FacePanel
 from editor.ui.job_bar import EditSession, JobBar
 from editor.ui.models_dialog import ModelsDialog, make_store
 from editor.ui.settings import Settings
+from editor.ui.shortcuts import key_sequences
 from editor.ui.style_edits import StyleEdits
 from editor.ui.style_options import StyleOptions
 from editor.ui.style_panel import FAST_PREFIX, StylePanel
@@ -135,7 +136,6 @@ class MainWindow(QMainWindow):
         self.session.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.session.newDocument.connect(self.open_result)
         self.canvas.viewportChanged.connect(self.session.set_viewport)
-        self._result_windows: list[MainWindow] = []
         self._compare_before_hold: float | None = None
         self.autosaver = Autosaver(self)
 
@@ -178,7 +178,7 @@ class MainWindow(QMainWindow):
         dock.setWidget(self.tool_options)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.history_view = QUndoView(self.undo_stack)
-        self.history_view.setEmptyLabel("Opened")
+        self.history_view.setEmptyLabel("")  # nothing happened yet: no document
         history = QDockWidget("History", self)
         history.setObjectName("history")
         history.setWidget(self.history_view)
@@ -255,10 +255,8 @@ class MainWindow(QMainWindow):
     ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
-            if isinstance(shortcut, (list, tuple)):
-                action.setShortcuts([QKeySequence(s) for s in shortcut])
-            else:
-                action.setShortcut(QKeySequence(shortcut))
+            keys = shortcut if isinstance(shortcut, (list, tuple)) else [shortcut]
+            action.setShortcuts(key_sequences(*keys))
         action.setCheckable(checkable)
         if tip:
             action.setStatusTip(tip)
@@ -275,12 +273,13 @@ class MainWindow(QMainWindow):
         self.act_save_as = a("Save &As…", self.save_as, K.SaveAs)
         self.act_export = a("&Export a Copy…", self.export, "Ctrl+Shift+E")
         self.act_close = a("&Close", self.close_document, K.Close)
-        self.act_quit = a("&Quit", self.close, K.Quit)
+        self.act_quit = a("&Quit", self.close, [K.Quit, "Ctrl+Q"])
         self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcut(K.Undo)
+        self.act_undo.setShortcuts(key_sequences(K.Undo))
         self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts([QKeySequence(K.Redo), QKeySequence("Ctrl+Shift+Z")])
-        self.act_prefs = a("&Preferences…", self.preferences, K.Preferences)
+        # X11's Redo is Ctrl+Shift+Z, Windows' Ctrl+Y: both work everywhere.
+        self.act_redo.setShortcuts(key_sequences(K.Redo, "Ctrl+Shift+Z", "Ctrl+Y"))
+        self.act_prefs = a("&Preferences…", self.preferences, [K.Preferences, "Ctrl+,"])
         self.act_models = a("&Models…", self.show_models, tip="Download or import model weights")
         self.act_zoom_in = a("Zoom &In", self.canvas.zoom_in, [K.ZoomIn, "Ctrl+="])
         self.act_zoom_out = a("Zoom &Out", self.canvas.zoom_out, K.ZoomOut)
@@ -511,11 +510,13 @@ class MainWindow(QMainWindow):
 
     # --- document lifecycle ----------------------------------------------------------------
 
-    def set_document(self, document: Document | None) -> None:
+    def set_document(self, document: Document | None, history: str = "Opened") -> None:
+        """Show `document` (None: the empty canvas); `history` names its first History row."""
         self.session.set_document(document)
         self.style_edits.set_document(document)
         self.face_edits.set_document(document)
         self.undo_stack.clear()
+        self.history_view.setEmptyLabel(history if document is not None else "")
         self.document = document
         self.canvas.set_document(document)
         self.autosaver.set_document(document)
@@ -531,13 +532,16 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def open_path(self, path: str | Path) -> bool:
-        """Open a file in place of the current document; on failure the current one stays."""
-        if not self.maybe_save():
-            return False
+        """Open a file in place of the current document; on failure the current one stays.
+
+        The file is read before asking about unsaved changes: a file that cannot be opened
+        never costs the user a decision about the one they have."""
         try:
             document = Document.open(path, max_pixels=self.settings.max_pixels())
         except ImageIOError as error:
             self.show_error("Cannot open image", str(error))
+            return False
+        if not self.maybe_save(f"before opening {Path(path).name}"):
             return False
         self.set_document(document)
         self.settings.add_recent(path)
@@ -553,7 +557,7 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def close_document(self) -> None:
-        if self.maybe_save():
+        if self.maybe_save("before closing it"):
             self.set_document(None)
 
     def _fill_recent_menu(self) -> None:
@@ -582,11 +586,13 @@ class MainWindow(QMainWindow):
         lo, hi = sorted((stack.cleanIndex(), stack.index()))
         return any(getattr(stack.command(i), "touches_image", False) for i in range(lo, hi))
 
-    def maybe_save(self) -> bool:
-        """Ask about unsaved changes; False means the user chose to stay."""
+    def maybe_save(self, when: str = "before closing it") -> bool:
+        """Ask about unsaved changes; False means the user chose to stay.
+
+        when: what is about to happen, as the question ends ("before opening b.png")."""
         if self.document is None or not self.image_modified:
             return True
-        answer = self.ask_save_changes()
+        answer = self.ask_save_changes(f"Save the changes to {self.document.display_name} {when}?")
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
@@ -656,12 +662,11 @@ class MainWindow(QMainWindow):
     def show_error(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)
 
-    def ask_save_changes(self) -> QMessageBox.StandardButton:
-        name = self.document.path.name if self.document and self.document.path else "Untitled"
+    def ask_save_changes(self, question: str) -> QMessageBox.StandardButton:
         return QMessageBox.question(
             self,
             "Unsaved changes",
-            f"Save the changes to {name} before closing it?",
+            question,
             QMessageBox.StandardButton.Save
             | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel,
@@ -712,18 +717,34 @@ class MainWindow(QMainWindow):
         self.tool_options.refresh()
         self.canvas.viewport().update()
 
-    def push_patch(self, layer: Layer, patch: ArrayPatch, text: str, *, applied: bool) -> None:
-        """Tools call this: one finished change becomes one undo command."""
+    def push_patch(
+        self,
+        layer: Layer,
+        patch: ArrayPatch,
+        text: str,
+        *,
+        applied: bool,
+        extra: Sequence[tuple[Layer, ArrayPatch]] = (),
+    ) -> None:
+        """Tools call this: one finished change (and the `extra` changes made with it) becomes
+        one undo command."""
         if self.document is None or patch.empty:
             return
-        self.undo_stack.push(PatchCommand(self.document, layer, patch, text, applied=applied))
+        command = PatchCommand(self.document, layer, patch, text, applied=applied, extra=extra)
+        self.undo_stack.push(command)
         if self.act_remove_on_release.isChecked() and text == "Brush stroke":
             QTimer.singleShot(0, self.run_remove)
         elif text in ("Brush stroke", "Erase stroke"):
             self.style_edits.on_mask_stroke()  # the live style preview, when one is wanted
 
-    def _push_result(self, layer: Layer, patch: ArrayPatch, text: str) -> None:
-        self.push_patch(layer, patch, text, applied=False)
+    def _push_result(
+        self,
+        layer: Layer,
+        patch: ArrayPatch,
+        text: str,
+        extra: Sequence[tuple[Layer, ArrayPatch]] = (),
+    ) -> None:
+        self.push_patch(layer, patch, text, applied=False, extra=extra)
 
     def mask_operation(self, op: str) -> None:
         doc = self.document
@@ -822,8 +843,8 @@ class MainWindow(QMainWindow):
         if doc is None:
             self.setWindowTitle("SemEdit")
         else:
-            name = doc.path.name if doc.path else (doc.suggested_name or "Untitled")
-            self.setWindowTitle(f"{name}{' *' if self.image_modified else ''} — SemEdit")
+            modified = " *" if self.image_modified else ""
+            self.setWindowTitle(f"{doc.display_name}{modified} — SemEdit")
         self._update_actions()
 
     def _update_actions(self) -> None:
@@ -879,7 +900,9 @@ class MainWindow(QMainWindow):
             image=snapshot, mask=doc.mask.copy(), method=method, models_dir=models_dir
         )
         factory = partial(remove.run, request)
-        return self.session.submit(f"Remove ({method})", factory, before=snapshot)
+        return self.session.submit(
+            f"Remove ({method})", factory, before=snapshot, consumes_mask=request.mask
+        )
 
     def run_faceswap(self, photos: list[str] | None = None) -> int | None:
         """Swap the chosen face (Face tool; else the one under the mask, else the largest) for
@@ -930,29 +953,32 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Upscaling with {choice.label}")
         return self.session.submit(f"Upscale ×{scale}", factory, scale=scale)
 
-    def open_result(self, image, name: str) -> MainWindow:
-        """An edit that changes the image size (upscaling) opens its result in a new window."""
+    def open_result(self, image, name: str) -> bool:
+        """An edit that changes the image size (upscaling) opens its result as a new, unsaved
+        document in this window, fitted to the view; the image it came from stays on disk (its
+        unsaved changes are offered for saving first). False: the user chose to stay."""
         source = self.document
-        window = MainWindow(settings=self.settings.q)
-        stem = source.path.stem if source is not None and source.path else "untitled"
-        scale = round(image.shape[1] / source.width) if source is not None else 1
+        if source is None:
+            return False
+        scale = max(1, round(image.shape[1] / source.width))
+        stem = source.path.stem if source.path else Path(source.display_name).stem
         document = Document(
             image=np.array(image),  # detach from any temporary memory-mapped file
-            icc_profile=source.icc_profile if source else None,
-            exif=source.exif if source else None,
+            icc_profile=source.icc_profile,
+            exif=source.exif,
             suggested_name=f"{stem}_x{scale}.png",
         )
-        window.set_document(document)
-        window.undo_stack.resetClean()  # a new, unsaved image
-        window._update_title()
-        window.show()
-        self._result_windows.append(window)
-        window.destroyed.connect(
-            lambda *_: (
-                self._result_windows.remove(window) if window in self._result_windows else None
-            )
+        if not self.maybe_save(f"before opening the ×{scale} result in its place"):
+            return False
+        self.set_document(document, history=f"{name} of {source.display_name}")
+        self.act_compare.setChecked(False)
+        self.canvas.set_compare(None)
+        self.undo_stack.resetClean()  # a new, unsaved image
+        self._update_title()
+        self.statusBar().showMessage(
+            f"{document.display_name}: {document.width} × {document.height}, not saved yet", 8000
         )
-        return window
+        return True
 
     # --- misc ------------------------------------------------------------------------------
 
@@ -1010,7 +1036,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, partial(self.open_path, path))
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.maybe_save():
+        if not self.maybe_save("before quitting"):
             event.ignore()
             return
         self.autosaver.discard()

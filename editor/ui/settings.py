@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -49,7 +50,17 @@ class Settings:
         self.q.setValue("files/recent", [p for p in self.recent_files() if p != path])
 
     def last_dir(self) -> str:
-        return str(self.q.value("files/last_dir", str(Path.home())))
+        """Where file dialogs start: the folder used last, while it still exists and can be
+        read by this user (a settings file can outlive its folders, or come from elsewhere);
+        else the home folder."""
+        stored = Path(str(self.q.value("files/last_dir", "") or ""))
+        if (
+            str(stored) not in ("", ".")
+            and stored.is_dir()
+            and os.access(stored, os.R_OK | os.X_OK)
+        ):
+            return str(stored)
+        return str(Path.home())
 
     def set_last_dir(self, path: str | Path) -> None:
         self.q.setValue("files/last_dir", str(Path(path).parent))

@@ -87,6 +87,7 @@ class ToolOptions(QWidget):
         self.contiguous_box.toggled.connect(self._region_changed)
         form.addRow("Tolerance", self.tolerance_box)
         form.addRow("", self.contiguous_box)
+        self._region_form = form
         self.stack.addWidget(region_page)
 
         # other tools (the face picker): what a click does
@@ -122,8 +123,9 @@ class ToolOptions(QWidget):
                 self.stack.setCurrentIndex(1)
                 self.mode_combo.setCurrentIndex(list(Combine).index(tool.mode))
                 wand = isinstance(tool, MagicWandTool)
-                self.tolerance_box.setEnabled(wand)
-                self.contiguous_box.setEnabled(wand)
+                # Only the wand's own options: greyed-out ones on other tools read as broken.
+                self._region_form.setRowVisible(self.tolerance_box, wand)
+                self._region_form.setRowVisible(self.contiguous_box, wand)
                 if wand:
                     self.tolerance_box.setValue(int(tool.tolerance))
                     self.contiguous_box.setChecked(tool.contiguous)

@@ -26,6 +26,6 @@ def shown_window(
     try:
         yield win
     finally:
-        monkeypatch.setattr(win, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+        monkeypatch.setattr(win, "ask_save_changes", lambda *_: QMessageBox.StandardButton.Discard)
         win.close()
         win.deleteLater()

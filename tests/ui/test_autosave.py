@@ -22,7 +22,7 @@ def _window(tmp_path, name="settings.ini") -> MainWindow:
 
 
 def _close(win, monkeypatch) -> None:
-    monkeypatch.setattr(win, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(win, "ask_save_changes", lambda *_: QMessageBox.StandardButton.Discard)
     win.close()
     win.deleteLater()
 

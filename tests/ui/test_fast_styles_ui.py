@@ -54,7 +54,7 @@ def window(qtbot, tmp_path, monkeypatch, rgb_image, fast_dir):
     assert win.open_path(path)
     yield win
     win.engine.cancel_all()
-    monkeypatch.setattr(win, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(win, "ask_save_changes", lambda *_: QMessageBox.StandardButton.Discard)
     if win._train_dialog is not None:
         win._train_dialog.close()
     win.close()

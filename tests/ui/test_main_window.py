@@ -356,7 +356,7 @@ def test_closing_with_unsaved_changes_asks(window, image_file, qtbot, monkeypatc
     apply_negate(window, qtbot, rgb_image)
     asked = []
     monkeypatch.setattr(
-        window, "ask_save_changes", lambda: asked.append(1) or QMessageBox.StandardButton.Cancel
+        window, "ask_save_changes", lambda *_: asked.append(1) or QMessageBox.StandardButton.Cancel
     )
     window.close()
     assert asked and window.isVisible()

@@ -46,7 +46,7 @@ def window(qtbot, tmp_path, monkeypatch, rgb_image, shared_models):
     win.style_options.iterations_box.setValue(12)
     win.style_options.strength_slider.setValue(80)  # a few iterations must show on a tiny image
     yield win
-    monkeypatch.setattr(win, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(win, "ask_save_changes", lambda *_: QMessageBox.StandardButton.Discard)
     win.close()
     win.deleteLater()
 

@@ -94,7 +94,7 @@ def window(qtbot, tmp_path, monkeypatch, rgb_image, library):
     save_image(path, rgb_image)
     assert win.open_path(path)
     yield win
-    monkeypatch.setattr(win, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(win, "ask_save_changes", lambda *_: QMessageBox.StandardButton.Discard)
     win.close()
     win.deleteLater()
 

@@ -169,5 +169,5 @@ def test_style_dock_is_in_the_view_menu(qtbot, tmp_path, library, monkeypatch):
     win = MainWindow(settings=settings, style_library=library)
     qtbot.addWidget(win)
     assert any(d.windowTitle() == "Styles" for d in win.docks)
-    monkeypatch.setattr(win, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(win, "ask_save_changes", lambda *_: QMessageBox.StandardButton.Discard)
     win.engine.shutdown()
