@@ -14,6 +14,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QFont,
+    QFontMetricsF,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -39,6 +41,8 @@ CHECKER = 8  # checkerboard square, screen pixels
 # window resize leave the image where it is on screen.
 PASTEBOARD = 64
 EMPTY_HINT = "Open an image (Ctrl+O) or drop one here"
+COMPARE_LABELS = ("Before", "After")  # left and right of the compare split
+LABEL_MARGIN, LABEL_PADDING = 8, 5  # screen pixels
 
 
 def _checker_brush() -> QBrush:
@@ -282,6 +286,8 @@ class CanvasView(QGraphicsView):
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         super().scrollContentsBy(dx, dy)
         self._emit_viewport()
+        if self._compare_split is not None:
+            self.viewport().update()  # the labels are not scrolled pixels: redraw them
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if self.document is None:
@@ -442,5 +448,61 @@ class CanvasView(QGraphicsView):
             pen = QPen(QColor(255, 255, 255), 0)
             painter.setPen(pen)
             painter.drawLine(QPointF(x, 0), QPointF(x, self.document.height))
+            self._draw_compare_labels(painter)
         if self.tool is not None:
             self.tool.paint_overlay(painter, self._hover, self.transform().m11())
+
+    # --- compare labels ---------------------------------------------------------------------------
+
+    def _label_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setBold(True)
+        return font
+
+    def compare_label_rects(self) -> dict[str, QRectF]:
+        """Where "Before" and "After" go, in viewport pixels (the same size at any zoom).
+
+        Each sits at the top of the visible image, against the split line on its own side (pushed
+        inwards when the line is off screen); a side too small for its label gets none, and so
+        does everything while compare is off.
+        """
+        if self.document is None or self._compare_split is None:
+            return {}
+        to_view = self.viewportTransform()
+        doc = self.document
+        image = to_view.mapRect(QRectF(0, 0, doc.width, doc.height))
+        image = image.intersected(QRectF(self.viewport().rect()))
+        split = to_view.map(QPointF(self._compare_split * doc.width, 0)).x()
+        metrics = QFontMetricsF(self._label_font())
+        height = metrics.height() + LABEL_PADDING
+        top = image.top() + LABEL_MARGIN
+        sides = {
+            COMPARE_LABELS[0]: (image.left(), min(split, image.right()), True),
+            COMPARE_LABELS[1]: (max(split, image.left()), image.right(), False),
+        }
+        rects: dict[str, QRectF] = {}
+        for text, (left, right, against_right) in sides.items():
+            width = metrics.horizontalAdvance(text) + 2 * LABEL_PADDING
+            fits = right - left >= width + 2 * LABEL_MARGIN
+            if not fits or image.height() < height + 2 * LABEL_MARGIN:
+                continue
+            x = right - LABEL_MARGIN - width if against_right else left + LABEL_MARGIN
+            rects[text] = QRectF(x, top, width, height)
+        return rects
+
+    def _draw_compare_labels(self, painter: QPainter) -> None:
+        """Screen-space labels, so they stay readable at any zoom."""
+        rects = self.compare_label_rects()
+        if not rects:
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setFont(self._label_font())
+        for text, rect in rects.items():
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 170))
+            painter.drawRoundedRect(rect, 4, 4)
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()

@@ -169,6 +169,48 @@ def test_viewport_moved_mid_run_is_served_next(monkeypatch):
     assert len(order) == 12
 
 
+class FakeClock:
+    """A clock that only moves when told: preview pacing without real time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_every_pan_is_previewed_and_served_by_the_next_tile(monkeypatch):
+    """A pan during a tile: the update after that tile previews the new viewport (the clock
+    stands still, so no throttle lets it through by chance), and the next tiles are the ones
+    under it, before any other."""
+    image = texture(96, 128)  # 4 x 3 tiles of 32
+    ctx = RunContext(viewport=Rect(0, 0, 40, 40))
+    pans = {1: Rect(90, 60, 38, 36), 3: Rect(0, 70, 20, 20)}  # during tiles 1 and 3
+
+    def hook(call: int) -> None:
+        ctx.viewport = pans.get(call, ctx.viewport)
+
+    order: list[Tile] = []
+    original = upscale.next_tile
+
+    def spy(pending, viewport):
+        order.append(original(pending, viewport))
+        return order[-1]
+
+    monkeypatch.setattr(upscale, "next_tile", spy)
+    request = UpscaleRequest(image, 2, fake_choice(), tile=32, overlap=4)
+    updates: list[Update] = []
+    drive(upscale.run(request, ctx, Recording(hook=hook), clock=FakeClock()), updates.append)
+    after_tile = updates[1:13]  # updates[0] is the bicubic preview before any tile
+    assert after_tile[0].preview_rect == pans[1] and after_tile[0].preview is not None
+    assert after_tile[0].preview.shape == (72, 76, 3)
+    assert after_tile[2].preview_rect == pans[3] and after_tile[2].preview is not None
+    first_pan = [not t.core.intersect(pans[1]).empty for t in order]
+    assert first_pan[1:3] == [True, True]  # tiles 2 and 3 lie under the first pan's viewport
+    assert not order[3].core.intersect(pans[3]).empty  # tile 4 under the second one
+    assert order[3].core == Rect(0, 64, 32, 32)
+
+
 def test_cancel_stops_within_one_tile():
     ctx = RunContext()
 

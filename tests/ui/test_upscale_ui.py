@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
+import torch.nn.functional as F
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
+from shown_window import shown_window
 
 from editor.core.imageio import save_image
+from editor.engine.edits import upscale
+from editor.engine.sr_choice import SRModelChoice
+from editor.engine.worker import Engine
+from editor.ui import main_window
 from editor.ui.main_window import MainWindow
 
 
@@ -93,3 +103,103 @@ def test_upscale_can_be_cancelled_and_discarded(window, qtbot, rgb_image):
     assert not window.canvas.preview_visible
     assert np.array_equal(window.document.image, rgb_image)
     assert window.document.path.name == "photo.png"
+
+
+class GatedUpscaler:
+    """A bicubic stand-in that waits for the test before each tile, so the test pans while a
+    tile is in progress (no timing involved)."""
+
+    overlap = 0
+
+    def __init__(self, scale: int) -> None:
+        self.scale, self.calls, self.gate = scale, 0, threading.Semaphore(0)
+
+    def __call__(self, x):
+        self.calls += 1
+        if not self.gate.acquire(timeout=30):
+            raise TimeoutError("the test never let this tile through")
+        return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+
+
+def _wheel(canvas, steps: int) -> None:
+    pos = QPointF(canvas.viewport().rect().center())
+    event = QWheelEvent(
+        pos,
+        canvas.viewport().mapToGlobal(pos),
+        QPoint(0, 0),
+        QPoint(0, 120 * steps),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(canvas.viewport(), event)
+
+
+def _middle_drag(canvas, start: QPointF, end: QPointF) -> None:
+    vp = canvas.viewport()
+    middle, none = Qt.MouseButton.MiddleButton, Qt.MouseButton.NoButton
+    for kind, pos, button, held in [
+        (QMouseEvent.Type.MouseButtonPress, start, middle, middle),
+        (QMouseEvent.Type.MouseMove, (start + end) / 2, none, middle),
+        (QMouseEvent.Type.MouseMove, end, none, middle),
+        (QMouseEvent.Type.MouseButtonRelease, end, middle, none),
+    ]:
+        event = QMouseEvent(
+            kind, pos, vp.mapToGlobal(pos), button, held, Qt.KeyboardModifier.NoModifier
+        )
+        QApplication.sendEvent(vp, event)
+
+
+def test_pan_and_zoom_reach_the_running_upscale(qtbot, monkeypatch, tmp_path):
+    """Wheel-zoom and middle-drag while a tile runs: the job gets the new viewport, the next
+    tile lies under it, and the preview that follows the tile is of that viewport."""
+    fake = GatedUpscaler(2)
+    choice = SRModelChoice("fake", "Fake", "residual", 2, Path("fake.safetensors"), "MIT")
+    monkeypatch.setattr(main_window, "choose_upscaler", lambda store, scale: choice)
+    monkeypatch.setattr(upscale, "load_upscaler", lambda model, device: fake)
+    chosen = []
+    original_next = upscale.next_tile
+
+    def spy_next(pending, viewport):
+        chosen.append(original_next(pending, viewport))
+        return chosen[-1]
+
+    monkeypatch.setattr(upscale, "next_tile", spy_next)
+    image = np.random.default_rng(3).integers(0, 256, (400, 480, 3), dtype=np.uint8)
+    save_image(tmp_path / "photo.png", image)  # 3 x 3 tiles of the default size
+    engine = Engine(device="cpu", preview_interval_s=0.0)
+    with shown_window(qtbot, monkeypatch, tmp_path, engine=engine) as win:
+        assert win.open_path(tmp_path / "photo.png")
+        sent, previews = [], []
+        engine_set_viewport = win.engine.set_viewport
+        monkeypatch.setattr(
+            win.engine,
+            "set_viewport",
+            lambda job, rect: (sent.append((job, rect)), engine_set_viewport(job, rect)),
+        )
+        show_preview = win.canvas.show_preview
+        monkeypatch.setattr(
+            win.canvas,
+            "show_preview",
+            lambda pixels, rect=None: (previews.append(rect), show_preview(pixels, rect)),
+        )
+        try:
+            job = win.run_upscale(2)
+            qtbot.waitUntil(lambda: fake.calls == 1 and len(previews) == 1, timeout=10000)
+            _wheel(win.canvas, 4)
+            centre = QPointF(win.canvas.viewport().rect().center())
+            _middle_drag(win.canvas, centre, centre + QPointF(150, 120))
+            QApplication.processEvents()  # the scrollbars the zoom brought settle in
+            seen = win.canvas.visible_image_rect()
+            assert seen.x < 100 and seen.y < 100  # panned towards the top left
+            assert sent[-1] == (job, seen)
+            fake.gate.release()  # tile 1 ends; tile 2 starts, and waits
+            qtbot.waitUntil(lambda: fake.calls == 2 and len(previews) == 2, timeout=10000)
+            assert win.canvas.visible_image_rect() == seen
+            assert previews[-1] == seen
+            assert not chosen[1].core.intersect(seen).empty
+        finally:
+            fake.gate.release(100)
+            win.session.cancel()
+            qtbot.waitUntil(lambda: not win.engine.busy, timeout=10000)

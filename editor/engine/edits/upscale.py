@@ -2,9 +2,11 @@
 
 Data path: the image is cut into tiles (`editor.ops.tiling.plan_tiles`); before each tile the run
 reads ``ctx.viewport`` (written live by the UI) and takes the not-yet-done tile nearest to it, so
-panning or zooming reprioritises the work at once. Each tile goes through the network, and
-`TileBlender` cross-fades the outputs over the overlaps, so there are no seams: the tiled result
-equals the untiled one to within one level (tests/engine/test_upscale.py).
+panning or zooming reprioritises the work at once. A tile cannot be interrupted, so a pan during
+a tile is served by the next one; the viewport is read again as soon as the tile is done, and the
+update that follows already previews the new viewport (not the one the user left). Each tile goes
+through the network, and `TileBlender` cross-fades the outputs over the overlaps, so there are no
+seams: the tiled result equals the untiled one to within one level (tests/engine/test_upscale.py).
 
 Colour (the networks see RGB float 0..1, NCHW):
 
@@ -28,8 +30,8 @@ bicubic, so the preview always looks complete. ``preview_rect`` is the LR-space 
 the viewport clipped to the image; the preview has ``scale`` times its pixels per side (fewer
 when that would exceed `PREVIEW_MAX_PIXELS`: then it is the same area at a reduced resolution).
 The UI draws the preview stretched over ``preview_rect``. Previews are rebuilt incrementally and
-sent at most every `PREVIEW_INTERVAL_S` (plus once all visible tiles are done). Without a
-viewport (CLI) there are no preview pixels.
+sent at most every `PREVIEW_INTERVAL_S` (plus once all visible tiles are done, and at once after
+the viewport moved). Without a viewport (CLI) there are no preview pixels.
 
 Memory: the blender needs ``4 * (C + 1)`` bytes per output pixel. When that exceeds
 ``max_memory_mb``, its arrays are file mappings in a temporary folder (``spill_dir``, default the
@@ -296,13 +298,20 @@ def next_tile(pending: list[Tile], viewport: Rect | None) -> Tile:
     return min(pending, key=lambda t: _priority(t, viewport))  # min keeps the first of ties
 
 
-def run(request: UpscaleRequest, ctx: RunContext, upscaler: Upscaler | None = None) -> Run:
+def run(
+    request: UpscaleRequest,
+    ctx: RunContext,
+    upscaler: Upscaler | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> Run:
     """Upscale `request.image` by `request.scale`; return the (H*s, W*s, C) array (same dtype).
 
     `upscaler` is the loaded network (`editor.engine.sr_choice.load_upscaler`); None loads
     `request.model` on ctx.device here, on the running thread. Yields an Update per tile with
     progress and, when ctx.viewport is set, a preview of the viewport (see the module
-    docstring). Raises ValueError for a bad request, JobCancelled within one tile of a cancel.
+    docstring). `clock` (seconds) paces the previews; tests pass a fake one. Raises ValueError
+    for a bad request, JobCancelled within one tile of a cancel.
     """
     _validate(request)
     image, s, title = request.image, request.scale, request.model.title
@@ -329,7 +338,7 @@ def run(request: UpscaleRequest, ctx: RunContext, upscaler: Upscaler | None = No
         preview = _ViewportPreview(image, s, blender)
         seen_viewport = ctx.viewport
         preview.reset(seen_viewport, done, overlap)
-        last_preview = time.monotonic()
+        last_preview = clock()
         yield Update(
             progress=0.0,
             message=f"{title} ×{s}: {total} tiles",
@@ -339,8 +348,7 @@ def run(request: UpscaleRequest, ctx: RunContext, upscaler: Upscaler | None = No
 
         while pending:
             ctx.check_cancelled()
-            viewport = ctx.viewport
-            tile = next_tile(pending, viewport)
+            tile = next_tile(pending, ctx.viewport)
             pending.remove(tile)
             out = _upscale_tile(image[tile.rect.slices], s, upscaler, ctx.device, maxval)
             blender.add(tile, out)
@@ -348,8 +356,9 @@ def run(request: UpscaleRequest, ctx: RunContext, upscaler: Upscaler | None = No
             if spill is not None:
                 spill.touched(out.shape[0] * out.shape[1] * (c + 1) * 4)
 
-            changed = False
-            if viewport != seen_viewport:
+            viewport = ctx.viewport  # again: the user may have panned or zoomed during the tile
+            moved = viewport != seen_viewport
+            if moved:
                 seen_viewport = viewport
                 preview.reset(viewport, done, overlap)
                 changed = preview.pixels is not None
@@ -358,9 +367,9 @@ def run(request: UpscaleRequest, ctx: RunContext, upscaler: Upscaler | None = No
             visible_left = preview.rect is not None and any(
                 not t.core.intersect(preview.rect).empty for t in pending
             )
-            now = time.monotonic()
+            now = clock()
             send = changed and (
-                now - last_preview >= PREVIEW_INTERVAL_S or not visible_left or not pending
+                moved or now - last_preview >= PREVIEW_INTERVAL_S or not visible_left or not pending
             )
             if send:
                 last_preview = now
