@@ -6,11 +6,13 @@ each case, to check it still works).
 Each case is a fresh interpreter running ``editor.cli.main(argv)``, as the ``semedit`` script
 does: a missing input, a missing mask, an output folder that does not exist, an unsupported
 output format and a bad ``--target``, against a successful ``semedit remove --method ns`` of a
-small image (its time is mostly importing torch, OpenCV and the edit). The checks run before the
-heavy imports, so the error cases should cost what starting Python, numpy and Pillow costs.
+small image, and against the imports alone of that successful run (torch, OpenCV, the edit). The
+checks run before the heavy imports, so the error cases should cost what starting Python, numpy
+and Pillow costs.
 
 - process s: wall time of the whole child process (the median of ``--repeat`` runs);
-- main s: from before ``import editor.cli`` to ``main`` returning, inside the child;
+- main s: from before ``import editor.cli`` to ``main`` returning (or the imports done), inside
+  the child;
 - torch: whether torch had been imported when ``main`` returned.
 
 Prints a Markdown table.
@@ -39,8 +41,13 @@ CHILD = """
 import contextlib, io, json, sys, time
 start = time.perf_counter()
 import editor.cli
-with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-    rc = editor.cli.main(json.loads(sys.argv[1]))
+argv = json.loads(sys.argv[1])
+if argv == ["--imports-only"]:  # what a successful remove imports before its work starts
+    import editor.core.imageio, editor.engine.device, editor.engine.edits.remove
+    rc = None
+else:
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        rc = editor.cli.main(argv)
 elapsed = time.perf_counter() - start
 print(json.dumps({"rc": rc, "main_s": elapsed, "torch": "torch" in sys.modules}))
 """
@@ -74,6 +81,7 @@ def cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
             ["faceswap", f["photo"], "--face", f["photo"], "--target", "0", "-o", f["out"]],
         ),  # fmt: skip
         ("remove --method ns: success (baseline)", [*remove, "-o", f["out"], "--method", "ns"]),
+        ("remove: its imports alone (baseline)", ["--imports-only"]),
     ]
 
 
@@ -116,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     print("| case | exit | process s | main s | torch |")
     print("|---|---:|---:|---:|---|")
     for label, rc, process_s, main_s, torch in rows:
-        print(f"| {label} | {rc} | {process_s:.2f} | {main_s:.2f} | {'yes' if torch else 'no'} |")
+        status, loaded = "-" if rc is None else rc, "yes" if torch else "no"
+        print(f"| {label} | {status} | {process_s:.2f} | {main_s:.2f} | {loaded} |")
 
 
 if __name__ == "__main__":
