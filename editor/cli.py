@@ -18,7 +18,13 @@
 
 This module must never import Qt (a test checks it): it runs on servers with no display. The
 launcher (`editor.app`) routes a first argument in COMMANDS here and everything else to the GUI.
-Heavy modules (torch, OpenCV, the edits) are imported inside the commands that need them.
+Heavy modules (torch, OpenCV, the edits) are imported inside the commands that need them, and
+only after the command's `check_*` found its arguments and files in order (input images from their
+headers, the output's folder and extension): a typo fails in a fraction of a second, not after
+seconds of importing torch (benchmarks/bench_cli_startup.py).
+
+Faces are numbered from 1, left to right (`--target 1` is the leftmost), as the window shows them;
+the engine's indices count from 0 and are converted here.
 
 Exit status: 0 success, 1 a failure reported as one `semedit: error: ...` line on stderr,
 2 a usage error (argparse), 130 cancelled (Ctrl+C).
@@ -36,7 +42,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -186,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     faceswap = sub.add_parser(
         "faceswap",
         help="replace a face by another person's, from photos of them",
-        description="Replace face N of IMAGE (left to right; default the largest) by the face in "
-        "the --face photos and write the result to OUT. --quick: the nearest-pose photo warped "
+        description="Replace face N of IMAGE (1 = the leftmost; default the largest) by the face "
+        "in the --face photos and write the result to OUT. --quick: the nearest-pose photo warped "
         "over the face's 68 landmarks, colour matched and blended (a second or two); without "
         "it an optimisation with region-restricted neural patches follows (needs the VGG19 "
         "weights; under a minute). OUT may be an existing file but not an input.",
@@ -202,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a photo of the new face (repeat: several poses and expressions help)",
     )
     faceswap.add_argument(
-        "--target", type=int, metavar="N", help="which face, 0 = leftmost (default: the largest)"
+        "--target",
+        type=_face_number,
+        metavar="N",
+        help="which face, counted from 1 = the leftmost (default: the largest)",
     )
     faceswap.add_argument("--quick", action="store_true", help="warp and blend, no optimisation")
     faceswap.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
@@ -345,6 +354,19 @@ def _add_style_parsers(sub) -> None:
     _add_models_option(texture)
 
 
+def _face_number(text: str) -> int:
+    """--target's type: a face number counted from 1 (argparse makes a ValueError a usage error)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a face number (1 = the leftmost), got {text!r}"
+        ) from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"faces are numbered from 1 (the leftmost), got {number}")
+    return number
+
+
 def _add_device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device",
@@ -362,6 +384,79 @@ def _add_models_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="models folder searched first (default: $SEMEDIT_MODELS)",
     )
+
+
+# ---------------------------------------------------------------------------------------- checks
+# Each command's arguments and files, checked with the standard library, numpy and Pillow only:
+# a ValueError or ImageIOError here is the command's one-line error, before torch loads.
+
+
+def _check_inputs(*images: Path) -> None:
+    """Each file exists, is readable and has an image header Pillow identifies."""
+    from editor.core.imageio import probe_image
+
+    for path in images:
+        probe_image(path)
+
+
+def _check_output(output: Path, inputs: Sequence[tuple[Path, str]]) -> None:
+    """-o is none of the inputs, has a format SemEdit writes, in a folder that can be written."""
+    from editor.core.imageio import check_writable
+
+    for source, what in inputs:
+        if _same_file(output, source):
+            raise ValueError(f"-o {output} is {what}; choose another output file")
+    check_writable(output)
+
+
+def check_remove(args: argparse.Namespace) -> None:
+    _check_inputs(args.image, args.mask)
+    _check_output(args.output, ((args.image, "the input image"), (args.mask, "the mask")))
+
+
+def check_upscale(args: argparse.Namespace) -> None:
+    _check_inputs(args.image)
+    _check_output(args.output, ((args.image, "the input image"),))
+    if args.tile < 16:
+        raise ValueError(f"--tile must be at least 16 pixels, got {args.tile}")
+
+
+def check_faceswap(args: argparse.Namespace) -> None:
+    _check_inputs(args.image, *args.face)
+    _check_output(args.output, [(path, "an input") for path in (args.image, *args.face)])
+
+
+def check_style(args: argparse.Namespace) -> None:
+    if _style_usage(args) == "list":
+        return
+    _check_inputs(args.image, *args.style, *args.mask)
+    sources = args.model or args.style
+    flag = "--model" if args.model else "--style"
+    if args.mask and len(args.mask) != len(sources):
+        raise ValueError(
+            f"{len(sources)} {flag} but {len(args.mask)} --mask: give one mask per style "
+            "(or none: the styles then cover the whole image)"
+        )
+    if args.size is not None and not 16 <= args.size <= 8192:
+        raise ValueError(f"--size must be 16..8192 pixels, got {args.size}")
+    inputs = [(args.image, "the input image")] + [(p, "the style") for p in args.style]
+    inputs += [(p, "the mask") for p in args.mask]
+    _check_output(args.output, inputs)
+
+
+def check_texture(args: argparse.Namespace) -> None:
+    _check_inputs(args.sample)
+    _check_output(args.output, ((args.sample, "the sample"),))
+    _texture_size(args)
+
+
+def check_models_import(args: argparse.Namespace) -> None:
+    if not args.file.is_file():
+        raise ValueError(f"{args.file}: no such file")
+
+
+def _no_check(args: argparse.Namespace) -> None:
+    """Nothing to check before the work: no input files."""
 
 
 # -------------------------------------------------------------------------------------- commands
@@ -387,9 +482,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
     from editor.engine.jobs import RunContext
     from editor.engine.store import default_models_dir
 
-    for source, what in ((args.image, "input image"), (args.mask, "mask")):
-        if _same_file(args.output, source):
-            raise ValueError(f"-o {args.output} is the {what}; choose another output file")
     device = pick_device(args.device)
     loaded = load_image(args.image)
     height, width = loaded.pixels.shape[:2]
@@ -415,25 +507,33 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_faceswap(args: argparse.Namespace) -> int:
     from editor.core.imageio import load_image, save_image
     from editor.engine.device import pick_device
-    from editor.engine.edits.faceswap import FaceSwapRequest, rgb8, run
+    from editor.engine.edits.faceswap import FaceSwapRequest, FaceTargetError, rgb8, run
     from editor.engine.jobs import RunContext
     from editor.engine.store import default_models_dir
 
-    for source in (args.image, *args.face):
-        if _same_file(args.output, source):
-            raise ValueError(f"-o {args.output} is an input; choose another output file")
     loaded = load_image(args.image)
     photos = tuple(rgb8(load_image(path).pixels) for path in args.face)
     request = FaceSwapRequest(
         loaded.pixels,
         photos,
-        target=args.target,
+        target=None if args.target is None else args.target - 1,
         quick=args.quick,
         models_dir=args.models or default_models_dir(),
     )
-    result = _drive_with_bar(run(request, RunContext(device=pick_device(args.device))))
+    try:
+        result = _drive_with_bar(run(request, RunContext(device=pick_device(args.device))))
+    except FaceTargetError as exc:
+        raise ValueError(_target_range(exc.count)) from None
     save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
     return EXIT_OK
+
+
+def _target_range(count: int) -> str:
+    """What --target may be for an image with `count` faces, counted from 1 as users count."""
+    if count == 1:
+        return "there is 1 face; --target must be 1"
+    choices = "1 or 2" if count == 2 else f"1 to {count}"
+    return f"there are {count} faces; --target must be {choices}"
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
@@ -443,10 +543,6 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from editor.engine.jobs import RunContext
     from editor.engine.sr_choice import choose_upscaler, load_upscaler
 
-    if _same_file(args.output, args.image):
-        raise ValueError(f"-o {args.output} is the input image; choose another output file")
-    if args.tile < 16:
-        raise ValueError(f"--tile must be at least 16 pixels, got {args.tile}")
     device = pick_device(args.device)
     loaded = load_image(args.image)
     choice = choose_upscaler(_store(args), args.scale, args.model)
@@ -551,20 +647,9 @@ def cmd_style(args: argparse.Namespace) -> int:
     from editor.engine.store import default_models_dir
 
     models = [resolve(name) for name in args.model]  # an unknown name fails before any work
-    inputs = [(args.image, "input image")] + [(p, "style") for p in args.style]
-    inputs += [(p, "fast style") for p in models] + [(p, "mask") for p in args.mask]
-    for source, what in inputs:
-        if _same_file(args.output, source):
-            raise ValueError(f"-o {args.output} is the {what}; choose another output file")
-    sources = args.model or args.style
-    flag = "--model" if args.model else "--style"
-    if args.mask and len(args.mask) != len(sources):
-        raise ValueError(
-            f"{len(sources)} {flag} but {len(args.mask)} --mask: give one mask per style "
-            "(or none: the styles then cover the whole image)"
-        )
-    if args.size is not None and not 16 <= args.size <= 8192:
-        raise ValueError(f"--size must be 16..8192 pixels, got {args.size}")
+    for path in models:
+        if _same_file(args.output, path):
+            raise ValueError(f"-o {args.output} is the fast style; choose another output file")
     strength = args.strength
     if strength is None:
         strength = FAST_STRENGTH if method == "fast" else DEFAULT_STRENGTH
@@ -603,6 +688,17 @@ def cmd_style(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _texture_size(args: argparse.Namespace) -> tuple[int, int]:
+    """--size WxH as (width, height)."""
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(
+            f"--size must look like 512x384 (width x height), got {args.size!r}"
+        ) from None
+    return width, height
+
+
 def cmd_texture(args: argparse.Namespace) -> int:
     from editor.core.imageio import load_image, save_image
     from editor.engine.device import pick_device
@@ -610,14 +706,7 @@ def cmd_texture(args: argparse.Namespace) -> int:
     from editor.engine.jobs import RunContext
     from editor.engine.store import default_models_dir
 
-    if _same_file(args.output, args.sample):
-        raise ValueError(f"-o {args.output} is the sample; choose another output file")
-    try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise ValueError(
-            f"--size must look like 512x384 (width x height), got {args.size!r}"
-        ) from None
+    width, height = _texture_size(args)
     sample = load_image(args.sample).pixels
     request = TextureRequest(
         sample=sample,
@@ -707,19 +796,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exit_.code
         return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
 
+    check, handler = HANDLERS[args.command if args.command != "models" else args.models_command]
+    from editor.core.imageio import ImageIOError
+
+    try:
+        check(args)
+    except (ImageIOError, ValueError, OSError) as exc:
+        return _failed(exc)
+
     from editor.engine.jobs import JobCancelled
 
-    handlers = {
-        "remove": cmd_remove,
-        "upscale": cmd_upscale,
-        "style": cmd_style,
-        "texture": cmd_texture,
-        "faceswap": cmd_faceswap,
-        "list": cmd_models_list,
-        "fetch": cmd_models_fetch,
-        "import": cmd_models_import,
-    }
-    handler = handlers[args.command if args.command != "models" else args.models_command]
     try:
         return handler(args)
     except (JobCancelled, KeyboardInterrupt):
@@ -728,27 +814,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - filtered right below
         if not isinstance(exc, _expected_errors()):
             raise
-        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(exc)
+
+
+def _failed(exc: BaseException) -> int:
+    print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+HANDLERS = {
+    "remove": (check_remove, cmd_remove),
+    "upscale": (check_upscale, cmd_upscale),
+    "style": (check_style, cmd_style),
+    "texture": (check_texture, cmd_texture),
+    "faceswap": (check_faceswap, cmd_faceswap),
+    "list": (_no_check, cmd_models_list),
+    "fetch": (_no_check, cmd_models_fetch),
+    "import": (check_models_import, cmd_models_import),
+}
+"""Each command's checks (cheap, before heavy imports) and its work."""
 
 
 def _train_upscaler(argv: list[str]) -> int:
-    from editor.engine.train_upscaler import main as train_main
+    from editor.engine import train_args
 
-    return _run_trainer(train_main, argv)
+    def train() -> int:
+        from editor.engine.train_upscaler import main as train_main
+
+        return train_main(argv)
+
+    return _run_trainer(
+        lambda: train_args.check_photos(train_args.parse_upscaler_args(argv).images), train
+    )
 
 
 def _train_style(argv: list[str]) -> int:
-    from editor.engine.train_style import main as train_main
+    from editor.engine import train_args
 
-    return _run_trainer(train_main, argv)
+    def train() -> int:
+        from editor.engine.train_style import main as train_main
 
-
-def _run_trainer(train_main, argv: list[str]) -> int:
-    """Long-running training keeps its own argument parser and log; Ctrl+C saves a checkpoint.
-    A `SystemExit` with a message (e.g. "no images in DIR") becomes our one-line error."""
-    try:
         return train_main(argv)
+
+    return _run_trainer(
+        lambda: train_args.check_style_inputs(train_args.parse_style_args(argv)), train
+    )
+
+
+def _run_trainer(check: Callable[[], object], train: Callable[[], int]) -> int:
+    """Long-running training keeps its own argument parser and log; Ctrl+C saves a checkpoint.
+    `check` parses and checks the command line before the trainer (and torch) loads. A
+    `SystemExit` with a message (e.g. "no images in DIR") becomes our one-line error."""
+    try:
+        check()
+        return train()
     except SystemExit as exit_:
         code = exit_.code
         if isinstance(code, str):

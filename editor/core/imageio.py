@@ -12,6 +12,8 @@ or 16-bit quirks.
 - Saving is atomic: the file is encoded fully into memory, written to a temp file in the same
   folder, fsynced and renamed over the target, so a failure never leaves a half-written image.
 - Errors are :class:`ImageIOError` subclasses whose ``str()`` is a one-line message for the user.
+- OpenCV is imported only when a 16-bit file is decoded or encoded, so :func:`probe_image` and
+  :func:`check_writable` (the CLI's checks before any work) cost what numpy and Pillow cost.
 
 No Qt here: ``editor.core`` must import without a GUI.
 """
@@ -33,7 +35,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
@@ -48,10 +49,12 @@ __all__ = [
     "MaskSizeError",
     "SaveOptions",
     "atomic_write_bytes",
+    "check_writable",
     "format_for_path",
     "load_image",
     "load_mask",
     "max_pixels",
+    "probe_image",
     "save_image",
     "save_mask",
 ]
@@ -240,20 +243,23 @@ def _display_name(path: Path) -> str:
     return path.name or str(path)
 
 
+def _read_error(path: Path, name: str, exc: OSError) -> ImageLoadError:
+    """The one-line load error for an OS error met opening or reading ``path``."""
+    if isinstance(exc, FileNotFoundError):
+        return ImageLoadError(f"{name} does not exist", path)
+    if isinstance(exc, IsADirectoryError) or path.is_dir():  # Windows: a folder is EACCES
+        return ImageLoadError(f"{name} is a folder, not an image", path)
+    if isinstance(exc, PermissionError):
+        return ImageLoadError(f"{name} cannot be read (permission denied)", path)
+    return ImageLoadError(f"{name} cannot be read ({exc.strerror or exc})", path)
+
+
 def _read_source(path: Path, name: str) -> bytes:
     """Read the whole file, turning OS errors into one-line load errors."""
     try:
         data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ImageLoadError(f"{name} does not exist", path) from exc
-    except IsADirectoryError as exc:
-        raise ImageLoadError(f"{name} is a folder, not an image", path) from exc
-    except PermissionError as exc:
-        raise ImageLoadError(f"{name} cannot be read (permission denied)", path) from exc
     except OSError as exc:
-        if path.is_dir():  # Windows reports a folder as PermissionError / EACCES
-            raise ImageLoadError(f"{name} is a folder, not an image", path) from exc
-        raise ImageLoadError(f"{name} cannot be read ({exc.strerror or exc})", path) from exc
+        raise _read_error(path, name, exc) from exc
     if not data:
         raise ImageLoadError(f"{name} is empty", path)
     return data
@@ -414,6 +420,8 @@ def _pillow_to_array(im: Image.Image, name: str, path: Path) -> tuple[np.ndarray
 
 def _decode_16bit_colour(data: bytes, size: tuple[int, int], name: str, path: Path) -> np.ndarray:
     """Decode a 16-bit RGB/RGBA/LA PNG or TIFF with OpenCV (Pillow would keep only 8 bits)."""
+    import cv2
+
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         # IMREAD_UNCHANGED keeps depth and alpha and does not apply EXIF orientation (we do).
@@ -500,6 +508,41 @@ def load_image(path: PathLike, max_pixels: int | None = None) -> LoadedImage:
         exif=exif,
         source_mode=source_mode,
     )
+
+
+def probe_image(path: PathLike, max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) as stored, from the header only: the cheap check that :func:`load_image`
+    will find an image there, so a command can fail on a typo before loading anything heavy.
+
+    Raises :class:`ImageLoadError` with the message :func:`load_image` would give for a missing,
+    unreadable, empty, unidentifiable or over-limit file (damage past the header shows only when
+    the file is loaded).
+    """
+    path = Path(path)
+    name = _display_name(path)
+    limit = _env_max_pixels() if max_pixels is None else max_pixels
+    try:
+        with path.open("rb") as file:
+            if not file.read(1):
+                raise ImageLoadError(f"{name} is empty", path)
+            file.seek(0)
+            with _pillow_pixel_limit(None), Image.open(file) as im:
+                width, height = im.size
+    except ImageLoadError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError(f"{name} is not an image SemEdit can read", path) from exc
+    except OSError as exc:
+        raise _read_error(path, name, exc) from exc
+    except _DECODE_ERRORS as exc:
+        raise ImageLoadError(f"{name} is truncated or corrupt", path) from exc
+    if width * height > limit:
+        raise ImageLoadError(
+            f"{name} is {width}×{height} ({_megapixels(width * height)} MP), over the "
+            f"{_megapixels(limit)} MP limit ({_MAX_PIXELS_ENV})",
+            path,
+        )
+    return width, height
 
 
 # ---------------------------------------------------------------------------------------- saving
@@ -599,16 +642,21 @@ def _encode_16bit_colour(
     """16-bit RGB/RGBA through OpenCV, which Pillow cannot write.
 
     PNG gets the ICC profile and EXIF as chunks added afterwards; TIFF is written without them
-    (OpenCV's TIFF writer has no way to embed either).
+    (OpenCV's TIFF writer has no way to embed either). OpenCV's own errors become ValueError.
     """
+    import cv2
+
     code = cv2.COLOR_RGB2BGR if values.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
-    bgr = cv2.cvtColor(np.ascontiguousarray(values), code)
     if fmt == "PNG":
-        params = [cv2.IMWRITE_PNG_COMPRESSION, options.png_compression]
-        ok, encoded = cv2.imencode(".png", bgr, params)
+        ext, params = ".png", [cv2.IMWRITE_PNG_COMPRESSION, options.png_compression]
     else:
-        params = [cv2.IMWRITE_TIFF_COMPRESSION, _TIFF_COMPRESSIONS[options.tiff_compression]]
-        ok, encoded = cv2.imencode(".tiff", bgr, params)
+        compression = _TIFF_COMPRESSIONS[options.tiff_compression]
+        ext, params = ".tiff", [cv2.IMWRITE_TIFF_COMPRESSION, compression]
+    try:
+        bgr = cv2.cvtColor(np.ascontiguousarray(values), code)
+        ok, encoded = cv2.imencode(ext, bgr, params)
+    except cv2.error as exc:
+        raise ValueError(str(exc).strip() or "OpenCV failed") from exc
     if not ok:
         raise ValueError(f"OpenCV could not encode 16-bit {fmt}")
     data = encoded.tobytes()
@@ -693,7 +741,7 @@ def save_image(
         data = _encode(values, fmt, options, icc_profile or None, _normalise_exif(exif))
     except MemoryError as exc:
         raise ImageSaveError(f"Cannot save {name}: not enough memory to encode it", path) from exc
-    except (OSError, ValueError, TypeError, KeyError, zlib.error, cv2.error) as exc:
+    except (OSError, ValueError, TypeError, KeyError, zlib.error) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageSaveError(f"Cannot save {name}: {fmt} encoding failed ({detail})", path) from exc
     atomic_write_bytes(path, data)
@@ -713,6 +761,20 @@ def _write_error(path: Path, exc: OSError) -> ImageSaveError:
     }
     reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
     return ImageSaveError(f"Cannot save {name}: {reason}", path)
+
+
+def check_writable(path: PathLike) -> None:
+    """Raise the :class:`ImageSaveError` that :func:`save_image` would raise for ``path``'s
+    extension or folder (missing, not a folder, not writable), before any work is done."""
+    path = Path(path)
+    format_for_path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise _write_error(path, OSError(errno.EISDIR, "is a folder"))
+    if not folder.is_dir():
+        raise _write_error(path, OSError(errno.ENOENT, "no such folder"))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _write_error(path, OSError(errno.EACCES, "permission denied"))
 
 
 def _fsync_directory(folder: Path) -> None:

@@ -1,21 +1,11 @@
 """Train a fast style network for one painting, with checkpoints, previews and resume.
 
-    semedit train-style STYLE.jpg --images PHOTOS/ -o NAME.safetensors [--steps N] [--size N]
-    semedit train-style STYLE.jpg --images PHOTOS/ -o NAME.safetensors --resume   # continue
-
-The project's shipped styles are trained with `tools/train_style.py` (the repository's defaults:
-photos from ../shared/data/train/sun_hays80, weights into editor/resources/models/styles/,
-checkpoints, logs and previews under training/styles/); see training/README.md.
-
-Every ~2 minutes (and on SIGTERM/SIGINT) it writes a complete, resumable checkpoint (one
-safetensors file: weights, Adam moments, step, sampler RNG; config and progress as JSON in its
-metadata) and the current weights to the output file, so stopping at any moment leaves a usable
-network. Every --preview-every steps it writes a preview PNG: a photo beside its stylisation.
+Usage, and what it writes when: `editor.engine.train_args.STYLE_DESCRIPTION` (its --help),
+kept there so the command line is checked before torch loads.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import signal
@@ -27,107 +17,18 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from editor.engine.train_upscaler import (
+from editor.engine.train_args import (  # noqa: F401 - re-exported for the trainers' callers
+    PREVIEW_PHOTO,
     REPO,
     SHARED_DATA,
-    Logger,
-    atomic_save,
-    list_images,
-    load_rgb,
-    read_metadata,
+    SHIPPED_DIR,
+    TRAINING_DIR,
+    check_style_inputs,
 )
+from editor.engine.train_args import parse_style_args as parse_args
+from editor.engine.train_upscaler import Logger, atomic_save, load_rgb, read_metadata
 from editor.ops import style_train
 from editor.ops.transform_net import TransformNet, metadata_for
-
-SHIPPED_DIR = REPO / "editor" / "resources" / "models" / "styles"
-TRAINING_DIR = REPO / "training" / "styles"
-PREVIEW_PHOTO = SHARED_DATA / "content" / "golden_gate.jpg"
-
-
-def parse_args(argv: list[str] | None = None, *, project: bool = False) -> argparse.Namespace:
-    """`project`: the defaults that train the shipped styles inside this repository."""
-    p = argparse.ArgumentParser(
-        prog="semedit train-style" if not project else None,
-        description=__doc__,
-        formatter_class=argparse.RawTextHelpFormatter,
-    )
-    p.add_argument("style", type=Path, metavar="STYLE", help="the painting (an image file)")
-    if project:
-        p.add_argument("--images", type=Path, default=SHARED_DATA / "train" / "sun_hays80")
-    else:
-        p.add_argument("--images", type=Path, required=True, help="a folder of natural photos")
-    p.add_argument(
-        "-o", "--out", type=Path, required=not project, help="the trained weights (.safetensors)"
-    )
-    p.add_argument("--steps", type=int, help="total steps (default 2000; on --resume the saved)")
-    p.add_argument(
-        "--size",
-        type=int,
-        help="training crop side (default 128; with --resume it replaces the saved one, up to "
-        "the photos' short side)",
-    )
-    p.add_argument(
-        "--minutes", type=float, help="training-time budget; re-plans --steps from the speed"
-    )
-    p.add_argument(
-        "--style-weight",
-        type=float,
-        help="weight of the Gram style loss (default 4; with --resume it replaces the saved one, "
-        "to fine-tune towards more or less style)",
-    )
-    p.add_argument("--content-weight", type=float, help="weight of the content loss (default 1)")
-    p.add_argument("--tv-weight", type=float, help="weight of total variation (default 2)")
-    p.add_argument(
-        "--style-size", type=int, help="the painting's long side in pixels (default 2 x --size)"
-    )
-    p.add_argument(
-        "--photo-size", type=int, help="photos' short side before cropping (default 2 x --size)"
-    )
-    p.add_argument("--batch", type=int, help="crops per step (default 4; with --resume too)")
-    p.add_argument(
-        "--lr",
-        type=float,
-        help="peak learning rate (default 1e-3; with --resume it replaces the saved one and "
-        "starts a new warm-up and cosine decay from the resumed step: fine-tune at ~3e-4)",
-    )
-    p.add_argument(
-        "--input-noise",
-        type=float,
-        help="sigma of noise added to the network's input, so flat areas get strokes too "
-        f"(default {style_train.NEW_STYLE_INPUT_NOISE}; with --resume it replaces the saved "
-        "value)",
-    )
-    p.add_argument("--channels", type=int, nargs=3, help="widths at 1, 1/2, 1/4 resolution")
-    p.add_argument(
-        "--blocks", type=int, help="residual blocks (default 3; on --resume, more deepens the net)"
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--checkpoint", type=Path, help="resumable state file")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint if present")
-    p.add_argument("--log", type=Path)
-    p.add_argument("--preview", type=Path, help="preview PNG (default beside the checkpoint)")
-    p.add_argument("--preview-image", type=Path, help="the photo to preview on")
-    p.add_argument("--preview-every", type=int, default=200, help="steps")
-    p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds")
-    p.add_argument("--report-every", type=int, default=25, help="steps")
-    p.add_argument("--models-dir", type=Path, help="where the VGG19 weights are")
-    a = p.parse_args(argv)
-    name = a.style.stem
-    if project:
-        a.out = a.out or SHIPPED_DIR / f"{name}.safetensors"
-        base = TRAINING_DIR / a.out.stem
-    else:
-        base = a.out.with_suffix("")
-    a.checkpoint = a.checkpoint or base.with_name(base.name + ".ckpt.safetensors")
-    a.log = a.log or base.with_name(base.name + ".log")
-    a.preview = a.preview or base.with_name(base.name + "_preview.png")
-    if project and a.preview_image is None and PREVIEW_PHOTO.exists():
-        a.preview_image = PREVIEW_PHOTO
-    if project and a.models_dir is None and (REPO.parent / "shared" / "models").is_dir():
-        a.models_dir = REPO.parent / "shared" / "models"
-    return a
 
 
 def _device(name: str) -> torch.device:
@@ -153,13 +54,7 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
     args = parse_args(argv, project=project)
     torch.set_num_threads(args.threads)
 
-    if not args.style.is_file():
-        raise SystemExit(f"style image {args.style} not found")
-    if not args.images.is_dir():
-        raise SystemExit(f"{args.images} is not a folder of photos")
-    paths = list_images(args.images)
-    if not paths:
-        raise SystemExit(f"no images in {args.images}")
+    paths = check_style_inputs(args)
     try:
         painting = load_rgb(args.style)
     except OSError as exc:

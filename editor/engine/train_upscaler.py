@@ -1,24 +1,11 @@
 """Train the residual SR network for one scale, with checkpoints and resume.
 
-    semedit train-upscaler --scale 2 --images PHOTOS/ -o my_x2.safetensors [--minutes 30]
-    semedit train-upscaler --scale 2 --images PHOTOS/ -o my_x2.safetensors --resume   # continue
-
-The project's own shipped weights are trained with `tools/train_upscaler.py`, which runs this
-with the repository's defaults (photos from ../shared/data/train, output in the package).
-
-Every ~2 minutes it writes a complete, resumable checkpoint (one safetensors file: weights, Adam
-moments, step, sampler RNG; the config and progress as JSON in its metadata) and scores the net
-on photos held out from training. When that score is the best so far and beats bicubic, the
-weights go to the output file (``editor/resources/models/upscaler_x{S}.safetensors`` for the
-shipped ones), with Set5/Set14 PSNR in the metadata when ../shared/data is beside the
-repository, so stopping at any moment leaves usable weights. SIGTERM/SIGINT save a checkpoint.
-
-Set5/Set14 are only ever *measured*; training and model selection use sun_hays80 alone.
+Usage, and what it writes when: `editor.engine.train_args.UPSCALER_DESCRIPTION` (its --help),
+kept there so the command line is checked before torch loads.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -31,12 +18,17 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, safe_open, save_file
 
+from editor.engine.train_args import (  # noqa: F401 - re-exported for the trainers' callers
+    IMAGE_SUFFIXES,
+    REPO,
+    SHARED_DATA,
+    check_photos,
+    list_images,
+)
+from editor.engine.train_args import parse_upscaler_args as parse_args
 from editor.ops import sr_train
 from editor.ops.sr_net import ResidualSR, build
 
-REPO = Path(__file__).resolve().parents[2]  # the checkout, for an editable install
-SHARED_DATA = REPO.parent / "shared" / "data"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 #: Every VAL_STRIDE-th photo (sorted by name) is held out for model selection.
 VAL_STRIDE = 16
 
@@ -45,10 +37,6 @@ def load_rgb(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB; greyscale and palette images are converted."""
     with Image.open(path) as img:
         return np.asarray(img.convert("RGB"))
-
-
-def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def load_test_set(name: str) -> list[np.ndarray]:
@@ -85,69 +73,13 @@ class Logger:
             f.write(line + "\n")
 
 
-def parse_args(argv: list[str] | None = None, *, project: bool = False) -> argparse.Namespace:
-    """`project`: the defaults that train the shipped weights inside this repository."""
-    p = argparse.ArgumentParser(
-        prog="semedit train-upscaler" if not project else None,
-        description=__doc__,
-        formatter_class=argparse.RawTextHelpFormatter,
-    )
-    p.add_argument("--scale", type=int, required=True, choices=(2, 3, 4))
-    if project:
-        p.add_argument("--images", type=Path, default=SHARED_DATA / "train" / "sun_hays80")
-    else:
-        p.add_argument("--images", type=Path, required=True, help="a folder of natural photos")
-    p.add_argument(
-        "--steps",
-        type=int,
-        help="total steps, the cosine schedule's length (default 20000; on --resume the saved one)",
-    )
-    p.add_argument(
-        "--minutes",
-        type=float,
-        help="training-time budget; re-plans --steps from the measured speed at every report",
-    )
-    p.add_argument(
-        "-o", "--out", type=Path, required=not project, help="the trained weights (.safetensors)"
-    )
-    p.add_argument("--checkpoint", type=Path, help="resumable state file")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint if present")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--log", type=Path)
-    p.add_argument("--prescale", type=int, default=2, help="area downscale of the photos first")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--patch", type=int, default=32, help="LR patch side")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--channels", type=int, help="override the shipped width (experiments)")
-    p.add_argument("--depth", type=int, help="override the shipped depth (experiments)")
-    p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds")
-    p.add_argument("--report-every", type=int, default=100, help="steps")
-    a = p.parse_args(argv)
-    s = a.scale
-    if project:
-        a.out = a.out or REPO / "editor" / "resources" / "models" / f"upscaler_x{s}.safetensors"
-        a.checkpoint = (
-            a.checkpoint or REPO / "training" / "checkpoints" / f"sr_x{s}.ckpt.safetensors"
-        )
-        a.log = a.log or REPO / "training" / "logs" / f"sr_x{s}.log"
-    else:
-        a.checkpoint = a.checkpoint or a.out.with_suffix(".ckpt.safetensors")
-        a.log = a.log or a.out.with_suffix(".log")
-    return a
-
-
 def main(argv: list[str] | None = None, *, project: bool = False) -> int:
     args = parse_args(argv, project=project)
     torch.set_num_threads(args.threads)
     log = Logger(args.log)
     scale = args.scale
 
-    if not args.images.is_dir():
-        raise SystemExit(f"{args.images} is not a folder of photos")
-    paths = list_images(args.images)
-    if not paths:
-        raise SystemExit(f"no images in {args.images}")
+    paths = check_photos(args.images)
     photos = [sr_train.prepare_photo(load_rgb(p), args.prescale) for p in paths]
     held_out = {i for i in range(len(photos)) if i % VAL_STRIDE == VAL_STRIDE - 1}
     if not held_out and len(photos) >= 2:

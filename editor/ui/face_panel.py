@@ -135,7 +135,8 @@ class FacePanel(QWidget):
         return self.quick_box.isChecked()
 
     def set_target_text(self, chosen: int | None, count: int | None) -> None:
-        """What the canvas shows: count None = not looked yet, 0 = no face."""
+        """What the canvas shows: count None = not looked yet, 0 = no face. `chosen` is the
+        engine's index (from 0); users count faces from 1, as the outlines and --target do."""
         if count is None:
             text = "Faces in the image: choose the Face tool (F) to find them"
         elif count == 0:
@@ -143,7 +144,7 @@ class FacePanel(QWidget):
         elif chosen is None:
             text = f"{count} face(s) found: click one on the canvas (Face tool, F)"
         else:
-            text = f"Face {chosen} of {count} chosen (numbered from the left); click another"
+            text = f"Face {chosen + 1} of {count} chosen (numbered from the left); click another"
         self.target_label.setText(text)
 
     # --- adding ------------------------------------------------------------------------------

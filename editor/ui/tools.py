@@ -360,7 +360,8 @@ CHOSEN_FACE = QColor(255, 150, 30)
 
 class FacePickTool(Tool):
     """Click a face to choose it for face swap. The faces found (by the engine) are outlined
-    and numbered left to right as the CLI's --target counts them; the chosen one is orange."""
+    and numbered left to right from 1, as the CLI's --target counts them (`faces` and `chosen`
+    keep the engine's indices, from 0); the chosen one is orange."""
 
     name = "Face"
     cursor = Qt.CursorShape.PointingHandCursor
@@ -417,8 +418,9 @@ class FacePickTool(Tool):
             top = outline.boundingRect()
             label = QRectF(top.center().x() - 20 / scale, top.top() - 22 / scale, 40 / scale,
                            20 / scale)  # fmt: skip
+            number = str(index + 1)
             painter.setPen(QColor(0, 0, 0))
             painter.drawText(label.translated(1 / scale, 1 / scale), Qt.AlignmentFlag.AlignCenter,
-                             str(index))  # fmt: skip
+                             number)  # fmt: skip
             painter.setPen(CHOSEN_FACE if index == self.chosen else QColor(255, 255, 255))
-            painter.drawText(label, Qt.AlignmentFlag.AlignCenter, str(index))
+            painter.drawText(label, Qt.AlignmentFlag.AlignCenter, number)

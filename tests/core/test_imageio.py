@@ -8,6 +8,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
@@ -22,10 +23,12 @@ from editor.core.imageio import (
     MaskSizeError,
     SaveOptions,
     atomic_write_bytes,
+    check_writable,
     format_for_path,
     load_image,
     load_mask,
     max_pixels,
+    probe_image,
     save_image,
     save_mask,
 )
@@ -406,12 +409,42 @@ def test_pixel_limit_is_checked_before_decoding(tmp_path, monkeypatch):
         raise AssertionError("pixels decoded before the size check")
 
     monkeypatch.setattr(Image.Image, "load", must_not_decode)
-    monkeypatch.setattr(imageio.cv2, "imdecode", must_not_decode)
+    monkeypatch.setattr(cv2, "imdecode", must_not_decode)  # imported by imageio when needed
     with pytest.raises(ImageLoadError) as info:
         load_image(tmp_path / "big.png", max_pixels=1000)
     message = str(info.value)
     assert "big.png is 100×100 (0.01 MP), over the 0.001 MP limit" in message
     assert "SEMEDIT_MAX_MEGAPIXELS" in message
+
+
+def test_probe_image_fails_as_load_image_would_without_decoding(tmp_path, monkeypatch):
+    save_image(tmp_path / "photo.png", np.zeros((30, 40, 3), np.uint8))
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "notes.png").write_text("not an image")
+    (tmp_path / "dir.png").mkdir()
+    for name in ("ghost.png", "empty.png", "notes.png", "dir.png"):
+        with pytest.raises(ImageLoadError) as loaded:
+            load_image(tmp_path / name)
+        with pytest.raises(ImageLoadError) as probed:
+            probe_image(tmp_path / name)
+        assert str(probed.value) == str(loaded.value), name
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded"))
+    assert probe_image(tmp_path / "photo.png") == (40, 30)
+    with pytest.raises(ImageLoadError, match="over the 0.001 MP limit"):
+        probe_image(tmp_path / "photo.png", max_pixels=1000)
+
+
+def test_check_writable_names_what_save_image_would_fail_on(tmp_path):
+    check_writable(tmp_path / "out.png")  # a new file in a writable folder
+    save_image(tmp_path / "out.png", np.zeros((2, 2, 3), np.uint8))
+    check_writable(tmp_path / "out.png")  # overwriting is allowed
+    with pytest.raises(ImageSaveError, match="the folder .*missing does not exist"):
+        check_writable(tmp_path / "missing" / "out.png")
+    with pytest.raises(ImageSaveError, match="cannot write the file type '.gif'"):
+        check_writable(tmp_path / "out.gif")
+    (tmp_path / "taken.png").mkdir()
+    with pytest.raises(ImageSaveError, match="a folder with that name exists"):
+        check_writable(tmp_path / "taken.png")
 
 
 def test_pixel_limit_from_environment(tmp_path, monkeypatch):

@@ -3,9 +3,12 @@ once, the chosen face swapped as one undo step."""
 
 from __future__ import annotations
 
+from unittest.mock import MagicMock
+
 import numpy as np
 import pytest
 from canvas_input import drag
+from PySide6.QtGui import QFont
 from shown_window import shown_window
 
 from editor.core.imageio import save_image
@@ -31,6 +34,19 @@ def test_face_at_is_inside_an_outline_or_near_one():
     assert tool.face_at(600, 60) is None  # far from any face
 
 
+def test_outlines_are_numbered_from_1_as_the_cli_counts(qapp):
+    tool = FacePickTool(host=None, on_pick=lambda index: None)
+    t = np.linspace(0, np.pi, 17)
+    jaw = np.stack([50 - 40 * np.cos(t), 50 + 40 * np.sin(t)], 1)
+    face = np.concatenate([jaw, np.tile([[50.0, 30.0]], (51, 1))])
+    tool.set_faces([face, face + (200, 0)], chosen=0)
+    painter = MagicMock()
+    painter.font.return_value = QFont()
+    tool.paint_overlay(painter, hover=None, scale=1.0)
+    drawn = {c.args[-1] for c in painter.drawText.call_args_list}
+    assert drawn == {"1", "2"}
+
+
 def test_pick_a_face_on_the_canvas_and_swap_it_with_a_face_set(
     window, qtbot, shared_data, tmp_path
 ):
@@ -46,7 +62,7 @@ def test_pick_a_face_on_the_canvas_and_swap_it_with_a_face_set(
     assert left[:, 0].mean() < right[:, 0].mean()
     drag(window, [tuple(left.mean(axis=0))])  # click the left face
     assert tool.chosen == 0
-    assert "Face 0 of 2" in window.face_panel.target_label.text()
+    assert "Face 1 of 2" in window.face_panel.target_label.text()  # counted from 1, as --target
 
     no_face = tmp_path / "wall.png"
     save_image(no_face, np.full((200, 200, 3), 128, np.uint8))

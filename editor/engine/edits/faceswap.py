@@ -48,7 +48,8 @@ class FaceSwapRequest:
     """image: (H, W[, C]) uint8/uint16 document pixels; photos: the new identity, (h, w, 3)
     uint8 RGB each or image files (decoded on the engine), one face per photo (the largest is
     used); photo_landmarks: their (68, 2) landmarks when known (a face set keeps them), else
-    found here; target: the face's index left to right, None = the face at `target_point`
+    found here; target: the face's index left to right from 0 (users count from 1: the
+    CLI and the UI convert), None = the face at `target_point`
     (x, y) (the GUI: where the user clicked or painted), else the largest; quick: warp and blend
     only (else the optimisation follows, which needs the VGG19 weights from `models_dir` or the
     model store)."""
@@ -70,6 +71,18 @@ def rgb8(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.rint(rgb01 * 255.0).astype(np.uint8))
 
 
+class FaceTargetError(ValueError):
+    """`target` is not one of the faces found. Indices here count from 0; the UI and the CLI
+    show faces counted from 1 and word their own message from `count`."""
+
+    def __init__(self, target: int, count: int) -> None:
+        super().__init__(
+            f"target {target}: the image has {count} face(s) "
+            f"(indices 0..{count - 1}, left to right)"
+        )
+        self.target, self.count = target, count
+
+
 def largest_face(faces: list[Face]) -> int:
     """Index of the face with the largest box: the default target, and the face of a photo."""
     return int(np.argmax([f.box[2] * f.box[3] for f in faces]))
@@ -88,10 +101,7 @@ def pick_target(
     if target is None:
         return largest_face(faces)
     if not 0 <= target < len(faces):
-        raise ValueError(
-            f"target {target}: the image has {len(faces)} face(s), numbered 0..{len(faces) - 1} "
-            "from left to right"
-        )
+        raise FaceTargetError(target, len(faces))
     return target
 
 
