@@ -948,8 +948,10 @@ class MainWindow(QMainWindow):
         request = upscale.UpscaleRequest(image=doc.image.copy(), scale=scale, model=choice)
         factory = partial(upscale.run, request)  # loads the weights on the engine thread
         if self.canvas.compare_split is None:
+            # Split where the user looks: half of the image can be off screen when zoomed in.
+            seen = self.canvas.visible_image_rect() or doc.bounds
             self.act_compare.setChecked(True)
-            self.canvas.set_compare(0.5)
+            self.canvas.set_compare((seen.x + seen.w / 2) / doc.width)
         self.statusBar().showMessage(f"Upscaling with {choice.label}")
         return self.session.submit(f"Upscale ×{scale}", factory, scale=scale)
 

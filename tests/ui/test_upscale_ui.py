@@ -203,3 +203,16 @@ def test_pan_and_zoom_reach_the_running_upscale(qtbot, monkeypatch, tmp_path):
             fake.gate.release(100)
             win.session.cancel()
             qtbot.waitUntil(lambda: not win.engine.busy, timeout=10000)
+
+
+def test_the_split_starts_in_the_middle_of_what_is_on_screen(window, qtbot):
+    window.canvas.set_zoom(16.0)
+    half = window.canvas.viewport().width() / 2 / window.canvas.transform().m11()
+    window.canvas.centerOn(QPointF(half, 48))  # the image's left part fills the view
+    seen = window.canvas.visible_image_rect()
+    assert seen.x + seen.w < 0.5 * window.document.width  # a split at the image's half: unseen
+    window.run_upscale(2)
+    split_x = window.canvas.compare_split * window.document.width
+    assert seen.x < split_x < seen.x + seen.w
+    with qtbot.waitSignal(window.engine.cancelled, timeout=30000):
+        window.session.cancel()
