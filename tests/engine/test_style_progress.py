@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from editor.engine.edits.style import StyleRegion, StyleRequest, run
-from editor.engine.jobs import RunContext, Update, drive
+from editor.engine.jobs import JobCancelled, RunContext, Update, drive
 from editor.engine.worker import Engine
 
 
@@ -42,6 +42,23 @@ def test_gatys_reports_each_evaluation_between_its_steps(rgb_image, painting, sh
     assert len({u.message for u in substeps}) >= last_iteration
     progress = [u.progress for u in updates if u.progress is not None]
     assert progress == sorted(progress)  # sub-steps never run ahead of the steps
+
+
+def test_cancel_stops_inside_a_step_within_one_evaluation(rgb_image, painting, shared_models):
+    request = StyleRequest(
+        rgb_image, (StyleRegion(painting),), iterations=6, models_dir=shared_models
+    )
+    ctx = RunContext()
+    substeps: list[Update] = []
+
+    def on_update(update: Update) -> None:
+        if "evaluation" in update.message:
+            substeps.append(update)
+            ctx.cancel_event.set()  # the user presses Cancel during the first evaluation
+
+    with pytest.raises(JobCancelled):
+        drive(run(request, ctx), on_update, ctx)
+    assert len(substeps) == 1  # not the rest of the step's iterations first
 
 
 def test_the_engine_passes_sub_steps_on_as_progress(qtbot, monkeypatch):
