@@ -142,7 +142,8 @@ class Evaluation:
     before the loop can yield: on a large image one evaluation takes seconds, so without these
     a caller would see nothing move for a whole step. iteration: the one in progress (1-based,
     counted as `Step.iteration` is); evaluation: 1-based within it; progress: the fraction done
-    before this iteration (never ahead of the next `Step`)."""
+    before this iteration (never ahead of the next `Step`). iteration 0 (evaluation 0, loss
+    NaN): a level starts, its targets are computed (seconds at full size)."""
 
     progress: float
     level: int
@@ -269,6 +270,9 @@ def synthesise(
     done_cost = 0.0
     x: Tensor | None = None
     for level, ((h, w), n_iter) in enumerate(zip(sizes, counts, strict=True)):
+        if on_evaluation is not None:
+            begun = _progress(done_cost, cost[level], sum(cost), n_iter, 0)
+            on_evaluation(Evaluation(begun, level, len(sizes), 0, 0, math.nan))
         start = resize(init, (h, w)) if x is None else resize(x.detach(), (h, w))
         x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
         fixed = _LevelTargets(

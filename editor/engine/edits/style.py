@@ -415,15 +415,16 @@ def _stream(steps, crop: np.ndarray, alpha: np.ndarray, rect: Rect, colours) -> 
 
 
 def _report_evaluation(ctx: RunContext, evaluation: Evaluation) -> None:
-    """Each evaluation of the loss as a sub-step the user sees move: on a large crop one takes
-    seconds and an L-BFGS iteration runs several, with nothing yielded until its step ends."""
-    ctx.report(
-        Update(
-            progress=_STREAM_START + _STREAM_SHARE * evaluation.progress,
-            message=f"level {evaluation.level + 1}/{evaluation.levels}, iteration "
-            f"{evaluation.iteration}, evaluation {evaluation.evaluation}",
-        )
-    )
+    """Each evaluation of the loss (and each level's start) as a sub-step the user sees move: on
+    a large crop one takes seconds and an L-BFGS iteration runs several, with nothing yielded
+    until its step ends."""
+    level = f"level {evaluation.level + 1}/{evaluation.levels}"
+    if evaluation.iteration == 0:
+        message = f"{level}, preparing"
+    else:
+        message = f"{level}, iteration {evaluation.iteration}, evaluation {evaluation.evaluation}"
+    progress = _STREAM_START + _STREAM_SHARE * evaluation.progress
+    ctx.report(Update(progress=progress, message=message))
 
 
 def _pixels_in(content: Tensor, where: Tensor | None) -> Tensor:
