@@ -555,13 +555,14 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _drive_with_bar(run):
-    """Drive an edit's run on this thread with a progress bar on the terminal."""
+def _drive_with_bar(run, ctx=None):
+    """Drive an edit's run on this thread with a progress bar on the terminal; what it reports
+    through `ctx` (sub-steps of a long call) moves the bar too."""
     from editor.engine.jobs import drive
 
     bar = ProgressBar()
     try:
-        result = drive(run, lambda update: bar.update(update.progress, update.message))
+        result = drive(run, lambda update: bar.update(update.progress, update.message), ctx)
         bar.update(1.0, "saving", force=True)
     finally:
         bar.close()
@@ -683,7 +684,8 @@ def cmd_style(args: argparse.Namespace) -> int:
         max_size=max_size,
         models_dir=args.models or default_models_dir(),
     )
-    result = _drive_with_bar(run(request, RunContext(device=pick_device(args.device))))
+    ctx = RunContext(device=pick_device(args.device))
+    result = _drive_with_bar(run(request, ctx), ctx)
     save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
     return EXIT_OK
 
@@ -716,7 +718,8 @@ def cmd_texture(args: argparse.Namespace) -> int:
         max_size=max(width, height, 64),
         models_dir=args.models or default_models_dir(),
     )
-    result = _drive_with_bar(run_texture(request, RunContext(device=pick_device(args.device))))
+    ctx = RunContext(device=pick_device(args.device))
+    result = _drive_with_bar(run_texture(request, ctx), ctx)
     save_image(args.output, result)
     return EXIT_OK
 

@@ -37,8 +37,8 @@ class Update:
 
 @dataclass
 class RunContext:
-    """What a run may ask of its driver: the cancel flag, the torch device to use, and the part
-    of the image the user is looking at now.
+    """What a run may ask of its driver: the cancel flag, the torch device to use, the part of
+    the image the user is looking at now, and where to report progress from inside a long call.
 
     `viewport` is written by the UI thread while the run goes on (a plain attribute swap of an
     immutable Rect, so no lock is needed); tiled runs read it before each tile to do the visible
@@ -49,6 +49,16 @@ class RunContext:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     viewport: Rect | None = None
     finish_event: threading.Event = field(default_factory=threading.Event)
+    on_report: Callable[[Update], None] | None = None
+    """Set by the driver (worker, CLI, `drive`): receives what `report` is given."""
+
+    def report(self, update: Update) -> None:
+        """Progress from inside one long call that cannot yield (an L-BFGS step evaluating its
+        loss again and again): a sub-step the user should see move. The driver treats it as a
+        yielded update's progress and message (the worker throttles it; a preview in it is
+        ignored, previews come with yields). Dropped when nobody listens."""
+        if self.on_report is not None:
+            self.on_report(update)
 
     @property
     def cancelled(self) -> bool:
@@ -72,8 +82,16 @@ RunFactory = Callable[[RunContext], Run]
 """What a job holds: given a context, start the run."""
 
 
-def drive(run: Run, on_update: Callable[[Update], None] | None = None) -> Any:
-    """Run a generator to completion on this thread, passing each update on; return its result."""
+def drive(
+    run: Run,
+    on_update: Callable[[Update], None] | None = None,
+    ctx: RunContext | None = None,
+) -> Any:
+    """Run a generator to completion on this thread, passing each update on; return its result.
+
+    ctx: the run's context; what the run `report`s through it goes to `on_update` too."""
+    if ctx is not None:
+        ctx.on_report = on_update
     while True:
         try:
             update = next(run)

@@ -22,7 +22,9 @@ iterative run returns its current result at its next step and the job ends `fini
 
 Previews are throttled to one per `preview_interval_s` (the latest wins); a pending preview is
 delivered before `finished` (not before `cancelled`: nobody wants a cancelled job's pixels).
-Progress is limited to ~20 signals a second, plus every change of message.
+Progress is limited to ~20 signals a second, plus every change of message. A run inside one long
+call that cannot yield (an L-BFGS step) reports sub-steps through `RunContext.report`; those go
+to the same `progress` signal, by time alone (their message changes at every sub-step).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from functools import partial
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
@@ -50,6 +53,24 @@ class _Job:
     name: str
     factory: RunFactory
     ctx: RunContext
+
+
+class _ProgressGate:
+    """Decides which updates' progress reaches the UI: every change of message, else ~20 a
+    second. Sub-steps (`RunContext.report`) change their message each time and may come
+    hundreds of times a second on a GPU, so they pass by time alone; one held back is soon
+    superseded by the next."""
+
+    def __init__(self) -> None:
+        self.last_message: str | None = None
+        self.last = float("-inf")
+
+    def passes(self, update: Update, now: float, *, substep: bool = False) -> bool:
+        news = update.message != self.last_message and not substep
+        if not news and now - self.last < _PROGRESS_INTERVAL_S:
+            return False
+        self.last_message, self.last = update.message, now
+        return True
 
 
 class _JobQueue:
@@ -143,8 +164,9 @@ class _Worker(QObject):
     def _drive(self, job: _Job, run) -> object:
         """Pull updates until the run returns; throttle what goes to the UI."""
         interval = self._preview_interval_s
-        last_preview = last_progress = float("-inf")
-        last_message: str | None = None
+        last_preview = float("-inf")
+        gate = _ProgressGate()
+        job.ctx.on_report = partial(self._progress, job, gate, substep=True)
         pending: Update | None = None
         while True:
             try:
@@ -155,16 +177,22 @@ class _Worker(QObject):
                 return stop.value
             if job.ctx.cancelled:
                 raise JobCancelled()
+            self._progress(job, gate, update)
             now = time.monotonic()
-            if update.message != last_message or now - last_progress >= _PROGRESS_INTERVAL_S:
-                fraction = -1.0 if update.progress is None else float(update.progress)
-                self.progress.emit(job.id, fraction, update.message)
-                last_message, last_progress = update.message, now
             if update.preview is not None:
                 pending = update
             if pending is not None and now - last_preview >= interval:
                 self.preview.emit(job.id, pending)
                 pending, last_preview = None, now
+
+    def _progress(
+        self, job: _Job, gate: _ProgressGate, update: Update, *, substep: bool = False
+    ) -> None:
+        """Emit an update's progress if the gate lets it through (on the engine thread)."""
+        if job.ctx.cancelled or not gate.passes(update, time.monotonic(), substep=substep):
+            return
+        fraction = -1.0 if update.progress is None else float(update.progress)
+        self.progress.emit(job.id, fraction, update.message)
 
 
 class Engine(QObject):

@@ -29,6 +29,7 @@ import math
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -133,6 +134,25 @@ class Step:
     content: float
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of the loss inside an L-BFGS step, reported through `on_evaluation`.
+
+    An iteration costs one evaluation or more (its line search's), and a step runs to its end
+    before the loop can yield: on a large image one evaluation takes seconds, so without these
+    a caller would see nothing move for a whole step. iteration: the one in progress (1-based,
+    counted as `Step.iteration` is); evaluation: 1-based within it; progress: the fraction done
+    before this iteration (never ahead of the next `Step`). iteration 0 (evaluation 0, loss
+    NaN): a level starts, its targets are computed (seconds at full size)."""
+
+    progress: float
+    level: int
+    levels: int
+    iteration: int
+    evaluation: int
+    loss: float
+
+
 def split_iterations(total: int, levels: int, ratio: float = 3.0) -> list[int]:
     """Iterations per level, coarsest first: each level gets `ratio` times fewer than the one
     before it (a step at twice the size costs ~4x), at least one each."""
@@ -141,6 +161,12 @@ def split_iterations(total: int, levels: int, ratio: float = 3.0) -> list[int]:
     counts = [max(1, int(round(w * scale))) for w in weights]
     counts[0] = max(1, counts[0] + total - sum(counts))
     return counts
+
+
+def _progress(done_cost: float, level_cost: float, total: float, n_iter: int, done: int) -> float:
+    """The fraction of the whole run done after `done` of a level's `n_iter` iterations, when
+    the levels before it cost `done_cost` (iterations x pixels) of `total`."""
+    return min(1.0, (done_cost + level_cost * done / n_iter) / total)
 
 
 def _noise_like(shape: Sequence[int], generator: torch.Generator | None) -> Tensor:
@@ -205,6 +231,7 @@ def synthesise(
     seed: int = 0,
     cancel: Callable[[], None] | None = None,
     finish: Callable[[], bool] | None = None,
+    on_evaluation: Callable[[Evaluation], None] | None = None,
 ) -> Generator[Step, None, Tensor]:
     """Optimise an image's pixels coarse to fine; yields `Step`s, returns (1, 3, H, W) 0..1.
 
@@ -215,8 +242,10 @@ def synthesise(
         everywhere; a texture fill keeps the surroundings and frees the hole).
     init: the start at full size (None: the content image, or noise without one); it is
         downsampled for the coarse levels. cancel: called before each chunk of iterations
-        (see Settings.preview_seconds) and raises to stop. finish: returns True when the caller
-        wants the current result now; the loop then returns it at once, upsampled to full size.
+        (see Settings.preview_seconds) and before each evaluation of the loss, and raises to
+        stop. finish: returns True when the caller wants the current result now; the loop then
+        returns it at once, upsampled to full size. on_evaluation: called after each evaluation
+        of the loss (see `Evaluation`), from inside the optimiser's step.
     """
     if settings.method not in METHODS:
         raise ValueError(f"unknown method {settings.method!r}; valid: {', '.join(METHODS)}")
@@ -241,12 +270,23 @@ def synthesise(
     done_cost = 0.0
     x: Tensor | None = None
     for level, ((h, w), n_iter) in enumerate(zip(sizes, counts, strict=True)):
+        if on_evaluation is not None:
+            begun = _progress(done_cost, cost[level], sum(cost), n_iter, 0)
+            on_evaluation(Evaluation(begun, level, len(sizes), 0, 0, math.nan))
         start = resize(init, (h, w)) if x is None else resize(x.detach(), (h, w))
         x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
         fixed = _LevelTargets(
             features, plan, settings, (h, w), full, content, content_mask, targets
         )
         objective = _Objective(features, plan, settings, fixed, x)
+        closure = _Reporting(
+            objective,
+            cancel,
+            on_evaluation,
+            level=level,
+            levels=len(sizes),
+            progress=partial(_progress, done_cost, cost[level], sum(cost), n_iter),
+        )
         optimiser = torch.optim.LBFGS(
             [x],
             lr=1.0,
@@ -256,6 +296,7 @@ def synthesise(
             tolerance_change=-1.0,
             line_search_fn=settings.line_search,
         )
+        closure.state = optimiser.state[x]  # the dict `step` keeps its counters in
         iteration = 0
         previous = math.inf
         chunk = settings.preview_every
@@ -269,7 +310,7 @@ def synthesise(
             # the line search's extra evaluations end a step after a fraction of its iterations.
             optimiser.param_groups[0].update(max_iter=chunk, max_eval=2 * chunk)
             began = time.perf_counter()
-            optimiser.step(objective)
+            optimiser.step(closure)
             done = optimiser.state[x]["n_iter"] - iteration
             iteration += max(1, done)
             per_iteration = (time.perf_counter() - began) / max(1, done)
@@ -278,9 +319,8 @@ def synthesise(
             if previous - loss < settings.converged * abs(previous) and level < len(sizes) - 1:
                 iteration = n_iter  # this level has converged: the next one gains more
             previous = loss
-            progress = (done_cost + cost[level] * iteration / n_iter) / sum(cost)
             yield Step(
-                progress=min(progress, 1.0),
+                progress=_progress(done_cost, cost[level], sum(cost), n_iter, iteration),
                 image=x.detach().clamp(0.0, 1.0),
                 level=level,
                 levels=len(sizes),
@@ -358,6 +398,52 @@ class _Objective:
         }
         self._cached = (x.detach().clone(), loss)
         return loss
+
+
+class _Reporting:
+    """The objective as L-BFGS's closure: checks for cancellation before each evaluation and
+    tells `notify` after each real one (answers from the objective's cache are not news).
+
+    `state` is the optimiser's state of the level's image: its live "n_iter" says which
+    iteration an evaluation belongs to. progress: the fraction done after n of the level's
+    iterations."""
+
+    def __init__(
+        self,
+        objective: _Objective,
+        cancel: Callable[[], None] | None,
+        notify: Callable[[Evaluation], None] | None,
+        *,
+        level: int,
+        levels: int,
+        progress: Callable[[int], float],
+    ) -> None:
+        self.objective, self.cancel, self.notify = objective, cancel, notify
+        self.level, self.levels, self.progress = level, levels, progress
+        self.state: dict = {}
+        self._iteration, self._evaluation = 0, 0
+
+    def __call__(self) -> Tensor:
+        if self.cancel is not None:
+            self.cancel()
+        before = self.objective.evaluations
+        loss = self.objective()
+        if self.notify is not None and self.objective.evaluations > before:
+            self.notify(self._next())
+        return loss
+
+    def _next(self) -> Evaluation:
+        iteration = max(1, int(self.state.get("n_iter", 0)))  # 0: the level's first evaluation
+        same = iteration == self._iteration
+        self._iteration, self._evaluation = iteration, self._evaluation + 1 if same else 1
+        return Evaluation(
+            progress=self.progress(iteration - 1),
+            level=self.level,
+            levels=self.levels,
+            iteration=iteration,
+            evaluation=self._evaluation,
+            loss=self.objective.parts["loss"],
+        )
 
 
 def _region_at(mask: Tensor | None, size: Sequence[int]) -> Tensor | None:

@@ -39,6 +39,7 @@ from editor.engine import fast_styles
 from editor.engine.edits import train_style_job
 from editor.engine.train_upscaler import SHARED_DATA
 from editor.engine.worker import Engine
+from editor.ui.job_bar import JobClock
 from editor.ui.qimage import qimage_from_pixels
 
 DEFAULT_PHOTOS = SHARED_DATA / "train" / "sun_hays80"
@@ -124,6 +125,8 @@ class TrainStyleDialog(QDialog):
         self.preview_label.setText("The preview shows a photo beside its stylisation")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
+        self.time_label = QLabel("")
+        self.clock = JobClock(self.time_label)  # training runs for minutes to hours
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.train_button = QPushButton("Train")
@@ -140,7 +143,10 @@ class TrainStyleDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.preview_label, 1)
-        layout.addWidget(self.progress)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.time_label)
+        layout.addLayout(progress_row)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
 
@@ -150,6 +156,7 @@ class TrainStyleDialog(QDialog):
         self.stop_button.clicked.connect(self.stop)
         self.close_button.clicked.connect(self.hide)
         self.start_combo.currentIndexChanged.connect(self._start_changed)
+        engine.started.connect(self._on_started)
         engine.progress.connect(self._on_progress)
         engine.preview.connect(self._on_preview)
         engine.finished.connect(self._on_finished)
@@ -197,6 +204,8 @@ class TrainStyleDialog(QDialog):
             self.picture_edit.setText(found.painting_label)
 
     def _set_running(self, running: bool) -> None:
+        if not running:
+            self.clock.stop()
         self.train_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.start_combo.setEnabled(not running)
@@ -285,9 +294,14 @@ class TrainStyleDialog(QDialog):
         self.status.setText(text)
         return None
 
+    def _on_started(self, job_id: int, name: str) -> None:
+        if job_id == self.job_id:
+            self.clock.start()
+
     def _on_progress(self, job_id: int, fraction: float, text: str) -> None:
         if job_id != self.job_id:
             return
+        self.clock.sample(fraction)
         if fraction >= 0:
             self.progress.setValue(int(round(fraction * 1000)))
         if text:

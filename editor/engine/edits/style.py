@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -50,7 +51,7 @@ from editor.engine.features import style_features
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.region import composite, crop_rect, feather_alpha
 from editor.ops.style_losses import keep_luminance_only, match_colour, resize
-from editor.ops.style_transfer import Settings, Step, StyleTarget, synthesise
+from editor.ops.style_transfer import Evaluation, Settings, Step, StyleTarget, synthesise
 
 METHODS = ("gatys", "mrf", "wct", "fast")
 """gatys: Gram-matrix style loss (Gatys et al. 2016); mrf: nearest neural patch (Li & Wand);
@@ -223,6 +224,7 @@ def _optimised(request, content, styles, wheres, ctx, features, crop, alpha, rec
         content=content,
         cancel=ctx.check_cancelled,
         finish=lambda: ctx.finish_requested,
+        on_evaluation=partial(_report_evaluation, ctx),
     )
 
     def finish_colours(x: Tensor) -> Tensor:
@@ -326,6 +328,7 @@ def run_texture(request: TextureRequest, ctx: RunContext, features=None) -> Run:
             size=work,
             cancel=ctx.check_cancelled,
             finish=lambda: ctx.finish_requested,
+            on_evaluation=partial(_report_evaluation, ctx),
         )
         rect = Rect(0, 0, width, height)
         blank = np.zeros((height, width, 3), np.uint8)
@@ -359,6 +362,7 @@ def run_texture(request: TextureRequest, ctx: RunContext, features=None) -> Run:
         init=init,
         cancel=ctx.check_cancelled,
         finish=lambda: ctx.finish_requested,
+        on_evaluation=partial(_report_evaluation, ctx),
     )
     result01 = yield from _stream(steps, crop, alpha, rect, lambda x: x)
     ctx.check_cancelled()
@@ -380,6 +384,9 @@ def _texture_settings(iterations: int, scale: float, content_weight: float) -> S
 
 # ---------------------------------------------------------------------------------- helpers
 
+_STREAM_START, _STREAM_SHARE = 0.03, 0.94
+"""The optimiser's share of the job's progress bar: after loading, before blending."""
+
 
 def _stream(steps, crop: np.ndarray, alpha: np.ndarray, rect: Rect, colours) -> Run:
     """Drive the optimiser, turning each Step into a preview of the region; return its result.
@@ -400,11 +407,24 @@ def _stream(steps, crop: np.ndarray, alpha: np.ndarray, rect: Rect, colours) -> 
         weights = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)
         preview = composite(base, from_rgb01(shown, base), Rect(0, 0, w, h), weights)
         yield Update(
-            progress=0.03 + 0.94 * step.progress,
+            progress=_STREAM_START + _STREAM_SHARE * step.progress,
             message=f"level {step.level + 1}/{step.levels}, iteration {step.iteration}",
             preview=preview,
             preview_rect=rect,
         )
+
+
+def _report_evaluation(ctx: RunContext, evaluation: Evaluation) -> None:
+    """Each evaluation of the loss (and each level's start) as a sub-step the user sees move: on
+    a large crop one takes seconds and an L-BFGS iteration runs several, with nothing yielded
+    until its step ends."""
+    level = f"level {evaluation.level + 1}/{evaluation.levels}"
+    if evaluation.iteration == 0:
+        message = f"{level}, preparing"
+    else:
+        message = f"{level}, iteration {evaluation.iteration}, evaluation {evaluation.evaluation}"
+    progress = _STREAM_START + _STREAM_SHARE * evaluation.progress
+    ctx.report(Update(progress=progress, message=message))
 
 
 def _pixels_in(content: Tensor, where: Tensor | None) -> Tensor:
