@@ -28,6 +28,7 @@ import os
 import secrets
 import shutil
 import struct
+import sys
 import threading
 import warnings
 import zlib
@@ -145,8 +146,24 @@ def max_pixels() -> int:
     return _env_max_pixels()
 
 
-def _megapixels(pixels: int) -> str:
-    return f"{pixels / 1_000_000:.4g}"
+def _megapixels(pixels: int, other: int | None = None) -> str:
+    """Megapixels to 4 significant digits, or as many more as it takes to differ from `other`
+    (a file just over the limit must not read "200 MP, over the 200 MP limit")."""
+    digits = 4
+    while other is not None and digits < 12:
+        if f"{pixels / 1e6:.{digits}g}" != f"{other / 1e6:.{digits}g}":
+            break
+        digits += 1
+    return f"{pixels / 1_000_000:.{digits}g}"
+
+
+def _over_limit(path: Path, name: str, width: int, height: int, limit: int) -> ImageLoadError:
+    pixels = width * height
+    return ImageLoadError(
+        f"{name} is {width}×{height} ({_megapixels(pixels, limit)} MP), over the "
+        f"{_megapixels(limit, pixels)} MP limit ({_MAX_PIXELS_ENV})",
+        path,
+    )
 
 
 # ---------------------------------------------------------------------------------- data types
@@ -212,6 +229,30 @@ class SaveOptions:
 _PILLOW_LIMIT_LOCK = threading.Lock()
 
 
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+@contextlib.contextmanager
+def _quiet_libtiff(data: bytes) -> Iterator[None]:
+    """Keep libtiff's C-level complaints ("Using code not yet in table.", one line per damaged
+    strip) off the terminal while a TIFF decodes: the load's own one-line error says it all.
+    Only around TIFF data, and only briefly, since the whole process's stderr is redirected."""
+    if not data.startswith(_TIFF_MAGIC) or os.name != "posix":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 @contextlib.contextmanager
 def _pillow_pixel_limit(limit: int | None) -> Iterator[None]:
     """Run a Pillow call with ``Image.MAX_IMAGE_PIXELS`` set to ``limit``, restoring it after.
@@ -220,7 +261,8 @@ def _pillow_pixel_limit(limit: int | None) -> Iterator[None]:
     check happens right after, against our limit.
     """
     with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # Also Pillow's warnings about damaged metadata: the user gets one line, ours.
+        warnings.simplefilter("ignore")
         saved = Image.MAX_IMAGE_PIXELS
         if limit is not None and saved is not None:
             limit = max(limit, saved)  # never make Pillow stricter than the app configured
@@ -387,8 +429,8 @@ def _pillow_to_array(im: Image.Image, name: str, path: Path) -> tuple[np.ndarray
     """Convert a loaded Pillow image to (H, W, C) pixels; also says whether ICC must be dropped."""
     mode = im.mode
     drop_icc = False
-    if mode == "1":
-        im = im.convert("L")  # 0/255
+    if mode == "1":  # 0/255; a tRNS colour key becomes real alpha, as for L and RGB below
+        im = im.convert("RGBA" if "transparency" in im.info else "L")
     elif mode in ("P", "PA"):
         im = im.convert("RGBA" if mode == "PA" or "transparency" in im.info else "RGB")
     elif mode in ("L", "RGB") and "transparency" in im.info:  # tRNS colour key -> real alpha
@@ -460,7 +502,8 @@ def load_image(path: PathLike, max_pixels: int | None = None) -> LoadedImage:
     data = _read_source(path, name)
 
     try:
-        with _pillow_pixel_limit(None):  # header only: Pillow's bomb check must not pre-empt ours
+        # header only: Pillow's bomb check must not pre-empt ours
+        with _pillow_pixel_limit(None), _quiet_libtiff(data):
             im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
         raise ImageLoadError(f"{name} is not an image SemEdit can read", path) from exc
@@ -471,11 +514,7 @@ def load_image(path: PathLike, max_pixels: int | None = None) -> LoadedImage:
         width, height = im.size
         pixels_total = width * height
         if pixels_total > limit:
-            raise ImageLoadError(
-                f"{name} is {width}×{height} ({_megapixels(pixels_total)} MP), over the "
-                f"{_megapixels(limit)} MP limit ({_MAX_PIXELS_ENV})",
-                path,
-            )
+            raise _over_limit(path, name, width, height, limit)
         file_format = "JPEG" if im.format == "MPO" else (im.format or "unknown")
         sixteen_bit = _sixteen_bit_colour_mode(im)
         try:
@@ -485,7 +524,8 @@ def load_image(path: PathLike, max_pixels: int | None = None) -> LoadedImage:
                 drop_icc = False
             else:
                 source_mode = im.mode
-                with _pillow_pixel_limit(limit):  # TIFF/GIF decoding re-checks the size
+                # TIFF/GIF decoding re-checks the size
+                with _pillow_pixel_limit(limit), _quiet_libtiff(data):
                     im.load()  # full decode now, so truncation is reported here, not later
                 values, drop_icc = _pillow_to_array(im, name, path)
         except MemoryError as exc:
@@ -537,11 +577,7 @@ def probe_image(path: PathLike, max_pixels: int | None = None) -> tuple[int, int
     except _DECODE_ERRORS as exc:
         raise ImageLoadError(f"{name} is truncated or corrupt", path) from exc
     if width * height > limit:
-        raise ImageLoadError(
-            f"{name} is {width}×{height} ({_megapixels(width * height)} MP), over the "
-            f"{_megapixels(limit)} MP limit ({_MAX_PIXELS_ENV})",
-            path,
-        )
+        raise _over_limit(path, name, width, height, limit)
     return width, height
 
 
@@ -759,6 +795,8 @@ def _write_error(path: Path, exc: OSError) -> ImageSaveError:
         errno.EROFS: "the disk is read-only",
         errno.EISDIR: "a folder with that name exists",
     }
+    if exc.errno == errno.ENOENT and folder.is_dir():  # e.g. /proc: there, but not for files
+        reasons[errno.ENOENT] = f"files cannot be created in {folder}"
     reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
     return ImageSaveError(f"Cannot save {name}: {reason}", path)
 
@@ -775,6 +813,14 @@ def check_writable(path: PathLike) -> None:
         raise _write_error(path, OSError(errno.ENOENT, "no such folder"))
     if not os.access(folder, os.W_OK | os.X_OK):
         raise _write_error(path, OSError(errno.EACCES, "permission denied"))
+    # Permission bits do not tell everything (a read-only mount, /proc, root's own rights):
+    # create and drop an empty file the way the save will.
+    probe = folder / f".{path.name}.{secrets.token_hex(4)}.probe"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    probe.unlink(missing_ok=True)
 
 
 def _fsync_directory(folder: Path) -> None:

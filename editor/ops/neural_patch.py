@@ -99,6 +99,11 @@ def _best_match(gen: Tensor, src_unit: Tensor, chunk_elements: int = _CHUNK_ELEM
     return index
 
 
+class NoTextureSource(ValueError):
+    """The image or its known region is too small to give the texture stage a source patch:
+    the caller keeps its stage-1 fill (a tiny image has no texture worth re-synthesising)."""
+
+
 def nearest_patch_indices(
     gen_feat: Tensor, src_feat: Tensor, gen_mask: Tensor, src_valid: Tensor, patch: int = 3
 ) -> tuple[Tensor, Tensor]:
@@ -207,7 +212,7 @@ def _sources(
             valid = banded if bool(banded.any()) else valid
         raw = _patches(feat, patch)[_thinned(valid, feat, patch, max_patches)]
         if raw.shape[0] == 0:
-            raise ValueError(f"no known region left around the hole at {name}")
+            raise NoTextureSource(f"no known region left around the hole at {name}")
         out[name] = _LayerSource(raw, _normalised(raw), float(raw.pow(2).mean().clamp_min(1e-8)))
     return out
 
@@ -342,6 +347,11 @@ def refine_hole(
     # its margin gives the deepest layer's patches a ring of context around the hole.
     depth = max(2 ** (int(name[4]) - 1) if name[4].isdigit() else 1 for name in layers)
     margin = depth * (patch // 2 + 2)
+    if min(full_h, full_w) < depth * (patch + 1):
+        raise NoTextureSource(
+            f"{full_w}×{full_h} px is too small for patches at {max(layers)}: "
+            f"at least {depth * (patch + 1)} px a side"
+        )
 
     for scale, n_iter, pool in zip(scale_list, iters, pools, strict=True):
         finest = scale >= 1.0

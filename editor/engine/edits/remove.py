@@ -159,6 +159,11 @@ def run(request: RemoveRequest, ctx: RunContext, features=None) -> Run:
     rect = work_rect(mask, request.method, request.margin)
     if rect is None:
         raise ValueError("the mask is empty: paint over what to remove")
+    if bool((mask > 0).all()):
+        raise ValueError(
+            "the mask covers the whole image: nothing is left to fill it from "
+            "(paint only over what to remove)"
+        )
     ctx.check_cancelled()
     if request.method == "refined" and features is None:
         yield Update(progress=0.0, message="Loading VGG19 features")
@@ -196,8 +201,10 @@ def work_rect(mask: np.ndarray, method: str, margin: int) -> Rect | None:
 
 
 def patch_hole(mask: np.ndarray) -> np.ndarray:
-    """(H, W) bool: what the patch methods replace, the mask grown by HOLE_DILATE_PX."""
-    return cv2.dilate((mask > 0).astype(np.uint8), _disc(HOLE_DILATE_PX)) > 0
+    """(H, W) bool: what the patch methods replace, the mask grown by HOLE_DILATE_PX (unless
+    that would leave nothing to fill from, as on an image a few pixels wide)."""
+    grown = cv2.dilate((mask > 0).astype(np.uint8), _disc(HOLE_DILATE_PX)) > 0
+    return mask > 0 if bool(grown.all()) else grown
 
 
 def _patch_fill(
@@ -218,7 +225,7 @@ def _patch_fill(
 
     import torch
 
-    from editor.ops.neural_patch import refine_hole
+    from editor.ops.neural_patch import NoTextureSource, refine_hole
 
     fills = [quick.astype(np.float32)] + [None] * len(CONTENT_FILLS)
     workers = max(1, min(len(CONTENT_FILLS), os.cpu_count() or 1))
@@ -267,6 +274,14 @@ def _patch_fill(
         except StopIteration as stop:
             final = stop.value if stop.value is not None else final
             break
+        except NoTextureSource:
+            yield Update(
+                progress=1.0,
+                message="Too small for the texture stage: the patch fill is kept",
+                preview=_from_rgb8(quick, crop, hole),
+                preview_rect=rect,
+            )
+            return _from_rgb8(quick, crop, hole)
         final = current
         pixels = _tensor_to_rgb8(current)
         yield Update(
