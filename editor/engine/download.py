@@ -100,7 +100,9 @@ def download_to_part(
                 if cancel is not None and cancel.is_set():
                     raise JobCancelled()
                 try:
-                    chunk = response.read(CHUNK_SIZE)
+                    # read1: what has arrived, at most a chunk. read() waits for a whole chunk,
+                    # so bytes that came before a stall were lost from the count and the part.
+                    chunk = response.read1(CHUNK_SIZE)
                 except (OSError, http.client.HTTPException) as exc:
                     raise DownloadError(
                         f"connection lost after {offset + received} bytes ({exc})"

@@ -293,8 +293,19 @@ def sha256_file(path: Path) -> str:
     return hasher.hexdigest()
 
 
+def _stat_key(st: os.stat_result) -> dict[str, int]:
+    return {
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "inode": st.st_ino,
+    }
+
+
 class _HashCache:
-    """sha256 digests kept by (path, size, mtime): a file is hashed once, not at every start."""
+    """sha256 digests kept by (path, size, mtime, ctime, inode): a file is hashed once, not at
+    every start. ctime is in the key because no user tool can set it back: a file patched in
+    place and given its old mtime (`touch -r`, a careless copy tool) is hashed again."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -311,10 +322,8 @@ class _HashCache:
         key = str(file.resolve())
         with self._lock:
             entry = self._entries.get(key)
-        if (
-            isinstance(entry, dict)
-            and entry.get("size") == st.st_size
-            and entry.get("mtime_ns") == st.st_mtime_ns
+        if isinstance(entry, dict) and all(
+            entry.get(field) == value for field, value in _stat_key(st).items()
         ):
             return str(entry["sha256"])
         digest = sha256_file(file)
@@ -324,11 +333,7 @@ class _HashCache:
     def remember(self, file: Path, digest: str) -> None:
         st = file.stat()
         with self._lock:
-            self._entries[str(file.resolve())] = {
-                "size": st.st_size,
-                "mtime_ns": st.st_mtime_ns,
-                "sha256": digest,
-            }
+            self._entries[str(file.resolve())] = {**_stat_key(st), "sha256": digest}
             self._save()
 
     def _save(self) -> None:

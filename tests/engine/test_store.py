@@ -211,6 +211,18 @@ def test_digest_is_cached_by_path_size_and_mtime(dirs, monkeypatch):
     assert len(calls) == 2
 
 
+def test_a_file_patched_in_place_with_its_old_mtime_is_hashed_again(dirs):
+    path = put(dirs["models"])
+    assert make_store(dirs, tiny_registry(None)).status()[0][1] == "present"
+    before = path.stat()
+    with open(path, "r+b") as f:  # one byte changed in place, same size ...
+        f.seek(len(DATA) // 2)
+        f.write(bytes([DATA[len(DATA) // 2] ^ 0xFF]))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # ... and the old mtime back
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    assert make_store(dirs, tiny_registry(None)).status()[0][1] == "corrupt"
+
+
 # ------------------------------------------------------------------------------------- import
 
 
@@ -318,3 +330,15 @@ def test_import_of_a_copy_of_a_registry_file(shared_models, dirs, tmp_path):
     copy = tmp_path / "some name.pth"
     copy.write_bytes((shared_models / "wct16x/decoder2.pth").read_bytes())
     assert store.import_file(copy) == ("wct16x", dirs["user"] / "wct16x/decoder2.pth")
+
+
+def test_a_stalled_download_says_how_much_arrived_and_keeps_it(server, tmp_path):
+    from editor.engine.download import DownloadError, download_to_part
+
+    server.mode = "gate"  # half the file, then nothing until the gate opens
+    part = tmp_path / "tiny.bin.part"
+    with pytest.raises(DownloadError) as raised:
+        download_to_part(server.url, part, timeout=0.5)
+    half = len(DATA) // 2
+    assert f"after {half} bytes" in str(raised.value)
+    assert part.read_bytes() == DATA[:half]  # kept for the resume
