@@ -176,7 +176,10 @@ def claim_orphan(folder: Path, slot: str) -> tuple[FileLock, dict] | None:
 
     The caller holds the returned lock while it recovers or deletes the slot, so two starting
     windows never both offer the same work."""
-    lock = FileLock.acquire(_lock_path(folder, slot))
+    try:
+        lock = FileLock.acquire(_lock_path(folder, slot))
+    except OSError:  # a folder we cannot write in: nothing we could clean up either
+        return None
     if lock is None:
         return None
     meta = _read_meta(folder, slot)  # read under the lock: the writer may just have removed it
