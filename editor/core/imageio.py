@@ -11,6 +11,7 @@ or 16-bit quirks.
   decoded. Pillow's decompression-bomb check would otherwise apply its own, lower limit.
 - Saving is atomic: the file is encoded fully into memory, written to a temp file in the same
   folder, fsynced and renamed over the target, so a failure never leaves a half-written image.
+  The temp file is locked while written, so one a killed process left behind is removed later.
 - Errors are :class:`ImageIOError` subclasses whose ``str()`` is a one-line message for the user.
 - OpenCV is imported only when a 16-bit file is decoded or encoded, so :func:`probe_image` and
   :func:`check_writable` (the CLI's checks before any work) cost what numpy and Pillow cost.
@@ -25,8 +26,10 @@ import errno
 import io
 import math
 import os
+import re
 import secrets
 import shutil
+import signal
 import struct
 import sys
 import threading
@@ -38,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
+
+from editor.core.file_lock import lock_fd, same_file
 
 __all__ = [
     "DEFAULT_MAX_MEGAPIXELS",
@@ -56,6 +61,7 @@ __all__ = [
     "load_mask",
     "max_pixels",
     "probe_image",
+    "remove_stale_temp_files",
     "save_image",
     "save_mask",
 ]
@@ -839,37 +845,132 @@ def _fsync_directory(folder: Path) -> None:
         os.close(fd)
 
 
+TEMP_MARK = ".semedit-"  # our temp files: ".NAME.semedit-TOKEN.tmp" beside NAME
+_TEMP_PATTERN = re.compile(r"^\..+\.semedit-[0-9a-f]{8}\.tmp$")
+_pending_temps: set[Path] = set()  # temp files being written now, by any thread
+_pending_lock = threading.Lock()
+
+
+def _temp_path(path: Path) -> Path:
+    return path.parent / f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}.tmp"
+
+
+def remove_stale_temp_files(folder: PathLike) -> list[Path]:
+    """Delete the temp files our saves left in `folder` when killed mid-write; returns them.
+
+    A save holds an OS lock on its temp file while writing (see :mod:`editor.core.file_lock`), so
+    a temp file whose lock can be taken has no writer any more; one being written is left alone,
+    whichever process writes it."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    try:
+        names = [entry.name for entry in os.scandir(folder) if _TEMP_PATTERN.match(entry.name)]
+    except OSError:
+        return removed
+    for name in names:
+        temp = folder / name
+        try:
+            fd = os.open(temp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if not lock_fd(fd) or not same_file(fd, temp):
+                continue
+            if os.name != "nt":
+                temp.unlink()
+                removed.append(temp)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        if os.name == "nt":  # pragma: no cover - an open file cannot be deleted there
+            with contextlib.suppress(OSError):
+                temp.unlink()
+                removed.append(temp)
+    return removed
+
+
+def _remove_pending_and_die(signum: int, frame) -> None:
+    """SIGTERM during a save: delete the half-written temp files, then end as SIGTERM would."""
+    with _pending_lock:
+        pending = list(_pending_temps)
+    for temp in pending:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+@contextlib.contextmanager
+def _removed_on_termination(temp: Path) -> Iterator[None]:
+    """While `temp` is being written, a SIGTERM removes it before the process ends.
+
+    Ctrl+C (SIGINT) raises KeyboardInterrupt, which the caller's cleanup already handles. The
+    handler is only installed for the length of a save on the main thread (Python runs signal
+    handlers there), and only over the default action, so an idle Qt event loop stays killable
+    and an application's own SIGTERM handler is respected."""
+    with _pending_lock:
+        _pending_temps.add(temp)
+    installed = False
+    if threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(ValueError, OSError):
+            if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, _remove_pending_and_die)
+                installed = True
+    try:
+        yield
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with _pending_lock:
+            _pending_temps.discard(temp)
+
+
+def _create_locked_temp(path: Path) -> tuple[Path, int]:
+    """A new temp file beside `path`, created exclusively and locked as ours."""
+    while True:
+        temp = _temp_path(path)
+        try:
+            # O_EXCL: never clobber; mode 0o666 lets the umask decide, unlike mkstemp's 0o600.
+            fd = os.open(
+                temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
+            )
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _write_error(path, exc) from exc
+        # Another process's sweep may have taken it for stale between the create and the lock.
+        if lock_fd(fd) and same_file(fd, temp):
+            return temp, fd
+        os.close(fd)
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
     """Replace ``path`` with ``data`` so readers see either the old file or the whole new one.
 
     Writes a temp file in the same folder (same filesystem, so the rename is atomic), fsyncs it,
     keeps the old file's permission bits, then ``os.replace``s it over the target. A symlink is
-    followed, so the link survives and its target is updated. The temp file is removed on any
-    failure. Raises :class:`ImageSaveError`.
+    followed, so the link survives and its target is updated. The temp file, named
+    ``.NAME.semedit-TOKEN.tmp``, is removed on any failure, on Ctrl+C and on SIGTERM; it is
+    locked while written, so one a killed process left behind is recognised and removed by the
+    next save into that folder (:func:`remove_stale_temp_files`). Raises :class:`ImageSaveError`.
     """
     path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
     folder = path.parent
-    while True:
-        temp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        try:
-            # O_EXCL: never clobber; mode 0o666 lets the umask decide, unlike mkstemp's 0o600.
-            fd = os.open(
-                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
-            )
-            break
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise _write_error(path, exc) from exc
+    remove_stale_temp_files(folder)
+    temp, fd = _create_locked_temp(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with _removed_on_termination(temp), os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.is_file():
-            with contextlib.suppress(OSError):
-                shutil.copymode(path, temp)
-        os.replace(temp, path)
+            if path.is_file():
+                with contextlib.suppress(OSError):
+                    shutil.copymode(path, temp)
+            if os.name == "nt":  # pragma: no cover - an open file cannot be renamed there
+                handle.close()
+            # Renamed while still open (and locked) on POSIX: no sweep can take it meanwhile.
+            os.replace(temp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             temp.unlink()

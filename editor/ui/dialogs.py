@@ -93,7 +93,7 @@ class SaveOptionsDialog(QDialog):
 
 
 class PreferencesDialog(QDialog):
-    """Models folder, compute device, CPU threads and the image size limit."""
+    """Models folder, compute device, CPU threads, the image size limit and autosave."""
 
     def __init__(self, parent, settings: Settings) -> None:
         super().__init__(parent)
@@ -129,6 +129,16 @@ class PreferencesDialog(QDialog):
         self.max_mp.setSuffix(" MP")
         self.max_mp.setValue(settings.max_megapixels())
         form.addRow("Largest image to open", self.max_mp)
+        self.autosave = QSpinBox()
+        self.autosave.setRange(0, 3600)
+        self.autosave.setSpecialValueText("Off")
+        self.autosave.setSuffix(" s")
+        self.autosave.setValue(settings.autosave_seconds())
+        self.autosave.setToolTip(
+            "Unsaved work (image, mask, style regions) is copied this long after each change "
+            "and offered back if SemEdit does not close properly. 0 turns it off."
+        )
+        form.addRow("Autosave after (seconds)", self.autosave)
         form.addRow(_ok_cancel(self))
 
     def _browse(self) -> None:
@@ -142,6 +152,7 @@ class PreferencesDialog(QDialog):
         self.settings.set_cpu_threads(self.threads.value())
         set_cpu_threads(self.threads.value() or None)
         self.settings.set_max_megapixels(self.max_mp.value())
+        self.settings.set_autosave_seconds(self.autosave.value())
 
     @classmethod
     def edit(cls, parent, settings: Settings) -> bool:

@@ -12,6 +12,7 @@ from editor.core.imageio import DEFAULT_MAX_MEGAPIXELS
 from editor.engine.edits import style
 
 MAX_RECENT = 10
+DEFAULT_AUTOSAVE_SECONDS = 3
 
 
 class Settings:
@@ -108,6 +109,13 @@ class Settings:
 
     def max_pixels(self) -> int:
         return int(self.max_megapixels() * 1_000_000)
+
+    def autosave_seconds(self) -> int:
+        """How long after a change unsaved work is copied for crash recovery; 0 = never."""
+        return max(0, self._get("files/autosave_seconds", DEFAULT_AUTOSAVE_SECONDS, int))
+
+    def set_autosave_seconds(self, seconds: int) -> None:
+        self.q.setValue("files/autosave_seconds", max(0, int(seconds)))
 
     # --- style edits -------------------------------------------------------------------------
 

@@ -189,6 +189,14 @@ class StyleEdits(QObject):
         )
         return True
 
+    def restore_region(self, entry: StyleEntry, rect: Rect, crop: np.ndarray) -> None:
+        """Put back a region kept elsewhere (crash recovery), without touching the mask."""
+        color = REGION_COLORS[len(self.regions) % len(REGION_COLORS)]
+        region = StyleRegionDraft(entry, rect, crop, color)
+        self.regions.append(region)
+        self._draw_region(region)
+        self._show_regions()
+
     def remove_region(self, row: int) -> None:
         if 0 <= row < len(self.regions):
             region = self.regions.pop(row)
