@@ -104,10 +104,13 @@ def plain_wct(cf: torch.Tensor, sf: torch.Tensor, alpha: float, eps: float = 1e-
     """Li et al.'s transform on (C, N) / (C, M) float32 features, eigendecompositions in float32."""
     c_mean = cf.mean(1, keepdim=True)
     c = cf - c_mean
-    c_val, c_vec = torch.linalg.eigh(c @ c.t() / (c.shape[1] - 1))
+    # A ridge of eps on the diagonal, as Li et al.'s code adds: a smoke run's few pixels give a
+    # singular covariance that float32 eigh may fail to converge on (torch 2.13, LAPACK 14952).
+    ridge = eps * torch.eye(cf.shape[0], dtype=cf.dtype)
+    c_val, c_vec = torch.linalg.eigh(c @ c.t() / (c.shape[1] - 1) + ridge)
     s_mean = sf.mean(1, keepdim=True)
     s = sf - s_mean
-    s_val, s_vec = torch.linalg.eigh(s @ s.t() / (s.shape[1] - 1))
+    s_val, s_vec = torch.linalg.eigh(s @ s.t() / (s.shape[1] - 1) + ridge)
     c_d = torch.where(c_val > eps, c_val.clamp(min=eps).rsqrt(), torch.zeros_like(c_val))
     s_d = torch.where(s_val > eps, s_val.clamp(min=eps).sqrt(), torch.zeros_like(s_val))
     whitened = (c_vec * c_d) @ c_vec.t() @ c
