@@ -86,8 +86,7 @@ def quality(photo_side: int, iterations: int, photos: int, only: list[str] | Non
         "\nRelative Gram style loss against the painting (training layers). 'same loss': the "
         "optimisation method minimising exactly the loss the network was trained with (its "
         "layers and weights); 'editor default': the Style brush's Gatys at strength "
-        f"{DEFAULT_STRENGTH} (style weight {style_weight(DEFAULT_STRENGTH):.0f}), a stronger "
-        "stylisation than the networks were trained for.\n"
+        f"{DEFAULT_STRENGTH} (style weight {style_weight(DEFAULT_STRENGTH):g}).\n"
     )
     print(
         "| style | photo | photo itself | ours (one pass) | optimisation, same loss | ours / it "

@@ -27,10 +27,11 @@ composited into the region and stretched to it by the canvas) and honour
 ``ctx.finish_requested``: the user presses Apply while it runs and gets what they see, finished
 to full size.
 
-Only the bounding box of the masks plus `CONTEXT_PX` is processed, at most `max_size` px on its
-long side (larger boxes are stylised at that size and upsampled: painted strokes survive it);
-the result is composited back through the masks feathered by `FEATHER_PX`, so pixels away from
-them stay bit-identical.
+Only the bounding box of the masks plus a context margin (`context_px`) is processed, at most
+`max_size` px on its long side (larger boxes are stylised at that size and upsampled: painted
+strokes survive it); the style reaches over the feather ramp (`style_reaches`) and the result is
+composited back through the masks feathered by `feather_px` (scaled to the image), so a
+rectangle's edge fades in and pixels beyond the ramp stay bit-identical.
 """
 
 from __future__ import annotations
@@ -69,25 +70,37 @@ lower values blend it with the photo)."""
 DEFAULT_ITERATIONS = 120
 DEFAULT_MAX_SIZE = 1024
 
-STYLE_WEIGHT_AT_HALF = 20.0
+STYLE_WEIGHT_AT_HALF = 2.0
 STYLE_WEIGHT_DECADES = 3.0
-"""strength s in 0..1 -> style weight 20 x 10^(3 (s - 0.5)): 0.6 at s = 0 (a light wash of the
-style), 20 at 0.5, 630 at 1 (the content barely holds). Both losses are relative (see
-`editor.ops.style_losses`), so the scale does not depend on the image or the style."""
+"""strength s in 0..1 -> style weight 2 x 10^(3 (s - 0.5)): 0.06 at s = 0 (a light wash of the
+style), 2 at 0.5, 63 at 1 (the content barely holds). Both losses are relative (see
+`editor.ops.style_losses`), so the scale does not depend on the image or the style. The default
+was 20 until a region of golden_gate x starry_night lost its sky, cables and hills to the
+painting's own composition (edge correlation with the photo inside the region 0.36; 0.50 at 3,
+0.67 at 1, with the painting's texture still there: see the README's style section)."""
 
-MRF_WEIGHT_FACTOR = 0.1
-"""The patch loss is a distance to the nearest style patch (~0.5-1 relative even when matched
-well, summed over relu3_1 and relu4_1), the Gram loss a difference of averages (~0.01 when
-matched): the same strength needs a 10x smaller patch weight. tubingen x starry_night at 256 px:
-weight 1 barely shows the painting, 4 paints its stars over the houses, 2 (strength 0.5) keeps
-the town with the painting's strokes."""
+MRF_WEIGHT_FACTOR = 1.0
+"""The patch term's weight relative to the Gram term's at the same strength. The patch loss is a
+distance to the nearest style patch (~0.5-1 relative even when matched well), the Gram loss a
+difference of averages (~0.01 when matched), and the patch weight was tuned on its own:
+tubingen x starry_night at 256 px: weight 1 barely shows the painting, 4 paints its stars over
+the houses, 2 (strength 0.5) keeps the town with the painting's strokes."""
 
 TEXTURE_CONTENT_WEIGHT = 5.0
 """Texture fill: how strongly the surroundings of the hole are held while the hole is
 synthesised (they are composited back anyway; the term makes the texture meet them)."""
 
 CONTEXT_PX = 32
+CONTEXT_SHARE = 0.25
+CONTEXT_MAX_PX = 160
+"""Context around a region's box: CONTEXT_PX, a quarter of the box's long side for larger boxes
+(at most CONTEXT_MAX_PX), and more than the style's reach. The optimiser sees an object the
+box's edge cuts continue past it, held by the content term, rather than the crop's border."""
 FEATHER_PX = 6.0
+FEATHER_SHARE = 0.015
+FEATHER_MAX_PX = 64.0
+"""The blend ramp outside a region: 1.5 % of the image's long side, at least FEATHER_PX (a
+979 px photo gets ~15 px): a fixed 6 px ramp reads as a hard box on a large photo."""
 MAX_STYLE_SIDE = 1536
 """Style pictures are cut down to this long side before anything else: each pyramid level
 resizes them again, and a 6000 px scan would only cost memory."""
@@ -178,11 +191,10 @@ def run(request: StyleRequest, ctx: RunContext, features=None) -> Run:
     with torch.no_grad():
         content = resize(to_rgb01(crop, device), work)
     styles, wheres = [], []
-    for region in request.regions:
+    reaches = style_reaches([r.mask for r in request.regions], rect, feather_px(image.shape))
+    for region, reach in zip(request.regions, reaches, strict=True):
         styles.append(to_rgb01(_limit(region.style, MAX_STYLE_SIDE), device))
-        wheres.append(
-            None if region.mask is None else resize(mask01(region.mask[rect.slices], device), work)
-        )
+        wheres.append(None if reach is None else resize(mask01(reach, device), work))
     if request.method == "wct":
         from editor.engine.edits.style_onepass import run_wct
 
@@ -255,15 +267,59 @@ def _union(masks: list[np.ndarray | None]) -> np.ndarray | None:
     return np.maximum.reduce([m > 0 for m in masks])
 
 
+def feather_px(shape: tuple[int, ...]) -> float:
+    """The width of the blend ramp around a region of an image of this shape (H, W[, C]): it
+    grows with the image (FEATHER_SHARE of its long side) so the edge looks as soft at any size."""
+    return float(min(FEATHER_MAX_PX, max(FEATHER_PX, FEATHER_SHARE * max(shape[:2]))))
+
+
+def context_px(box: Rect, feather: float) -> int:
+    """Context margin around a region's bounding box (see CONTEXT_SHARE); the style's reach
+    (`style_reaches`) lies inside it."""
+    share = min(CONTEXT_MAX_PX, round(CONTEXT_SHARE * max(box.w, box.h)))
+    return max(CONTEXT_PX, share, math.ceil((REACH_FACTOR + 1) * feather))
+
+
 def _region_box(image: np.ndarray, mask: np.ndarray | None) -> tuple[Rect, np.ndarray]:
-    """The crop a region is processed in (its mask's box + CONTEXT_PX) and its blend weights;
-    the whole image with weight 1 when there is no mask."""
+    """The crop a region is processed in (its mask's box + `context_px`) and its blend weights
+    (the mask feathered by `feather_px`); the whole image with weight 1 when there is no mask."""
     if mask is None:
         h, w = image.shape[:2]
         return Rect(0, 0, w, h), np.ones((h, w), np.float32)
     inside = (mask > 0).astype(np.uint8)
-    rect = crop_rect(inside, CONTEXT_PX)
-    return rect, feather_alpha(inside[rect.slices], FEATHER_PX)
+    feather = feather_px(image.shape)
+    box = crop_rect(inside, 0)
+    rect = crop_rect(inside, context_px(box, feather))
+    return rect, feather_alpha(inside[rect.slices], feather)
+
+
+REACH_FACTOR = 2.0
+"""How far past its mask a style is painted, in feathers: the style fades out toward the edge of
+its reach (its Gram statistics are pooled over cells there), so the ramp must lie well inside."""
+
+
+def style_reaches(
+    masks: list[np.ndarray | None], rect: Rect, feather: float
+) -> list[np.ndarray | None]:
+    """Where each region's style is painted inside `rect`: its mask grown past the feather ramp
+    (by REACH_FACTOR feathers; uint8 0/1 crops, None = everywhere), minus the other regions'
+    masks.
+
+    The composite fades the result into the photo across the ramp; if the style stopped at the
+    mask's edge the ramp would fade photo into photo and the region would end in a hard step.
+    """
+    hard = [None if m is None else (m[rect.slices] > 0) for m in masks]
+    out: list[np.ndarray | None] = []
+    for i, inside in enumerate(hard):
+        if inside is None:
+            out.append(None)
+            continue
+        reach = feather_alpha(inside.astype(np.uint8), REACH_FACTOR * feather) > 0
+        for j, other in enumerate(hard):
+            if j != i and other is not None:
+                reach &= ~other
+        out.append((reach | inside).astype(np.uint8))
+    return out
 
 
 def _check_regions(request: StyleRequest) -> None:

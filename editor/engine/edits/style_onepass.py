@@ -31,6 +31,8 @@ from editor.engine.edits.style import (
     _region_box,
     _resize_pixels,
     _union,
+    feather_px,
+    style_reaches,
 )
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.region import composite
@@ -190,15 +192,13 @@ def run_preview(request: StyleRequest, ctx: RunContext) -> Run:
     crop = image[rect.slices]
     small = _resize_pixels(crop, size)
     small_alpha = cv2.resize(alpha, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    # Each style reaches over its feather ramp, as in `run`, so the preview's edge fades too.
+    reaches = style_reaches(masks, rect, feather_px(image.shape))
     small_masks = [
         None
         if m is None
-        else cv2.resize(
-            (m[rect.slices] > 0).astype(np.float32),
-            (size[1], size[0]),
-            interpolation=cv2.INTER_AREA,
-        )
-        for m in masks
+        else cv2.resize(m.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        for m in reaches
     ]
     yield Update(progress=0.1, message="Preview")
     device = ctx.device
