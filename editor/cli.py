@@ -27,7 +27,12 @@ Faces are numbered from 1, left to right (`--target 1` is the leftmost), as the 
 the engine's indices count from 0 and are converted here.
 
 Exit status: 0 success, 1 a failure reported as one `semedit: error: ...` line on stderr,
-2 a usage error (argparse), 130 cancelled (Ctrl+C).
+2 a usage error (argparse), 130 cancelled (Ctrl+C, SIGINT), 143 stopped by SIGTERM. Both signals
+unwind the running edit like a cancel, so its temporary files go with it; what a killed process
+(SIGKILL) left in the temp folder is removed when the next command starts (`editor.engine.spill`).
+
+`upscale` checks before any work that the output stays within the megapixel limit and that the
+run's memory and temporary disk are free (`editor.engine.upscale_needs`).
 
 `-o` may name an existing file, which is overwritten (so a batch can be rerun), but never the
 input image (or, for remove, the mask) itself: losing the original to a typo is not worth the
@@ -39,6 +44,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -58,6 +64,16 @@ COMMANDS = {
 }
 PROG = "semedit"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl+C's KeyboardInterrupt: it unwinds the
+    running edit through its `finally` blocks (temporary files, spill folders)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 class ProgressBar:
@@ -415,10 +431,26 @@ def check_remove(args: argparse.Namespace) -> None:
 
 
 def check_upscale(args: argparse.Namespace) -> None:
-    _check_inputs(args.image)
+    """Also the output's size, memory and temporary disk, from the header: a 500-byte file
+    claiming 14142² fails here, before torch loads or a byte is written."""
+    from editor.core.imageio import max_pixels, probe_header
+    from editor.engine.spill import temp_root
+    from editor.engine.upscale_needs import check_upscale_fits
+
+    header = probe_header(args.image)
     _check_output(args.output, ((args.image, "the input image"),))
     if args.tile < 16:
         raise ValueError(f"--tile must be at least 16 pixels, got {args.tile}")
+    check_upscale_fits(
+        header.width,
+        header.height,
+        header.channels,
+        header.bit_depth // 8,
+        args.scale,
+        temp_folder=temp_root(),
+        max_pixels=max_pixels(),
+        tile=args.tile,
+    )
 
 
 def check_faceswap(args: argparse.Namespace) -> None:
@@ -565,6 +597,7 @@ def _drive_with_bar(run, ctx=None):
         result = drive(run, lambda update: bar.update(update.progress, update.message), ctx)
         bar.update(1.0, "saving", force=True)
     finally:
+        run.close()  # a signal between two updates: unwind the run's cleanup now, not at exit
         bar.close()
     return result
 
@@ -799,6 +832,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exit_.code
         return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
 
+    from editor.engine.spill import remove_stale
+
+    remove_stale()  # spill folders of killed runs (never a live one's), before anything can fail
     check, handler = HANDLERS[args.command if args.command != "models" else args.models_command]
     from editor.core.imageio import ImageIOError
 
@@ -809,15 +845,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from editor.engine.jobs import JobCancelled
 
+    previous = _on_sigterm(_raise_terminated)
     try:
         return handler(args)
     except (JobCancelled, KeyboardInterrupt):
         print(f"{PROG}: error: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
+    except Terminated:
+        print(f"{PROG}: error: stopped (SIGTERM)", file=sys.stderr)
+        return EXIT_TERMINATED
     except Exception as exc:  # noqa: BLE001 - filtered right below
         if not isinstance(exc, _expected_errors()):
             raise
         return _failed(exc)
+    finally:
+        _on_sigterm(previous)
+
+
+def _on_sigterm(handler):
+    """Install `handler` for SIGTERM and return the previous one (None off the main thread,
+    where Python cannot install handlers: a library caller keeps its own)."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _failed(exc: BaseException) -> int:

@@ -9,6 +9,11 @@ or 16-bit quirks.
   16-bit RGB/RGBA PNG and TIFF to 8 bits, so those files are decoded (and encoded) with OpenCV.
 - Our own pixel limit (``SEMEDIT_MAX_MEGAPIXELS``) is checked from the header, before any pixel is
   decoded. Pillow's decompression-bomb check would otherwise apply its own, lower limit.
+- A header can promise more pixels than the file holds (a few hundred bytes claiming 14142²).
+  A PNG whose compressed data cannot hold even half of its pixels is refused (saying how much is
+  there), by :func:`probe_image` already when that is plain from the chunk sizes; one cut short
+  fails as "truncated or corrupt", with how much is present where that can be measured (PNG
+  exactly from its zlib stream, baseline JPEG from the rows the decoder reached).
 - Saving is atomic: the file is encoded fully into memory, written to a temp file in the same
   folder, fsynced and renamed over the target, so a failure never leaves a half-written image.
   The temp file is locked while written, so one a killed process left behind is removed later.
@@ -48,6 +53,7 @@ __all__ = [
     "DEFAULT_MAX_MEGAPIXELS",
     "OPEN_FILTER",
     "SUPPORTED_EXTENSIONS",
+    "ImageHeader",
     "ImageIOError",
     "ImageLoadError",
     "ImageSaveError",
@@ -60,6 +66,7 @@ __all__ = [
     "load_image",
     "load_mask",
     "max_pixels",
+    "probe_header",
     "probe_image",
     "remove_stale_temp_files",
     "save_image",
@@ -128,6 +135,12 @@ _MAX_PIXELS_ENV = "SEMEDIT_MAX_MEGAPIXELS"
 _EXIF_HEADER = b"Exif\x00\x00"
 _ORIENTATION_TAG = 0x0112
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+MIN_PRESENT_FRACTION = 0.5
+"""A file holding less than this share of its pixel data is refused; one missing less loads as
+before (the missing rows black), so a slightly damaged photo can still be rescued."""
+_ZLIB_MAX_RATIO = 1032
+"""Deflate never expands a byte to more than this many: the bound behind the cheap header check."""
 
 
 def _env_max_pixels() -> int:
@@ -489,6 +502,152 @@ def _decode_16bit_colour(data: bytes, size: tuple[int, int], name: str, path: Pa
     return cv2.cvtColor(decoded, code)
 
 
+# --------------------------------------------------------------------------- missing pixel data
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+"""(x0, y0, dx, dy) of the seven Adam7 interlace passes."""
+
+
+@dataclass(frozen=True)
+class _PngData:
+    """Where a PNG's pixel data is: the IDAT pieces present and the inflated size it promises."""
+
+    expected: int
+    """Bytes the zlib stream must inflate to (filter bytes included), from the IHDR."""
+    spans: tuple[tuple[int, int], ...]
+    """(offset, length) of each IDAT payload, cut to what the file holds."""
+    interlaced: bool
+
+    @property
+    def compressed(self) -> int:
+        return sum(length for _, length in self.spans)
+
+
+def _png_data(file: io.BufferedIOBase) -> _PngData | None:
+    """Walk a PNG's chunks (seeking over the payloads); None if it is no PNG we can measure."""
+    file.seek(0, io.SEEK_END)
+    size = file.tell()
+    file.seek(0)
+    if file.read(8) != _PNG_SIGNATURE:
+        return None
+    head = file.read(8 + 13)
+    if len(head) < 21 or head[4:8] != b"IHDR":
+        return None
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", head[8:21])
+    if colour not in _PNG_CHANNELS or width == 0 or height == 0:
+        return None
+    bits = depth * _PNG_CHANNELS[colour]
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    expected = 0
+    for x0, y0, dx, dy in passes:
+        cols, rows = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if cols > 0 and rows > 0:
+            expected += rows * (1 + -(-cols * bits // 8))
+    spans = []
+    offset = 8 + 8 + 13 + 4  # signature, IHDR (length, type, payload, CRC)
+    while offset + 8 <= size:
+        file.seek(offset)
+        header = file.read(8)
+        (length,) = struct.unpack(">I", header[:4])
+        kind = header[4:8]
+        if kind == b"IDAT":
+            spans.append((offset + 8, max(0, min(length, size - offset - 8))))
+        elif kind == b"IEND":
+            break
+        offset += 12 + length
+    return _PngData(expected, tuple(spans), bool(interlace))
+
+
+def _png_present(file: io.BufferedIOBase, layout: _PngData) -> float:
+    """The share (0..1) of the promised pixel data the IDAT stream inflates to; counted, not
+    kept, so a bomb costs time (bounded by the promised size), never memory."""
+    inflate = zlib.decompressobj()
+    total = 0
+    try:
+        for offset, length in layout.spans:
+            file.seek(offset)
+            pending = file.read(length)
+            while pending and not inflate.eof:
+                total += len(inflate.decompress(pending, 1 << 20))
+                if total >= layout.expected:
+                    return 1.0
+                pending = inflate.unconsumed_tail
+            if inflate.eof:
+                break
+    except zlib.error:
+        pass  # damaged from here on: what inflated so far is what there is
+    return total / layout.expected
+
+
+def _jpeg_present(data: bytes) -> float | None:
+    """The share of a cut baseline JPEG's rows the decoder reached (libjpeg fills the rest with
+    mid-gray), or None where it cannot tell (progressive JPEGs fill everything, blurred)."""
+    from PIL import ImageFile
+
+    with _PILLOW_LIMIT_LOCK:  # LOAD_TRUNCATED_IMAGES is process-wide: set it only around us
+        saved = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+        saved_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # size checked before
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                if im.mode not in ("L", "RGB"):
+                    return None
+                im.load()
+                values = np.asarray(im)
+        except _DECODE_ERRORS:
+            return None
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = saved
+            Image.MAX_IMAGE_PIXELS = saved_limit
+    rows = values.reshape(values.shape[0], -1)
+    gray = np.all(rows == 128, axis=1)
+    filled = int(np.argmin(gray[::-1])) if not gray.all() else len(gray)
+    return 1.0 - filled / len(gray) if filled else None
+
+
+def _present_text(fraction: float) -> str:
+    percent = "less than 1 %" if fraction < 0.01 else f"{math.floor(fraction * 100):.0f} %"
+    return f"only {percent} of its pixel data is present"
+
+
+def _truncated(name: str, path: Path, fraction: float | None) -> ImageLoadError:
+    detail = f": {_present_text(fraction)}" if fraction is not None and fraction < 1 else ""
+    return ImageLoadError(f"{name} is truncated or corrupt{detail}", path)
+
+
+def _measured_present(data: bytes, file_format: str) -> float | None:
+    """How much of a damaged file's pixel data is there, where that can be measured."""
+    if file_format == "PNG":
+        buffer = io.BytesIO(data)
+        layout = _png_data(buffer)
+        return None if layout is None else _png_present(buffer, layout)
+    if file_format in ("JPEG", "MPO"):
+        return _jpeg_present(data)
+    return None
+
+
+def _check_png_present(data: bytes, values: np.ndarray, name: str, path: Path) -> None:
+    """After a PNG decoded without complaint: refuse it if most of its pixel data is missing
+    (Pillow and libpng leave the missing rows black). Costs one more inflate, and only when the
+    last row is black or the file is interlaced; a complete file never gets this far."""
+    buffer = io.BytesIO(data)
+    layout = _png_data(buffer)
+    if layout is None or (not layout.interlaced and values[-1].any()):
+        return
+    present = _png_present(buffer, layout)
+    if present < MIN_PRESENT_FRACTION:
+        raise _truncated(name, path, present)
+
+
 def load_image(path: PathLike, max_pixels: int | None = None) -> LoadedImage:
     """Read an image file into the editor's pixel convention (see the module docstring).
 
@@ -537,7 +696,13 @@ def load_image(path: PathLike, max_pixels: int | None = None) -> LoadedImage:
         except MemoryError as exc:
             raise ImageLoadError(f"{name} is too large to load (out of memory)", path) from exc
         except _DECODE_ERRORS as exc:
-            raise ImageLoadError(f"{name} is truncated or corrupt", path) from exc
+            raise _truncated(name, path, _measured_present(data, file_format)) from exc
+        except ImageLoadError as exc:
+            if not str(exc).endswith("is truncated or corrupt"):
+                raise
+            raise _truncated(name, path, _measured_present(data, file_format)) from exc
+        if file_format == "PNG":
+            _check_png_present(data, values, name, path)
 
         orientation = _orientation(im)  # first: a PNG eXIf chunk after IDAT needs the load
         icc = None if drop_icc else (im.info.get("icc_profile") or None)
@@ -556,13 +721,42 @@ def load_image(path: PathLike, max_pixels: int | None = None) -> LoadedImage:
     )
 
 
-def probe_image(path: PathLike, max_pixels: int | None = None) -> tuple[int, int]:
-    """(width, height) as stored, from the header only: the cheap check that :func:`load_image`
-    will find an image there, so a command can fail on a typo before loading anything heavy.
+@dataclass(frozen=True)
+class ImageHeader:
+    """What a file's header says about the pixels :func:`load_image` will return."""
+
+    width: int
+    height: int
+    """As stored (an EXIF rotation may swap them in the loaded pixels)."""
+    channels: int
+    """1, 3 or 4 after load_image's conversions (palette -> RGB(A), LA -> RGBA, ...)."""
+    bit_depth: int
+    """8 or 16 bits per channel."""
+
+
+def _header_layout(im: Image.Image) -> tuple[int, int]:
+    """(channels, bit depth) of the pixels load_image makes of ``im`` (see _pillow_to_array)."""
+    sixteen_bit = _sixteen_bit_colour_mode(im)
+    if sixteen_bit:
+        return (3 if sixteen_bit == "RGB;16" else 4), 16
+    mode = im.mode
+    bits = 16 if mode in ("I", "F") or mode.startswith("I;16") else 8
+    if mode in ("PA", "LA", "La", "RGBA", "RGBa"):
+        return 4, bits
+    if mode in ("P", "L", "RGB") and "transparency" in im.info:
+        return 4, bits
+    if mode in ("1", "L", "I", "F") or mode.startswith("I;16"):
+        return 1, bits
+    return 3, bits
+
+
+def probe_header(path: PathLike, max_pixels: int | None = None) -> ImageHeader:
+    """The size and layout :func:`load_image` will give, from the header only: the cheap check
+    that a command can make before loading anything heavy.
 
     Raises :class:`ImageLoadError` with the message :func:`load_image` would give for a missing,
-    unreadable, empty, unidentifiable or over-limit file (damage past the header shows only when
-    the file is loaded).
+    unreadable, empty, unidentifiable or over-limit file, and for a PNG whose compressed data is
+    too small to hold most of its pixels (other damage past the header shows when it is loaded).
     """
     path = Path(path)
     name = _display_name(path)
@@ -574,6 +768,10 @@ def probe_image(path: PathLike, max_pixels: int | None = None) -> tuple[int, int
             file.seek(0)
             with _pillow_pixel_limit(None), Image.open(file) as im:
                 width, height = im.size
+                channels, bits = _header_layout(im)
+                is_png = im.format == "PNG"
+            if width * height <= limit and is_png:
+                _check_png_size(file, name, path)
     except ImageLoadError:
         raise
     except UnidentifiedImageError as exc:
@@ -584,7 +782,25 @@ def probe_image(path: PathLike, max_pixels: int | None = None) -> tuple[int, int
         raise ImageLoadError(f"{name} is truncated or corrupt", path) from exc
     if width * height > limit:
         raise _over_limit(path, name, width, height, limit)
-    return width, height
+    return ImageHeader(width, height, channels, bits)
+
+
+def _check_png_size(file: io.BufferedIOBase, name: str, path: Path) -> None:
+    """Refuse a PNG whose IDAT chunks, inflated at deflate's best ratio, could not hold
+    MIN_PRESENT_FRACTION of what its header promises; then the count is cheap, so say exactly
+    how much is there. Anything bigger is left to load_image (it costs a full inflate)."""
+    layout = _png_data(file)
+    if layout is None or layout.compressed * _ZLIB_MAX_RATIO >= layout.expected:
+        return
+    present = _png_present(file, layout)
+    if present < MIN_PRESENT_FRACTION:
+        raise _truncated(name, path, present)
+
+
+def probe_image(path: PathLike, max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) as stored, from the header only (see :func:`probe_header`)."""
+    header = probe_header(path, max_pixels)
+    return header.width, header.height
 
 
 # ---------------------------------------------------------------------------------------- saving

@@ -56,6 +56,7 @@ from editor.core.style_library import StyleLibrary
 from editor.engine import fast_styles
 from editor.engine.edits import remove, upscale
 from editor.engine.fast_styles import list_fast_styles
+from editor.engine.spill import remove_stale, temp_root
 from editor.engine.sr_choice import choose_upscaler
 from editor.engine.store import ModelError
 from editor.engine.worker import Engine
@@ -945,7 +946,13 @@ class MainWindow(QMainWindow):
         except (ModelError, ValueError) as error:
             self.show_error("Cannot upscale", str(error))
             return None
-        request = upscale.UpscaleRequest(image=doc.image.copy(), scale=scale, model=choice)
+        request = upscale.UpscaleRequest(image=doc.image, scale=scale, model=choice)
+        try:  # output size, memory and temporary disk, before the job (and its copy) starts
+            request.check_fits(temp_root())
+        except upscale.UpscaleTooLarge as error:
+            self.show_error("Cannot upscale", str(error))
+            return None
+        request = replace(request, image=doc.image.copy())
         factory = partial(upscale.run, request)  # loads the weights on the engine thread
         if self.canvas.compare_split is None:
             # Split where the user looks: half of the image can be off screen when zoomed in.
@@ -1062,6 +1069,7 @@ def run_app(argv: list[str], path: str | None = None) -> int:
     app.setApplicationName("SemEdit")
     app.setOrganizationName("SemEdit")
     app.setApplicationVersion(__version__)
+    remove_stale()  # spill folders a killed upscale left in the temp folder (never a live one's)
     window = MainWindow()
     window.show()
     if path:

@@ -4,6 +4,7 @@ memory spilling, and which model serves a scale."""
 from __future__ import annotations
 
 import mmap
+import os
 from pathlib import Path
 
 import numpy as np
@@ -287,6 +288,36 @@ def test_memmap_path_when_memory_is_tiny(tmp_path):
     assert not isinstance(in_ram.base, mmap.mmap)
     assert np.array_equal(in_ram, spilled)
     assert list(tmp_path.iterdir()) == []  # the spill folder is cleaned up
+
+
+def test_cancel_mid_run_leaves_no_spill_folder(tmp_path):
+    ctx = RunContext()
+    seen: list[list[Path]] = []
+
+    def hook(call: int) -> None:
+        seen.append([p for folder in tmp_path.iterdir() for p in [folder, *folder.iterdir()]])
+        if call == 3:
+            ctx.cancel_event.set()
+
+    fake = Recording(hook=hook)
+    request = UpscaleRequest(
+        texture(96, 128), 2, fake_choice(), tile=32, max_memory_mb=0, spill_dir=tmp_path
+    )
+    with pytest.raises(JobCancelled):
+        run_all(request, fake, ctx)
+    folder, *inside = seen[-1]
+    assert folder.name.startswith(f"semedit-upscale-{os.getpid()}-")  # it was there, spilling
+    assert {"blend0.bin", "blend1.bin"} <= {p.name for p in inside}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_over_the_megapixel_limit_is_refused_before_any_tile(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEMEDIT_MAX_MEGAPIXELS", "0.01")
+    fake = Recording()
+    request = UpscaleRequest(texture(60, 80), 2, fake_choice(), spill_dir=tmp_path)
+    with pytest.raises(upscale.UpscaleTooLarge, match=r"gives 160×120 \(0\.0192 MP\), over"):
+        run_all(request, fake)
+    assert fake.calls == 0 and list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------- model choice

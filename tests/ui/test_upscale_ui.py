@@ -216,3 +216,20 @@ def test_the_split_starts_in_the_middle_of_what_is_on_screen(window, qtbot):
     assert seen.x < split_x < seen.x + seen.w
     with qtbot.waitSignal(window.engine.cancelled, timeout=30000):
         window.session.cancel()
+
+
+def test_an_output_over_the_limit_is_refused_before_the_job_starts(window, monkeypatch):
+    height, width = window.document.image.shape[:2]
+    monkeypatch.setenv("SEMEDIT_MAX_MEGAPIXELS", str(width * height * 2 / 1e6))
+    errors: list[tuple[str, str]] = []
+    monkeypatch.setattr(window, "show_error", lambda title, text: errors.append((title, text)))
+    assert window.run_upscale(2) is None
+    assert errors == [
+        (
+            "Cannot upscale",
+            f"upscaling {width}×{height} ×2 gives {width * 2}×{height * 2} "
+            f"({width * height * 4 / 1e6:.4g} MP), over the {width * height * 2 / 1e6:.4g} MP "
+            "limit (SEMEDIT_MAX_MEGAPIXELS)",
+        )
+    ]
+    assert window.session.pending is None and not window.job_bar.isVisible()

@@ -36,7 +36,11 @@ the viewport moved). Without a viewport (CLI) there are no preview pixels.
 Memory: the blender needs ``4 * (C + 1)`` bytes per output pixel. When that exceeds
 ``max_memory_mb``, its arrays are file mappings in a temporary folder (``spill_dir``, default the
 system temp dir; the engine may touch the disk, ops may not; the folder is removed when the run
-ends or is cancelled), and the result is an ndarray backed by an anonymous temporary file. The
+ends in any way, and a killed run's folder at the next start: `editor.engine.spill`), and the
+result is an ndarray backed by an anonymous temporary file (unlinked at once, so its space comes
+back when the array goes, even after a crash). Before any work, `UpscaleRequest.check_fits`
+refuses an output over the megapixel limit or a run that needs more memory or temporary disk than
+is free (`editor.engine.upscale_needs`). The
 resident pages of those mappings are dropped (``madvise(MADV_DONTNEED)``; the data stays in the
 file) every `RELEASE_BYTES` written, and the result is stitched in row strips, so the resident
 footprint does not grow with the output: a 100 MP RGB output (2500x2500 ×4) peaks at +213 MB RSS
@@ -60,8 +64,11 @@ import cv2
 import numpy as np
 
 from editor.core.geometry import Rect
+from editor.core.imageio import max_pixels
 from editor.engine.jobs import Run, RunContext, Update
+from editor.engine.spill import SpillFolder
 from editor.engine.sr_choice import SRModelChoice, load_upscaler
+from editor.engine.upscale_needs import UpscaleNeeds, UpscaleTooLarge, check_upscale_fits
 from editor.ops.tiling import Tile, TileBlender, plan_tiles
 
 Upscaler = Callable[[Any], Any]
@@ -101,6 +108,22 @@ class UpscaleRequest:
     overlap: int = 12
     max_memory_mb: int = 2048
     spill_dir: Path | None = None
+
+    def check_fits(self, spill_root: Path) -> UpscaleNeeds:
+        """Raise `UpscaleTooLarge` (a ValueError, one line) if the output is over the megapixel
+        limit or the run needs more memory or temporary disk in `spill_root` than is free."""
+        h, w, c = self.image.shape
+        return check_upscale_fits(
+            w,
+            h,
+            c,
+            self.image.dtype.itemsize,
+            self.scale,
+            temp_folder=spill_root,
+            max_pixels=max_pixels(),
+            tile=self.tile,
+            max_memory_mb=self.max_memory_mb,
+        )
 
     def output_bytes(self) -> int:
         """The blender's size in bytes: float32 accumulator (C) + weight (1) per output pixel."""
@@ -314,6 +337,8 @@ def run(
     for a bad request, JobCancelled within one tile of a cancel.
     """
     _validate(request)
+    spill_root = request.spill_dir if request.spill_dir is not None else Path(tempfile.gettempdir())
+    request.check_fits(spill_root)
     image, s, title = request.image, request.scale, request.model.title
     h, w, c = image.shape
     if upscaler is None:
@@ -323,12 +348,9 @@ def run(
     overlap = max(request.overlap, int(getattr(upscaler, "overlap", 0)))
     maxval = _max_value(image.dtype)
     spilled = request.output_bytes() > request.max_memory_mb * (1 << 20)
-    spill_root = request.spill_dir if request.spill_dir is not None else Path(tempfile.gettempdir())
 
-    with tempfile.TemporaryDirectory(
-        prefix="semedit-upscale-", dir=spill_root, ignore_cleanup_errors=True
-    ) as folder:
-        spill = _Spill(Path(folder)) if spilled else None
+    with SpillFolder(spill_root) as folder:  # removed however the run ends (editor.engine.spill)
+        spill = _Spill(folder) if spilled else None
         blender = TileBlender(
             h, w, c, overlap, s, allocate=spill.allocate if spill is not None else None
         )
@@ -408,4 +430,4 @@ def _stitch(
     return result
 
 
-__all__ = ["SCALES", "UpscaleRequest", "next_tile", "run"]
+__all__ = ["SCALES", "UpscaleRequest", "UpscaleTooLarge", "next_tile", "run"]
