@@ -953,7 +953,6 @@ def _encode(
         params.update(
             quality=options.jpeg_quality,
             subsampling=0 if options.jpeg_quality >= 90 else 2,
-            optimize=True,
         )
     elif fmt == "PNG":
         params.update(compress_level=options.png_compression)
@@ -970,7 +969,19 @@ def _encode(
         params["exif"] = exif
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **params)
+    if fmt == "JPEG" and buffer.tell() < _jpeg_optimize_room(image, options.jpeg_quality):
+        # Optimised Huffman tables: a few % smaller, never larger than the plain encoding.
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt, optimize=True, **params)
     return buffer.getvalue()
+
+
+def _jpeg_optimize_room(image: Image.Image, quality: int) -> int:
+    """The largest JPEG Pillow can write with `optimize=True`: it encodes into one buffer of
+    w*h bytes (2*w*h from quality 95) and fails ("Suspension not allowed here") on a bigger
+    result, as a noisy photo at 4:4:4 gives. Past this, the plain encoding is kept."""
+    pixels = image.size[0] * image.size[1]
+    return int(0.9 * (2 if quality >= 95 else 1) * pixels)
 
 
 def save_image(
