@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from editor.core.document import Document
@@ -146,6 +146,37 @@ class JobClock(QObject):
         self.label.setText(self.text())
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that never widens its window: a long message is cut with "…" to the
+    space there is (the whole text is its tooltip). A plain QLabel's minimum width is its text's,
+    and a long "finished" message pushed the window wider and the canvas with it."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's naming
+        self._full = text
+        self.setToolTip(text if text else "")
+        super().setText(text)
+        self._elide()
+
+    def text(self) -> str:
+        return getattr(self, "_full", super().text())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's naming
+        return QSize(0, super().minimumSizeHint().height())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's naming
+        return QSize(0, super().sizeHint().height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's naming
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        full = getattr(self, "_full", "")
+        shown = self.fontMetrics().elidedText(full, Qt.TextElideMode.ElideRight, self.width())
+        if shown != super().text():
+            super().setText(shown)
+
+
 class JobBar(QWidget):
     """Label, elapsed / remaining time, progress bar and the Cancel / Apply / Discard buttons.
 
@@ -157,7 +188,7 @@ class JobBar(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
-        self.label = QLabel("")
+        self.label = ElidedLabel("")
         self.time_label = QLabel("")
         self.time_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         widest = duration_text(59 * 60 + 59)  # the text ticks without moving what is beside it
@@ -372,7 +403,8 @@ class EditSession(QObject):
             h, w = value.shape[:2]
             self.bar.set_state(
                 "done",
-                f"{name} finished ({w} × {h}): Apply opens it as a new image, Discard drops it",
+                f"{name} finished ({w} × {h}): Apply opens it in place of this image "
+                "(the file stays as it is), Discard drops it",
             )
             return
         result, patch = value

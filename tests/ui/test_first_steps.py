@@ -171,3 +171,17 @@ def test_applying_a_removal_clears_its_mask_and_undo_brings_both_back(
     window.undo_stack.redo()
     assert not window.document.mask.any()
     assert window.image_modified
+
+
+def test_a_long_job_message_neither_widens_the_window_nor_moves_the_image(
+    window, image_file, qtbot
+):
+    window.open_path(image_file)
+    _settle(qtbot)
+    width, start = window.width(), _image_on_screen(window)
+    text = "Upscale ×4 finished (4000 × 3000): " + "a very long explanation " * 12
+    window.job_bar.set_state("done", text)
+    _settle(qtbot)
+    assert window.width() == width
+    assert _image_on_screen(window) == start
+    assert window.job_bar.label.text() == text and window.job_bar.label.toolTip() == text
