@@ -117,14 +117,6 @@ class ProgressBar:
             self._drawn = False
 
 
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
 # ---------------------------------------------------------------------------------------- parser
 
 
@@ -776,9 +768,11 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     cancel = threading.Event()
 
+    from editor.engine.upscale_needs import human_bytes  # stdlib only: cheap
+
     def progress(done: int, total: int | None, message: str) -> None:
         fraction = done / total if total else None
-        sizes = f"{_human_bytes(done)}" + (f"/{_human_bytes(total)}" if total else "")
+        sizes = f"{human_bytes(done)}" + (f"/{human_bytes(total)}" if total else "")
         bar.update(fraction, f"{sizes} {message}", force=message == "verified")
 
     try:

@@ -26,3 +26,24 @@ def _no_modal_dialogs(monkeypatch):
     ):
         for name in names:
             monkeypatch.setattr(owner, name, _unexpected(f"{owner.__name__}.{name}"))
+
+
+@pytest.fixture
+def image_file(tmp_path, rgb_image):
+    """A small photo on disk (the rgb_image fixture as PNG)."""
+    from editor.core.imageio import save_image
+
+    path = tmp_path / "photo.png"
+    save_image(path, rgb_image)
+    return path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    """A shown 900×700 window whose error dialogs are collected in `window.errors`."""
+    from shown_window import shown_window
+
+    with shown_window(qtbot, monkeypatch, tmp_path, size=(900, 700)) as win:
+        win.errors = []
+        monkeypatch.setattr(win, "show_error", lambda title, text: win.errors.append(text))
+        yield win

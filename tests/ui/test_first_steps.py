@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 from canvas_input import paint
 from PySide6.QtCore import QPoint, QPointF, QSettings
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
@@ -14,21 +13,6 @@ from shown_window import shown_window
 
 from editor.core.imageio import save_image
 from editor.ui.canvas import EMPTY_HINT
-
-
-@pytest.fixture
-def image_file(tmp_path, rgb_image) -> Path:
-    path = tmp_path / "photo.png"
-    save_image(path, rgb_image)
-    return path
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    with shown_window(qtbot, monkeypatch, tmp_path, size=(900, 700)) as win:
-        win.errors = []
-        monkeypatch.setattr(win, "show_error", lambda title, text: win.errors.append(text))
-        yield win
 
 
 def _settle(qtbot) -> None:

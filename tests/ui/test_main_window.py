@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from negate_edit import apply_negate
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QAction, QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
-from shown_window import shown_window
 
-from editor.core.imageio import load_image, save_image
+from editor.core.imageio import load_image
 from editor.engine.jobs import Update
 from editor.ui.main_window import MainWindow
-
-
-@pytest.fixture
-def image_file(tmp_path, rgb_image) -> Path:
-    path = tmp_path / "photo.png"
-    save_image(path, rgb_image)
-    return path
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    with shown_window(qtbot, monkeypatch, tmp_path, size=(900, 700)) as win:
-        errors: list[str] = []
-        win.errors = errors
-        monkeypatch.setattr(win, "show_error", lambda title, text: errors.append(text))
-        yield win
 
 
 def _view_point(win: MainWindow, x: float, y: float) -> QPointF:
