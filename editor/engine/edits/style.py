@@ -36,6 +36,7 @@ them stay bit-identical.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -74,6 +75,13 @@ STYLE_WEIGHT_DECADES = 3.0
 """strength s in 0..1 -> style weight 20 x 10^(3 (s - 0.5)): 0.6 at s = 0 (a light wash of the
 style), 20 at 0.5, 630 at 1 (the content barely holds). Both losses are relative (see
 `editor.ops.style_losses`), so the scale does not depend on the image or the style."""
+
+FULL_STYLE_WEIGHT_AT_HALF = 20.0
+FULL_COARSEST = 128
+"""The same for the full VGG19 (`vgg19-torchvision` or `vgg19-full`: style relu1_1..relu5_1,
+content relu4_2, Gatys et al.'s layers), which sees a painting's large structures itself. Tuned
+on tubingen x starry_night at 512 px (benchmarks/bench_style.py --quality reports two other
+photos): see the README's style section."""
 
 MRF_WEIGHT_FACTOR = 0.1
 """The patch loss is a distance to the nearest style patch (~0.5-1 relative even when matched
@@ -148,10 +156,37 @@ class TextureRequest:
     models_dir: Path | None = None
 
 
-def style_weight(strength: float, method: str = DEFAULT_METHOD) -> float:
-    """The style term's weight for a strength in 0..1 (see STYLE_WEIGHT_AT_HALF)."""
-    weight = STYLE_WEIGHT_AT_HALF * 10 ** (STYLE_WEIGHT_DECADES * (strength - 0.5))
+def style_weight(strength: float, method: str = DEFAULT_METHOD, full: bool = False) -> float:
+    """The style term's weight for a strength in 0..1 (see STYLE_WEIGHT_AT_HALF; `full`: the
+    full VGG19's layers, FULL_STYLE_WEIGHT_AT_HALF)."""
+    at_half = FULL_STYLE_WEIGHT_AT_HALF if full else STYLE_WEIGHT_AT_HALF
+    weight = at_half * 10 ** (STYLE_WEIGHT_DECADES * (strength - 0.5))
     return weight * (MRF_WEIGHT_FACTOR if method == "mrf" else 1.0)
+
+
+def has_full_network(available: Sequence[str]) -> bool:
+    """Whether the features are the full VGG19 (relu4_2, the paper's content layer, is real;
+    the wct16x aux heads give only relu4_1 and relu5_1)."""
+    return "relu4_2" in available
+
+
+def gatys_settings(
+    available: Sequence[str],
+    strength: float = DEFAULT_STRENGTH,
+    iterations: int = DEFAULT_ITERATIONS,
+    method: str = DEFAULT_METHOD,
+    style_scale: float = 1.0,
+) -> Settings:
+    """The optimiser's settings for a style edit on features providing `available` layers:
+    weights and pyramid tuned for the full VGG19 when it is there, for conv1-3 (+ aux) else."""
+    full = has_full_network(available)
+    return Settings(
+        method=method,
+        style_weight=style_weight(strength, method, full),
+        iterations=iterations,
+        style_scale=style_scale,
+        coarsest=FULL_COARSEST if full else Settings.coarsest,
+    )
 
 
 # ------------------------------------------------------------------------------------ style
@@ -209,11 +244,12 @@ def _optimised(request, content, styles, wheres, ctx, features, crop, alpha, rec
         if request.keep_colors:
             style = match_colour(style, _pixels_in(content, where))
         targets.append(StyleTarget(style, where))
-    settings = Settings(
-        method=request.method,
-        style_weight=style_weight(request.strength, request.method),
-        iterations=request.iterations,
-        style_scale=request.style_scale,
+    settings = gatys_settings(
+        features.available_layers,
+        request.strength,
+        request.iterations,
+        request.method,
+        request.style_scale,
     )
     yield Update(progress=0.02, message=f"Stylising {rect.w}×{rect.h} ({request.method})")
     steps = synthesise(
