@@ -36,6 +36,10 @@ from editor.ops.vgg import (
 
 DEFAULT_PREFER = ("vgg19-torchvision", "vgg19-full", "vgg19-conv3")
 """The exact full network, then the quantised full one, then conv1_1..conv3_4 alone."""
+TUNED_ON_CONV3 = ("vgg19-conv3", "vgg19-torchvision", "vgg19-full")
+"""For edits tuned on conv1-3 (+ aux) and not (yet) shown to gain from the full network
+(removal's texture stage, face swap's full mode): the exact conv1-3 weights when installed,
+else a full network (their layers are the same there, within the quantisation)."""
 CONV3_ONLY = ("vgg19-conv3",)
 """The network before `vgg19-full` existed (benchmarks compare against it; metrics that must
 stay comparable with earlier tables use it)."""
