@@ -248,7 +248,8 @@ def quality(args, contents: Sequence[str], size: int) -> None:
             plan = layer_plan(features.available_layers)
             rows.append(
                 f"| {name} | {net_name} | {'-'.join(plan.style)} / {plan.content} "
-                f"| {settings.style_weight:g} | {settings.coarsest} | {gram_x:.1f}x "
+                f"| {settings.style_weight:g} | {settings.coarsest} / {settings.level_ratio:g} "
+                f"| {gram_x:.1f}x "
                 f"| {deep_x:.1f}x | {edge_correlation(result, content):.3f} | {total:.1f} s |"
             )
             if args.save:
@@ -260,7 +261,7 @@ def quality(args, contents: Sequence[str], size: int) -> None:
     print(f"\nGatys at {size} px x {args.style}, the edit's defaults (strength "
           f"{DEFAULT_STRENGTH}, {args.iterations} iterations), judged by the full VGG19; "
           f"{args.threads} thread(s), torch {torch.__version__}\n")  # fmt: skip
-    print("| photo | network | style / content layers | style weight | coarsest "
+    print("| photo | network | style / content layers | style weight | coarsest / level ratio "
           "| Gram x (relu1_1-5_1) | deep x (relu4_1+5_1) | edges | seconds |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))

@@ -78,10 +78,15 @@ style), 20 at 0.5, 630 at 1 (the content barely holds). Both losses are relative
 
 FULL_STYLE_WEIGHT_AT_HALF = 20.0
 FULL_COARSEST = 128
+FULL_LEVEL_RATIO = 2.0
 """The same for the full VGG19 (`vgg19-torchvision` or `vgg19-full`: style relu1_1..relu5_1,
-content relu4_2, Gatys et al.'s layers), which sees a painting's large structures itself. Tuned
-on tubingen x starry_night at 512 px (benchmarks/bench_style.py --quality reports two other
-photos): see the README's style section."""
+content relu4_2, Gatys et al.'s layers), which sees a painting's large structures itself, so
+the fine levels get a larger share of the iterations (each level half the one before, not a
+third). Tuned on tubingen x starry_night at 512 px, 120 iterations (Gram distance over
+relu1_1..relu5_1 falls x / over relu4_1+relu5_1 x / edge correlation with the photo):
+weight 20, ratio 3: 6.6 / 5.7 / 0.145; weight 5, coarsest 256: 5.4 / 3.5 / 0.49; weight 10,
+ratio 2: 7.2 / 5.1 / 0.21; weight 20, ratio 2: 8.3 / 6.0 / 0.18 (chosen).
+benchmarks/bench_style.py --quality reports two photos not tuned on."""
 
 MRF_WEIGHT_FACTOR = 0.1
 """The patch loss is a distance to the nearest style patch (~0.5-1 relative even when matched
@@ -186,6 +191,7 @@ def gatys_settings(
         iterations=iterations,
         style_scale=style_scale,
         coarsest=FULL_COARSEST if full else Settings.coarsest,
+        level_ratio=FULL_LEVEL_RATIO if full else Settings.level_ratio,
     )
 
 
