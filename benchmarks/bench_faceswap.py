@@ -11,6 +11,8 @@ embedding (distance < 0.6 = the same person):
 - seconds for the swap (face detection of the input and the photos included).
 
     .venv/bin/python benchmarks/bench_faceswap.py [--threads 2] [--quick-only] [--smoke]
+        [--features old|full]  # full mode on conv1-3 + wct16x aux (the default) or on relu3_1 /
+                               # relu4_1 of the full VGG19 (issue #19)
 
 ``--smoke``: one pair, both modes, a few optimisation steps: checks the benchmark still runs.
 """
@@ -32,8 +34,10 @@ sys.path.insert(0, str(REPO))
 
 from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
+from editor.engine.edits import faceswap  # noqa: E402
 from editor.engine.edits.faceswap import FaceSwapRequest, run  # noqa: E402
 from editor.engine.face_models import detect_faces, embedding  # noqa: E402
+from editor.engine.features import DEFAULT_PREFER  # noqa: E402
 from editor.engine.jobs import RunContext, drive  # noqa: E402
 from editor.ops.face_swap import inter_ocular  # noqa: E402
 from editor.ops.face_swap_full import FullSettings  # noqa: E402
@@ -51,8 +55,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick-only", action="store_true")
+    parser.add_argument(
+        "--features",
+        choices=("old", "full"),
+        default="old",
+        help="the full mode's VGG19: conv1-3 + wct16x aux (the edit's), or the full network",
+    )
     add_smoke_option(parser)
     args = parser.parse_args()
+    if args.features == "full":
+        faceswap.FEATURE_PREFER = DEFAULT_PREFER
     # smoke: one thread, as two on a shared or busy core (a parallel test worker) crawl
     torch.set_num_threads(1 if args.smoke else args.threads)
     modes = (True,) if args.quick_only else (True, False)

@@ -25,6 +25,7 @@ beat, on the same images and masks.
     .venv/bin/python benchmarks/bench_remove.py [--threads 2] [--images 6] [--save DIR]
         [--mask-seed K [K ...]]   # other sets of masks; several = several sets in one run
         [--stages]                # also score refined's content stage, stage by stage
+        [--deep]                  # also refined on relu3_1 + relu4_1 of the full VGG19 (#19)
         [--smoke]                 # 3 photos, 128 px, 1 thread: still runs? (numbers mean nothing)
 
 The README quotes `--images 13 --mask-seed 0 10 20 30 40 50`: every photo with six masks, 78
@@ -36,6 +37,7 @@ were not looked at while tuning.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -47,6 +49,7 @@ import torch
 from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 from editor.core.imageio import load_image, save_image
+from editor.engine.edits import remove
 from editor.engine.edits.remove import (
     CONTENT_FILLS,
     METHODS,
@@ -57,7 +60,7 @@ from editor.engine.edits.remove import (
     run,
     work_rect,
 )
-from editor.engine.features import shared_features
+from editor.engine.features import CONV3_ONLY, DEFAULT_PREFER, shared_features
 from editor.engine.jobs import RunContext, drive
 from editor.ops.fill_metrics import perceptual_distance, sharpness_ratio
 
@@ -186,15 +189,23 @@ def main() -> None:
     parser.add_argument(
         "--stages", action="store_true", help="also score refined's content stage, stage by stage"
     )
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="also refined with texture layers relu3_1 + relu4_1 of the full VGG19 (issue #19)",
+    )
     add_smoke_option(parser)
     args = parser.parse_args()
     if args.smoke:
         args.threads = 1  # it shares the machine (tests, other workers): 2 threads crawl there
-        args.stages = True
+        args.stages = args.deep = True
     torch.set_num_threads(args.threads)
     models = SHARED / "models"
-    features = shared_features(models, "cpu")
-    methods = [*METHODS, "pypatchmatch"]
+    # The metric: exact conv1-3 weights, as in the tables before the full network existed.
+    features = shared_features(models, "cpu", prefer=CONV3_ONLY)
+    refine_features = shared_features(models, "cpu", prefer=remove.FEATURE_PREFER)
+    deep_features = shared_features(models, "cpu", prefer=DEFAULT_PREFER)
+    methods = [*METHODS, *(["refined-deep"] if args.deep else []), "pypatchmatch"]
     rows: dict[str, list[Score]] = {m: [] for m in methods + (list(STAGES) if args.stages else [])}
     chosen = SMOKE_PHOTOS if args.smoke else range(len(PHOTOS[: args.images]))
     side = SMOKE_SIDE if args.smoke else 512
@@ -220,9 +231,14 @@ def main() -> None:
                 out = pypatchmatch_fill(image, mask)
                 if out is None:
                     continue
+            elif method == "refined-deep":
+                request = RemoveRequest(image, mask, method="refined", models_dir=models)
+                with deep_texture_layers():
+                    out = drive(run(request, RunContext(), deep_features))
             else:
                 request = RemoveRequest(image, mask, method=method, models_dir=models)
-                out = drive(run(request, RunContext(), features if method == "refined" else None))
+                refine = refine_features if method == "refined" else None
+                out = drive(run(request, RunContext(), refine))
             report(rows, case, method, score(features, image, hole, out, time.perf_counter() - t0))
             strip.append(out)
         if args.stages:
@@ -250,6 +266,20 @@ def main() -> None:
         d, s, p, t = (statistics.mean(col) for col in zip(*values, strict=True))
         print(f"| {method} | {d:.3f} | {s:.2f} | {p:.2f} | {t:.2f} |")
     print_paired(rows, "refined")
+
+
+DEEP_TEXTURE_LAYERS = ("relu3_1", "relu4_1")
+"""Yang et al.'s texture layers, real on the full VGG19: the --deep row."""
+
+
+@contextlib.contextmanager
+def deep_texture_layers():
+    """refined's texture stage on DEEP_TEXTURE_LAYERS for the duration (its settings otherwise)."""
+    remove.REFINE_PARAMS["layers"] = DEEP_TEXTURE_LAYERS
+    try:
+        yield
+    finally:
+        del remove.REFINE_PARAMS["layers"]
 
 
 Score = tuple[float, float, float, float]

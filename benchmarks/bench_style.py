@@ -20,22 +20,39 @@ Printed per size:
   content image and of both results: the issue's "falls at least 10x".
 
 Goal (issue #4): 512 px converged in < 30 s and a first preview in < 1 s on 2 cores.
+
+With `--quality` (issue #19) it prints instead, for each of `--quality-contents` at
+`--quality-size`, the edit's default Gatys run on the full VGG19 (`vgg19-full`) and on the older
+conv1_1..conv3_4 + wct16x aux combination, in the same run, judged by the full network for both:
+
+- Gram x: the mean relative Gram distance to the painting over relu1_1..relu5_1 of the photo
+  divided by the result's (how many times closer to the painting's statistics; issue: >= 8),
+- deep x: the same over relu4_1 + relu5_1 alone (issue: >= 6),
+- edges: the correlation of the Sobel edge magnitude of the result with the photo's (the photo's
+  objects kept; issue: >= 0.15), and seconds (issue: < 30 s on 2 cores).
+
+    .venv/bin/python benchmarks/bench_style.py --quality [--quality-size 512]
+        [--quality-contents golden_gate.jpg hoovertowernight.jpg] [--threads 2] [--save DIR]
+
+The settings were tuned on tubingen.jpg; golden_gate and hoovertowernight were not looked at.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 from editor.core.imageio import load_image, save_image
 from editor.engine.edits.pixels import from_rgb01, to_rgb01
-from editor.engine.edits.style import DEFAULT_ITERATIONS, DEFAULT_STRENGTH, style_weight
-from editor.engine.features import shared_features, style_features
+from editor.engine.edits.style import DEFAULT_ITERATIONS, DEFAULT_STRENGTH, gatys_settings
+from editor.engine.features import CONV3_ONLY, shared_features, style_features
 from editor.ops.style_losses import (
     content_loss,
     gram_matrix,
@@ -187,6 +204,69 @@ def run_reference(loss_fn, pyramid_fn, content, target_loss, target_pyramid, bud
     return x.detach().clamp(0, 1), reached["loss"], reached["pyramid"], per_eval, best, evaluations
 
 
+QUALITY_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+DEEP_LAYERS = ("relu4_1", "relu5_1")
+FEATURE_SETS = {"full VGG19": ("vgg19-full",), "conv1-3 + aux": CONV3_ONLY}
+"""The networks compared by --quality: both from ../shared/models, loaded side by side."""
+
+
+def edge_correlation(image: torch.Tensor, photo: torch.Tensor) -> float:
+    """Pearson correlation of the Sobel gradient magnitude of the luminance of two (1, 3, H, W)
+    RGB 0..1 pictures of one size: ~1 = the photo's edges all there, ~0 = none of them."""
+
+    def magnitude(x: torch.Tensor) -> np.ndarray:
+        y = (0.299 * x[0, 0] + 0.587 * x[0, 1] + 0.114 * x[0, 2]).numpy().astype(np.float32)
+        return np.hypot(cv2.Sobel(y, cv2.CV_32F, 1, 0), cv2.Sobel(y, cv2.CV_32F, 0, 1)).ravel()
+
+    return float(np.corrcoef(magnitude(image), magnitude(photo))[0, 1])
+
+
+def quality(args, contents: Sequence[str], size: int) -> None:
+    """The --quality table: the edit's default Gatys on the full VGG19 against conv1-3 + aux."""
+    models = SHARED / "models"
+    judge = shared_features(models, "cpu", prefer=FEATURE_SETS["full VGG19"])
+    style = picture(SHARED / "data" / "style" / args.style, size)
+    nets = {name: style_features(models, "cpu", prefer=p) for name, p in FEATURE_SETS.items()}
+    warm = picture(SHARED / "data" / "content" / contents[0], 64)
+    for features in nets.values():  # allocator, kernels: the table is about every later run
+        run_ours(features, warm, warm, Settings(iterations=2))
+    rows = []
+    for name in contents:
+        content = picture(SHARED / "data" / "content" / name, size)
+
+        def ratios(x: torch.Tensor, content: torch.Tensor = content) -> tuple[float, float]:
+            return tuple(
+                style_distance(judge, content, style, layers)
+                / style_distance(judge, x, style, layers)
+                for layers in (QUALITY_LAYERS, DEEP_LAYERS)
+            )
+
+        for net_name, features in nets.items():
+            settings = gatys_settings(features.available_layers, DEFAULT_STRENGTH, args.iterations)
+            result, first, total, _, _ = run_ours(features, content, style, settings)
+            gram_x, deep_x = ratios(result)
+            plan = layer_plan(features.available_layers)
+            rows.append(
+                f"| {name} | {net_name} | {'-'.join(plan.style)} / {plan.content} "
+                f"| {settings.style_weight:g} | {settings.coarsest} / {settings.level_ratio:g} "
+                f"| {gram_x:.1f}x "
+                f"| {deep_x:.1f}x | {edge_correlation(result, content):.3f} | {total:.1f} s |"
+            )
+            if args.save:
+                args.save.mkdir(parents=True, exist_ok=True)
+                like = np.zeros((*content.shape[-2:], 3), np.uint8)
+                tag = "full" if net_name.startswith("full") else "old"
+                save_image(args.save / f"gatys_{Path(name).stem}_{size}_{tag}.png",
+                           from_rgb01(result, like))  # fmt: skip
+    print(f"\nGatys at {size} px x {args.style}, the edit's defaults (strength "
+          f"{DEFAULT_STRENGTH}, {args.iterations} iterations), judged by the full VGG19; "
+          f"{args.threads} thread(s), torch {torch.__version__}\n")  # fmt: skip
+    print("| photo | network | style / content layers | style weight | coarsest / level ratio "
+          "| Gram x (relu1_1-5_1) | deep x (relu4_1+5_1) | edges | seconds |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
@@ -197,12 +277,21 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=5.0, help="reference time cap, x ours")
     parser.add_argument(
         "--features",
-        choices=("edit", "vgg"),
+        choices=("edit", "old", "vgg"),
         default="edit",
-        help="edit: what the style edit uses (VGG19 + wct16x deep layers when installed); "
-        "vgg: the VGG19 file alone",
+        help="edit: what the style edit uses (the full VGG19, else conv1-3 + wct16x deep "
+        "layers); old: conv1-3 + wct16x; vgg: the conv1-3 VGG19 file alone",
     )
     parser.add_argument("--save", type=Path, default=None, help="folder for the result PNGs")
+    parser.add_argument(
+        "--quality",
+        action="store_true",
+        help="full VGG19 against conv1-3 + aux: Gram ratios and edges (issue #19)",
+    )
+    parser.add_argument("--quality-size", type=int, default=512)
+    parser.add_argument(
+        "--quality-contents", nargs="+", default=["golden_gate.jpg", "hoovertowernight.jpg"]
+    )
     add_smoke_option(parser)
     args = parser.parse_args()
     if args.smoke:
@@ -210,12 +299,19 @@ def main() -> None:
         args.sizes, args.iterations, args.threads = SMOKE_SIZES, SMOKE_ITERATIONS, 1
         announce_smoke()
     torch.set_num_threads(args.threads)
+    if args.smoke or args.quality:
+        size = 128 if args.smoke else args.quality_size
+        quality(args, args.quality_contents[:1] if args.smoke else args.quality_contents, size)
+        if args.quality:
+            return
     if args.features == "vgg":
-        features = shared_features(SHARED / "models", "cpu", pool="avg")
+        features = shared_features(SHARED / "models", "cpu", pool="avg", prefer=CONV3_ONLY)
+    elif args.features == "old":
+        features = style_features(SHARED / "models", "cpu", prefer=CONV3_ONLY)
     else:
         features = style_features(SHARED / "models", "cpu")
     plan = layer_plan(features.available_layers)
-    settings = Settings(style_weight=style_weight(DEFAULT_STRENGTH), iterations=args.iterations)
+    settings = gatys_settings(features.available_layers, DEFAULT_STRENGTH, args.iterations)
     # Warm up (allocator, kernels, the deep encoder): the first run of a session pays ~0.7 s
     # more before its first preview; this table is about every run after it.
     warm = picture(SHARED / "data" / "content" / args.content, 64)

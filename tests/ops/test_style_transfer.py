@@ -14,6 +14,7 @@ from editor.engine.features import shared_features
 from editor.ops.neural_patch import PatchBank
 from editor.ops.style_losses import content_loss, resize
 from editor.ops.style_transfer import (
+    LayerPlan,
     Settings,
     StyleTarget,
     layer_plan,
@@ -125,7 +126,13 @@ def test_each_region_takes_its_own_style(vgg):
     blue[:, 2] = 0.9
     left = torch.zeros(1, 1, h, w)
     left[..., : w // 2] = 1
-    settings = Settings(iterations=30, style_weight=200.0)
+    # The masking is what is tested, so the shallow layers: at 64x96 px a relu4_1/relu5_1 cell
+    # sees the whole picture, and each region's deep Gram pulls on the other half's pixels too.
+    plan = layer_plan(vgg.available_layers)
+    shallow = LayerPlan(
+        style=("relu1_1", "relu2_1", "relu3_1"), content="relu3_2", patch=plan.patch
+    )
+    settings = Settings(iterations=30, style_weight=200.0, layers=shallow)
     targets = [StyleTarget(red, left), StyleTarget(blue, 1 - left)]
     result, _ = _run(synthesise(vgg, vgg.available_layers, targets, settings, content=content))
     lhs = result[..., 8:-8, 8 : w // 2 - 8].mean(dim=(2, 3))[0]

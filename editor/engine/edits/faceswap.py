@@ -29,7 +29,7 @@ from editor.core.imageio import ImageIOError, load_image
 from editor.core.mask_ops import mask_bbox
 from editor.engine.edits.pixels import from_rgb01, to_rgb01
 from editor.engine.face_models import Face, detect_faces, load_mobilefacenet
-from editor.engine.features import style_features
+from editor.engine.features import TUNED_ON_CONV3, style_features
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.face_embedding import unit_embedding
 from editor.ops.face_swap import (
@@ -41,6 +41,11 @@ from editor.ops.face_swap import (
     similarity_fit,
 )
 from editor.ops.face_swap_full import FullSettings, face_frame, region_labels, swap_full
+
+FEATURE_PREFER = TUNED_ON_CONV3
+"""The full mode's VGG19: tuned on conv1-3 + the wct16x relu4_1 approximation; the full
+network's real relu4_1 is not the default until benchmarks/bench_faceswap.py --features full
+shows it helps (see the README)."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,7 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
     landmarks = faces[index].landmarks
     swapped, _ = quick_swap(rgb, landmarks, photos, photo_landmarks)
     if not request.quick:
-        features = style_features(request.models_dir, ctx.device)
+        features = style_features(request.models_dir, ctx.device, prefer=FEATURE_PREFER)
         swapped = yield from _optimise(
             rgb, swapped, landmarks, photos, photo_landmarks, features, request, ctx
         )

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from editor.core.geometry import Rect
-from editor.engine.features import shared_features, vgg_available
+from editor.engine.features import TUNED_ON_CONV3, shared_features, vgg_available
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.inpaint_classic import inpaint_opencv
 from editor.ops.region import composite, crop_rect, feather_alpha
@@ -82,6 +82,11 @@ arcade), and half of a smear is a ghost the texture term turns into a washed-out
 patch fill's coherent guess looks right and scores better too (bench_remove: refined 0.664 ->
 0.649, the Tübingen facades and the Hoover arcade without their pale ghosts)."""
 CONTENT_DISAGREE_SIGMA = 4.0
+
+FEATURE_PREFER = TUNED_ON_CONV3
+"""The texture stage's VGG19: its layers (relu2_1, relu3_1) and settings were tuned on the exact
+conv1-3 weights; relu3_1 + relu4_1 of the full network did not earn a place yet (see
+benchmarks/bench_remove.py --deep and the README)."""
 
 REFINE_PARAMS = {
     "content_weight": 20.0,
@@ -167,7 +172,7 @@ def run(request: RemoveRequest, ctx: RunContext, features=None) -> Run:
     ctx.check_cancelled()
     if request.method == "refined" and features is None:
         yield Update(progress=0.0, message="Loading VGG19 features")
-        features = shared_features(request.models_dir, ctx.device)
+        features = shared_features(request.models_dir, ctx.device, prefer=FEATURE_PREFER)
 
     crop, crop_mask = image[rect.slices], mask[rect.slices]
     yield Update(progress=0.02, message=f"Removing ({request.method}, {rect.w}×{rect.h} crop)")

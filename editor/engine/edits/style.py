@@ -37,6 +37,7 @@ rectangle's edge fades in and pixels beyond the ramp stay bit-identical.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -48,7 +49,7 @@ from torch import Tensor
 
 from editor.core.geometry import Rect
 from editor.engine.edits.pixels import from_rgb01, mask01, to_rgb01
-from editor.engine.features import style_features
+from editor.engine.features import TUNED_ON_CONV3, style_features
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.region import composite, crop_rect, feather_alpha
 from editor.ops.style_losses import keep_luminance_only, match_colour, resize
@@ -85,6 +86,27 @@ distance to the nearest style patch (~0.5-1 relative even when matched well), th
 difference of averages (~0.01 when matched), and the patch weight was tuned on its own:
 tubingen x starry_night at 256 px: weight 1 barely shows the painting, 4 paints its stars over
 the houses, 2 (strength 0.5) keeps the town with the painting's strokes."""
+
+FULL_STYLE_WEIGHT_AT_HALF = 10.0
+FULL_COARSEST = 128
+FULL_LEVEL_RATIO = 2.0
+"""The same for the full VGG19 (`vgg19-torchvision` or `vgg19-full`: style relu1_1..relu5_1,
+content relu4_2, Gatys et al.'s layers), which sees a painting's large structures itself, so
+the fine levels get a larger share of the iterations (each level half the one before, not a
+third). Tuned on tubingen x starry_night at 512 px, 120 iterations (Gram distance over
+relu1_1..relu5_1 falls x / over relu4_1+relu5_1 x / edge correlation with the photo):
+weight 20, ratio 3: 6.6 / 5.7 / 0.145; weight 5, coarsest 256: 5.4 / 3.5 / 0.49; weight 10,
+ratio 2: 7.2 / 5.1 / 0.21 (kept); weight 20, ratio 2: 8.3 / 6.0 / 0.18. At 20, on the photos not
+tuned on (benchmarks/bench_style.py --quality) golden_gate gave 8.4 / 5.2 / 0.10 and
+hoovertowernight 9.2 / 5.8 / 0.06 (its tower lost), and a 128 px wing of Set14 monarch kept edge
+correlation 0.37 (0.43 at 10, 0.46 at 5; conv1-3 at its weight 2: 0.65): not tuned yet, which is
+why the style edits prefer conv1-3 (FEATURE_PREFER) and the full network is used only without it."""
+
+FEATURE_PREFER = TUNED_ON_CONV3
+"""The style edits' network: the exact conv1-3 weights (+ wct16x's deep layers) they are tuned
+on first; the full VGG19 (vgg19-torchvision, vgg19-full) with FULL_STYLE_WEIGHT_AT_HALF where
+conv1-3 is absent. The full network wins on the painting's large structures but, not yet tuned,
+paints over objects at any weight that shows them (see above)."""
 
 TEXTURE_CONTENT_WEIGHT = 5.0
 """Texture fill: how strongly the surroundings of the hole are held while the hole is
@@ -161,10 +183,40 @@ class TextureRequest:
     models_dir: Path | None = None
 
 
-def style_weight(strength: float, method: str = DEFAULT_METHOD) -> float:
-    """The style term's weight for a strength in 0..1 (see STYLE_WEIGHT_AT_HALF)."""
-    weight = STYLE_WEIGHT_AT_HALF * 10 ** (STYLE_WEIGHT_DECADES * (strength - 0.5))
-    return weight * (MRF_WEIGHT_FACTOR if method == "mrf" else 1.0)
+def style_weight(strength: float, method: str = DEFAULT_METHOD, full: bool = False) -> float:
+    """The style term's weight for a strength in 0..1 (see STYLE_WEIGHT_AT_HALF; `full`: the
+    full VGG19's layers, FULL_STYLE_WEIGHT_AT_HALF)."""
+    if method == "mrf":  # the patch weight was tuned on its own, on either network
+        at_half = STYLE_WEIGHT_AT_HALF * MRF_WEIGHT_FACTOR
+    else:
+        at_half = FULL_STYLE_WEIGHT_AT_HALF if full else STYLE_WEIGHT_AT_HALF
+    return at_half * 10 ** (STYLE_WEIGHT_DECADES * (strength - 0.5))
+
+
+def has_full_network(available: Sequence[str]) -> bool:
+    """Whether the features are the full VGG19 (relu4_2, the paper's content layer, is real;
+    the wct16x aux heads give only relu4_1 and relu5_1)."""
+    return "relu4_2" in available
+
+
+def gatys_settings(
+    available: Sequence[str],
+    strength: float = DEFAULT_STRENGTH,
+    iterations: int = DEFAULT_ITERATIONS,
+    method: str = DEFAULT_METHOD,
+    style_scale: float = 1.0,
+) -> Settings:
+    """The optimiser's settings for a style edit on features providing `available` layers:
+    weights and pyramid tuned for the full VGG19 when it is there, for conv1-3 (+ aux) else."""
+    full = has_full_network(available)
+    return Settings(
+        method=method,
+        style_weight=style_weight(strength, method, full),
+        iterations=iterations,
+        style_scale=style_scale,
+        coarsest=FULL_COARSEST if full else Settings.coarsest,
+        level_ratio=FULL_LEVEL_RATIO if full else Settings.level_ratio,
+    )
 
 
 # ------------------------------------------------------------------------------------ style
@@ -215,17 +267,18 @@ def _optimised(request, content, styles, wheres, ctx, features, crop, alpha, rec
     """Gatys or CNNMRF: optimise the crop's pixels, streaming each step."""
     if features is None:
         yield Update(progress=0.0, message="Loading VGG19 features")
-        features = style_features(request.models_dir, ctx.device)
+        features = style_features(request.models_dir, ctx.device, prefer=FEATURE_PREFER)
     targets = []
     for style, where in zip(styles, wheres, strict=True):
         if request.keep_colors:
             style = match_colour(style, _pixels_in(content, where))
         targets.append(StyleTarget(style, where))
-    settings = Settings(
-        method=request.method,
-        style_weight=style_weight(request.strength, request.method),
-        iterations=request.iterations,
-        style_scale=request.style_scale,
+    settings = gatys_settings(
+        features.available_layers,
+        request.strength,
+        request.iterations,
+        request.method,
+        request.style_scale,
     )
     yield Update(progress=0.02, message=f"Stylising {rect.w}×{rect.h} ({request.method})")
     steps = synthesise(
@@ -366,7 +419,7 @@ def run_texture(request: TextureRequest, ctx: RunContext, features=None) -> Run:
         _check_mask(mask, image, "mask")
     if features is None:
         yield Update(progress=0.0, message="Loading VGG19 features")
-        features = style_features(request.models_dir, ctx.device)
+        features = style_features(request.models_dir, ctx.device, prefer=FEATURE_PREFER)
     device = ctx.device
     sample = to_rgb01(_limit(request.sample, MAX_STYLE_SIDE), device)
 
