@@ -88,8 +88,10 @@ class SRModelChoice:
 
     @property
     def label(self) -> str:
-        """ "CARN-M ×2 (MIT)": what the UI and the CLI say they used."""
-        return f"{self.title} ×{self.scale} ({self.licence_short})"
+        """ "CARN-M ×2 (MIT)": what the UI and the CLI say they used ("Real-ESRGAN ×2 via ×4
+        (BSD-3-Clause)" for a GAN model at a scale it reaches by downscaling)."""
+        via = " via ×4" if self.gan and self.scale != 4 else ""
+        return f"{self.title} ×{self.scale}{via} ({self.licence_short})"
 
 
 def _sr_entries(store: ModelStore) -> list[ModelInfo]:

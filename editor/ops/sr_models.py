@@ -76,8 +76,8 @@ class SRUpscaler(nn.Module):
             hr = self.net(lr01)
             if self.scale == self.net.scale:
                 return hr
-            h, w = lr01.shape[-2:]
-            return area_downscale(hr, h * self.scale, w * self.scale)
+            h, w = lr01.shape[-2:]  # downscale the x4 *picture*: clipped first, as saved
+            return area_downscale(hr.clamp(0.0, 1.0), h * self.scale, w * self.scale)
         return self.net(lr01)
 
 

@@ -118,7 +118,7 @@ def test_x2_and_x3_are_x4_then_area_downscale():
         for s in (2, 3):
             out = SRUpscaler("rrdbnet", net, s)(x)
             assert out.shape == (1, 3, 8 * s, 6 * s)
-            torch.testing.assert_close(out, area_downscale(hr4, 8 * s, 6 * s))
+            torch.testing.assert_close(out, area_downscale(hr4.clamp(0, 1), 8 * s, 6 * s))
 
 
 @pytest.fixture
