@@ -3,8 +3,6 @@ its two ncnn files, and a missing or broken copy says what to do."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
