@@ -2,8 +2,8 @@
 
     semedit remove IMAGE --mask MASK.png -o OUT [--method refined|quick|telea|ns] [--radius R]
                    [--device auto|cpu|cuda] [--models DIR]
-    semedit upscale IMAGE --scale 2|3|4 -o OUT [--model ID] [--device auto|cpu|cuda]
-                    [--models DIR] [--tile N]
+    semedit upscale IMAGE --scale 2|3|4 -o OUT [--model ID] [--look faithful|sharp]
+                    [--device auto|cpu|cuda] [--models DIR] [--tile N]
     semedit style IMAGE --style STYLE.jpg [--mask MASK.png] [--style ... --mask ...]
                   [--method gatys|mrf|wct] [--size N] [--iterations N] [--strength X]
                   [--keep-colors] [--style-scale X] -o OUT
@@ -176,8 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         default=None,
         metavar="ID",
-        help="model id (see `semedit models list`; semedit-sr is the built-in one); "
-        "default: the best available for the scale",
+        help="model id (see `semedit models list`; semedit-sr is the built-in one, "
+        "realesrgan-x4plus the GAN one); default: the best available for the scale and --look",
+    )
+    upscale.add_argument(
+        "--look",
+        default="faithful",
+        choices=("faithful", "sharp"),
+        help="faithful (default): the PSNR networks, closest on average but smooth; sharp: a "
+        "GAN network (Real-ESRGAN) that draws believable texture; x2/x3 are x4 then an area "
+        "downscale. --model wins over --look",
     )
     upscale.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
     upscale.add_argument(
@@ -569,7 +577,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
     device = pick_device(args.device)
     loaded = load_image(args.image)
-    choice = choose_upscaler(_store(args), args.scale, args.model)
+    choice = choose_upscaler(_store(args), args.scale, args.model, args.look)
     upscaler = load_upscaler(choice, device)
     request = UpscaleRequest(image=loaded.pixels, scale=args.scale, model=choice, tile=args.tile)
 

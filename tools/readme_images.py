@@ -3,11 +3,12 @@
     .venv/bin/python tools/readme_images.py            # writes docs/images/*.jpg
 
 Upscaling: a crop of golden_gate.jpg downscaled ×4, then upscaled by bicubic, our shipped network
-and CARN-M/RFDN when ../shared/models is present. Removal: tubingen.jpg with an object mask,
+and CARN-M/RFDN when ../shared/models is present; "gan": the same crop, faithful (RFDN) against
+sharp (Real-ESRGAN). Removal: tubingen.jpg with an object mask,
 filled by each method (the same mask generator as benchmarks/bench_remove.py). Style: photos at
 512 px with the public-domain paintings, every method, regions, keep colours, texture.
 
-    .venv/bin/python tools/readme_images.py style     # only one part (upscaling, removal, style)
+    .venv/bin/python tools/readme_images.py style     # one part (upscaling, gan, removal, style)
 """
 
 from __future__ import annotations
@@ -58,6 +59,26 @@ def upscaling() -> None:
         tiles.append(label(out, choice.title))
     tiles.append(label(hr, "original"))
     save("upscale_x4.jpg", tiles)
+
+
+def gan_upscaling() -> None:
+    """Faithful vs sharp: bicubic / the best faithful model / Real-ESRGAN / original, x4."""
+    from editor.engine.edits.upscale import UpscaleRequest, run
+    from editor.engine.jobs import RunContext, drive
+    from editor.engine.sr_choice import choose_upscaler
+    from editor.engine.store import ModelStore
+
+    photo = np.asarray(Image.open(SHARED / "data" / "content" / "golden_gate.jpg").convert("RGB"))
+    hr = photo[180:436, 120:376]  # the crop of upscale_x4.jpg
+    lr = np.asarray(Image.fromarray(hr).resize((64, 64), Image.BICUBIC))
+    tiles = [label(np.asarray(Image.fromarray(lr).resize((256, 256), Image.BICUBIC)), "bicubic")]
+    store = ModelStore(models_dir=SHARED / "models")
+    for look in ("faithful", "sharp"):
+        choice = choose_upscaler(store, 4, look=look)
+        out = drive(run(UpscaleRequest(image=lr, scale=4, model=choice), RunContext()))
+        tiles.append(label(out, f"{choice.title} ({look})"))
+    tiles.append(label(hr, "original"))
+    save("upscale_gan_x4.jpg", tiles)
 
 
 GRADIENT_VOTE_PHOTO = ("content/golden_gate.jpg", 1)
@@ -168,6 +189,6 @@ def _half(tile: np.ndarray) -> np.ndarray:
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    parts = {"upscaling": upscaling, "removal": removal, "style": style}
+    parts = {"upscaling": upscaling, "gan": gan_upscaling, "removal": removal, "style": style}
     for part in sys.argv[1:] or parts:
         parts[part]()

@@ -9,6 +9,13 @@ Candidates for a scale, best first:
    (id ``SHIPPED_ID``), always last among the present ones but always there when its file is,
    so the editor upscales with no models folder at all.
 
+Two looks (``LOOKS``): "faithful" (the default) ranks the PSNR-trained networks above;
+"sharp" takes a GAN-trained one (Real-ESRGAN x4plus, family ``realesrgan-ncnn``: ESRGAN's
+RRDBNet read from ncnn files), which draws believable texture instead of the smooth average. A
+GAN model is x4 only; it serves x2/x3 as x4 followed by an area downscale
+(`editor.ops.sr_models.area_downscale`). A GAN model is never picked for "faithful", and
+``--model ID`` names any model, GAN or not.
+
 `choose_upscaler` picks the first (or the one the user named); `load_upscaler` builds it as an
 eval-mode `editor.ops.sr_models.SRUpscaler` on a device (RGB 0..1 NCHW LR -> RGB 0..1 HR) and
 keeps it in a small cache, so repeated previews do not reload weights.
@@ -34,8 +41,19 @@ SHIPPED_TITLE = "SemEdit SR"
 SHIPPED_LICENCE = "MIT (SemEdit, trained on this project's data; see training/README.md)"
 SHIPPED_SCALES = (2, 3, 4)
 
-_KINDS = {"carn-m": "carn-m", "rfdn": "rfdn"}
+_KINDS = {"carn-m": "carn-m", "rfdn": "rfdn", "realesrgan-ncnn": "rrdbnet"}
 """Registry ``input.family`` -> `SRModelChoice.kind` (our own net is "residual")."""
+
+GAN_FAMILIES = frozenset({"realesrgan-ncnn"})
+"""Registry families trained adversarially (the "sharp" look)."""
+
+SHARP_IDS = ("realesrgan-x4plus",)
+"""The GAN models "sharp" picks by itself, best first (the anime one only by --model)."""
+
+GAN_FETCH_ID = "realesrgan-x4plus"
+
+LOOKS = ("faithful", "sharp")
+"""faithful: the PSNR networks (closest on average, smooth); sharp: a GAN network."""
 
 _CACHE_SIZE = 4
 
@@ -46,7 +64,8 @@ class SRModelChoice:
 
     id: the registry id (or SHIPPED_ID); title: a short display name ("CARN-M", "RFDN",
     "SemEdit SR"); kind: "residual" | "carn-m" | "rfdn" (the `build_from_state_dict` family);
-    licence: the weights' licence as the registry states it.
+    licence: the weights' licence as the registry states it; param_path: an ncnn model's
+    ``.param`` (then `path` is its ``.bin``), else None.
     """
 
     id: str
@@ -55,6 +74,12 @@ class SRModelChoice:
     scale: int
     path: Path
     licence: str
+    param_path: Path | None = None
+
+    @property
+    def gan(self) -> bool:
+        """True for an adversarially trained model (the "sharp" look)."""
+        return self.kind == "rrdbnet"
 
     @property
     def licence_short(self) -> str:
@@ -63,8 +88,10 @@ class SRModelChoice:
 
     @property
     def label(self) -> str:
-        """ "CARN-M ×2 (MIT)": what the UI and the CLI say they used."""
-        return f"{self.title} ×{self.scale} ({self.licence_short})"
+        """ "CARN-M ×2 (MIT)": what the UI and the CLI say they used ("Real-ESRGAN ×2 via ×4
+        (BSD-3-Clause)" for a GAN model at a scale it reaches by downscaling)."""
+        via = " via ×4" if self.gan and self.scale != 4 else ""
+        return f"{self.title} ×{self.scale}{via} ({self.licence_short})"
 
 
 def _sr_entries(store: ModelStore) -> list[ModelInfo]:
@@ -75,8 +102,15 @@ def _sr_entries(store: ModelStore) -> list[ModelInfo]:
     ]
 
 
+def _is_gan(info: ModelInfo) -> bool:
+    return info.input.get("family") in GAN_FAMILIES
+
+
 def _scales(info: ModelInfo) -> tuple[int, ...]:
-    return tuple(int(s) for s in info.input.get("scales", ()))
+    native = tuple(int(s) for s in info.input.get("scales", ()))
+    if _is_gan(info) and 4 in native:
+        return (2, 3, 4)  # x4, then an area downscale
+    return native
 
 
 def _quality(info: ModelInfo, scale: int) -> float:
@@ -107,10 +141,25 @@ def _shipped_choice(scale: int) -> SRModelChoice | None:
 def _registry_choice(store: ModelStore, info: ModelInfo, scale: int) -> SRModelChoice | None:
     if scale not in _scales(info) or store.locate(info.id) is None:
         return None
+    kind = _KINDS[info.input["family"]]
+    if kind == "rrdbnet":
+        names = [f.name for f in info.files]
+        param = next(n for n in names if n.endswith(".param"))
+        binary = next(n for n in names if n.endswith(".bin"))
+        title = "Real-ESRGAN anime" if "anime" in info.id else "Real-ESRGAN"
+        return SRModelChoice(
+            id=info.id,
+            title=title,
+            kind=kind,
+            scale=scale,
+            path=store.file_path(info.id, binary),
+            licence=info.licence,
+            param_path=store.file_path(info.id, param),
+        )
     return SRModelChoice(
         id=info.id,
         title=info.title.split()[0],
-        kind=_KINDS[info.input["family"]],
+        kind=kind,
         scale=scale,
         path=store.file_path(info.id),
         licence=info.licence,
@@ -125,10 +174,26 @@ def supporting_ids(store: ModelStore, scale: int) -> list[str]:
     return ids
 
 
-def available_upscalers(store: ModelStore, scale: int) -> list[SRModelChoice]:
-    """The models present for `scale`, best first (measured quality), ours last."""
+def _check_look(look: str) -> None:
+    if look not in LOOKS:
+        raise ValueError(f"unknown upscaling look {look!r}; choose one of {', '.join(LOOKS)}")
+
+
+def available_upscalers(
+    store: ModelStore, scale: int, look: str = "faithful"
+) -> list[SRModelChoice]:
+    """The models present for `scale` with `look`, best first.
+
+    faithful: the PSNR networks by measured quality, ours last; sharp: the GAN models of
+    `SHARP_IDS` in that order.
+    """
+    _check_look(look)
+    if look == "sharp":
+        entries = {info.id: info for info in _sr_entries(store) if _is_gan(info)}
+        found = [entries[i] for i in SHARP_IDS if i in entries]
+        return [c for info in found if (c := _registry_choice(store, info, scale)) is not None]
     ranked = sorted(
-        (info for info in _sr_entries(store) if scale in _scales(info)),
+        (info for info in _sr_entries(store) if scale in _scales(info) and not _is_gan(info)),
         key=lambda info: -_quality(info, scale),
     )
     choices = [c for info in ranked if (c := _registry_choice(store, info, scale)) is not None]
@@ -138,15 +203,26 @@ def available_upscalers(store: ModelStore, scale: int) -> list[SRModelChoice]:
     return choices
 
 
-def choose_upscaler(store: ModelStore, scale: int, model_id: str | None = None) -> SRModelChoice:
-    """The model to use for `scale`: the best available one, or `model_id` if given.
+def choose_upscaler(
+    store: ModelStore, scale: int, model_id: str | None = None, look: str = "faithful"
+) -> SRModelChoice:
+    """The model to use for `scale`: the best available one for `look`, or `model_id` if given
+    (which wins over `look`).
 
-    Raises ValueError for an id that cannot do `scale` (naming the ids that can), ModelMissing
-    (with where to put the file) for a supporting id that is not installed, and ModelError when
-    no model at all is available for `scale`.
+    Raises ValueError for an id that cannot do `scale` (naming the ids that can) or an unknown
+    look, ModelMissing (with where to put the file) for a supporting id that is not installed,
+    and ModelError when no model is available for `scale` (for "sharp": naming
+    ``semedit models fetch realesrgan-x4plus``).
     """
+    _check_look(look)
     if model_id is None:
-        found = available_upscalers(store, scale)
+        found = available_upscalers(store, scale, look)
+        if not found and look == "sharp":
+            raise ModelError(
+                "no GAN upscaling model (Sharp) is installed: run `semedit models fetch "
+                f"{GAN_FETCH_ID}` (Real-ESRGAN, BSD-3), or point --models / SEMEDIT_MODELS at a "
+                "folder that has realesrgan/realesrgan-x4plus.param and .bin"
+            )
         if not found:
             ids = ", ".join(supporting_ids(store, scale)) or "none"
             raise ModelError(
@@ -168,7 +244,7 @@ def choose_upscaler(store: ModelStore, scale: int, model_id: str | None = None) 
             )
         return shipped
     info = store.info(model_id)
-    store.file_path(model_id)  # raises ModelMissing with the offline instructions
+    store.file_path(model_id, info.files[0].name)  # raises ModelMissing (offline instructions)
     choice = _registry_choice(store, info, scale)
     assert choice is not None  # located just above
     return choice
@@ -191,19 +267,34 @@ def load_upscaler(choice: SRModelChoice, device: str) -> nn.Module:
         model = _cache.get(key)
         if model is not None:
             return model
-    from editor.ops.sr_models import build_from_state_dict
-
-    state_dict = load_state_dict(choice.path)
-    try:
-        model = build_from_state_dict(choice.kind, state_dict, choice.scale)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise ModelError(f"{choice.path.name}: {exc}") from exc
-    model = model.to(device).eval()
+    model = _build(choice).to(device).eval()
     with _cache_lock:
         while len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
         _cache[key] = model
     return model
+
+
+def _build(choice: SRModelChoice) -> nn.Module:
+    from editor.ops.sr_models import build_from_state_dict, build_rrdbnet_from_ncnn
+
+    if choice.kind == "rrdbnet":
+        if choice.param_path is None:
+            raise ModelError(f"{choice.id}: an ncnn model needs its .param file")
+        try:
+            text = choice.param_path.read_text(encoding="ascii")
+            data = choice.path.read_bytes()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{choice.id}: cannot read the ncnn files: {exc}") from exc
+        try:
+            return build_rrdbnet_from_ncnn(text, data, choice.scale)
+        except ValueError as exc:
+            raise ModelError(f"{choice.param_path.name} / {choice.path.name}: {exc}") from exc
+    state_dict = load_state_dict(choice.path)
+    try:
+        return build_from_state_dict(choice.kind, state_dict, choice.scale)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ModelError(f"{choice.path.name}: {exc}") from exc
 
 
 def clear_cache() -> None:
@@ -213,6 +304,9 @@ def clear_cache() -> None:
 
 
 __all__ = [
+    "GAN_FETCH_ID",
+    "LOOKS",
+    "SHARP_IDS",
     "SHIPPED_ID",
     "SRModelChoice",
     "available_upscalers",

@@ -126,6 +126,14 @@ class Settings:
     def set_selected_style(self, style_id: str) -> None:
         self.q.setValue("style/selected", style_id)
 
+    def upscale_look(self) -> str:
+        """ "faithful" (the PSNR networks, the default) or "sharp" (a GAN network)."""
+        look = str(self.q.value("upscale/look", "faithful"))
+        return look if look in ("faithful", "sharp") else "faithful"
+
+    def set_upscale_look(self, look: str) -> None:
+        self.q.setValue("upscale/look", look)
+
     def style_method(self) -> str:
         method = str(self.q.value("style/method", style.DEFAULT_METHOD))
         return method if method in style.METHODS else style.DEFAULT_METHOD

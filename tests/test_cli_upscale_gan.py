@@ -1,0 +1,90 @@
+"""`semedit upscale --model realesrgan-x4plus` and `--look sharp`: the GAN network's own output
+(x4), x2 as that x4 result area-downscaled, and a one-line error without the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from editor.cli import main
+from editor.core.imageio import load_image
+from editor.ops.sr_models import build_rrdbnet_from_ncnn
+
+
+@pytest.fixture
+def crop(shared_data: Path, tmp_path: Path) -> Path:
+    """A 20x16 crop of Set14 comic.png (Real-ESRGAN on one CPU thread takes a second)."""
+    path = tmp_path / "comic_crop.png"
+    Image.open(shared_data / "Set14" / "comic.png").convert("RGB").crop((80, 70, 100, 86)).save(
+        path
+    )
+    return path
+
+
+@pytest.fixture
+def gan_x4(shared_models: Path):
+    folder = shared_models / "realesrgan"
+    if not (folder / "realesrgan-x4plus.bin").is_file():
+        pytest.skip("../shared/models/realesrgan is not present")
+    net = build_rrdbnet_from_ncnn(
+        (folder / "realesrgan-x4plus.param").read_text(),
+        (folder / "realesrgan-x4plus.bin").read_bytes(),
+        4,
+    )
+
+    def upscale(rgb: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+        with torch.inference_mode():
+            y = net(x)[0].clamp(0, 1).permute(1, 2, 0).numpy()
+        return y
+
+    return upscale
+
+
+def test_model_realesrgan_x4_is_the_network_output(crop, shared_models, gan_x4, tmp_path, capsys):
+    out = tmp_path / "x4.png"
+    code = main(
+        ["upscale", str(crop), "--scale", "4", "--model", "realesrgan-x4plus", "-o", str(out)]
+        + ["--models", str(shared_models)]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "upscaled with Real-ESRGAN ×4 (BSD-3-Clause)" in err
+    lr = load_image(crop).pixels
+    hr = load_image(out).pixels
+    assert hr.shape == (64, 80, 3)
+    expected = np.rint(gan_x4(lr) * 255.0)
+    assert np.abs(hr.astype(np.float64) - expected).max() <= 1
+
+
+def test_look_sharp_x2_is_x4_then_area_downscale(crop, shared_models, gan_x4, tmp_path, capsys):
+    out = tmp_path / "x2.png"
+    code = main(
+        ["upscale", str(crop), "--scale", "2", "--look", "sharp", "-o", str(out)]
+        + ["--models", str(shared_models)]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "upscaled with Real-ESRGAN ×2 via ×4 (BSD-3-Clause)" in err
+    lr = load_image(crop).pixels
+    hr = load_image(out).pixels
+    assert hr.shape == (32, 40, 3)
+    area = cv2.resize(gan_x4(lr), (40, 32), interpolation=cv2.INTER_AREA)
+    assert np.abs(hr.astype(np.float64) - np.rint(area * 255.0)).max() <= 1
+
+
+def test_look_sharp_without_the_model_is_one_line(crop, tmp_path, capsys):
+    out = tmp_path / "o.png"
+    code = main(
+        ["upscale", str(crop), "--scale", "4", "--look", "sharp", "-o", str(out)]
+        + ["--models", str(tmp_path / "empty")]
+    )
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1
+    assert "semedit models fetch realesrgan-x4plus" in lines[0]
+    assert not out.exists()
