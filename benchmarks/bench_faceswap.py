@@ -37,7 +37,7 @@ from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 from editor.engine.edits import faceswap  # noqa: E402
 from editor.engine.edits.faceswap import FaceSwapRequest, run  # noqa: E402
 from editor.engine.face_models import detect_faces, embedding  # noqa: E402
-from editor.engine.features import DEFAULT_PREFER  # noqa: E402
+from editor.engine.features import FULL_FIRST  # noqa: E402
 from editor.engine.jobs import RunContext, drive  # noqa: E402
 from editor.ops.face_swap import inter_ocular  # noqa: E402
 from editor.ops.face_swap_full import FullSettings  # noqa: E402
@@ -64,7 +64,7 @@ def main() -> int:
     add_smoke_option(parser)
     args = parser.parse_args()
     if args.features == "full":
-        faceswap.FEATURE_PREFER = DEFAULT_PREFER
+        faceswap.FEATURE_PREFER = FULL_FIRST
     # smoke: one thread, as two on a shared or busy core (a parallel test worker) crawl
     torch.set_num_threads(1 if args.smoke else args.threads)
     modes = (True,) if args.quick_only else (True, False)

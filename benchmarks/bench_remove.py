@@ -60,7 +60,7 @@ from editor.engine.edits.remove import (
     run,
     work_rect,
 )
-from editor.engine.features import CONV3_ONLY, DEFAULT_PREFER, shared_features
+from editor.engine.features import CONV3_ONLY, FULL_FIRST, shared_features
 from editor.engine.jobs import RunContext, drive
 from editor.ops.fill_metrics import perceptual_distance, sharpness_ratio
 
@@ -204,7 +204,7 @@ def main() -> None:
     # The metric: exact conv1-3 weights, as in the tables before the full network existed.
     features = shared_features(models, "cpu", prefer=CONV3_ONLY)
     refine_features = shared_features(models, "cpu", prefer=remove.FEATURE_PREFER)
-    deep_features = shared_features(models, "cpu", prefer=DEFAULT_PREFER)
+    deep_features = shared_features(models, "cpu", prefer=FULL_FIRST)
     methods = [*METHODS, *(["refined-deep"] if args.deep else []), "pypatchmatch"]
     rows: dict[str, list[Score]] = {m: [] for m in methods + (list(STAGES) if args.stages else [])}
     chosen = SMOKE_PHOTOS if args.smoke else range(len(PHOTOS[: args.images]))

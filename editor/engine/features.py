@@ -34,8 +34,11 @@ from editor.ops.vgg import (
     torchvision_to_conv_names,
 )
 
-DEFAULT_PREFER = ("vgg19-torchvision", "vgg19-full", "vgg19-conv3")
-"""The exact full network, then the quantised full one, then conv1_1..conv3_4 alone."""
+DEFAULT_PREFER = ("vgg19-torchvision", "vgg19-conv3", "vgg19-full")
+"""The exact full network, then conv1_1..conv3_4 (what every perceptual loss and metric here was
+tuned and measured on), then the quantised full one where it is the only one installed."""
+FULL_FIRST = ("vgg19-torchvision", "vgg19-full", "vgg19-conv3")
+"""A full network first, exact or quantised: for measuring what the deep layers bring."""
 TUNED_ON_CONV3 = ("vgg19-conv3", "vgg19-torchvision", "vgg19-full")
 """For edits tuned on conv1-3 (+ aux) and not (yet) shown to gain from the full network
 (removal's texture stage, face swap's full mode): the exact conv1-3 weights when installed,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from editor.engine.features import CONV3_ONLY, FeatureExtractor
+from editor.engine.features import CONV3_ONLY, DEFAULT_PREFER, FULL_FIRST, FeatureExtractor
 from editor.engine.store import ModelMissing, ModelStore, load_registry, sha256_file
 from editor.ops.vgg import VGG19Features, torchvision_index
 
@@ -29,7 +29,7 @@ def full(shared_models: Path, tmp_path: Path) -> FeatureExtractor:
     if not (shared_models / FULL).is_file():
         pytest.skip("../shared/models has no vgg19_full")
     store = ModelStore(models_dir=shared_models, user_dir=tmp_path / "user")
-    return FeatureExtractor.from_store(store)
+    return FeatureExtractor.from_store(store, prefer=FULL_FIRST)
 
 
 def _without(shared_models: Path, tmp_path: Path, *folders: str) -> Path:
@@ -149,7 +149,7 @@ def test_torchvision_layout_loads_as_the_full_network(tmp_path, shared_models):
 
 def test_no_weights_installed_is_model_missing(tmp_path):
     store = ModelStore(user_dir=tmp_path / "user")
-    with pytest.raises(ModelMissing, match="vgg19-torchvision, vgg19-full, vgg19-conv3"):
+    with pytest.raises(ModelMissing, match="vgg19-torchvision, vgg19-conv3, vgg19-full"):
         FeatureExtractor.from_store(store)
 
 
@@ -198,8 +198,10 @@ def test_style_features_fall_back_to_vgg_without_the_encoders(shared_models, tmp
 # ------------------------------------------------------------ the full network (vgg19-full)
 
 
-def test_full_network_is_preferred_and_has_the_deep_layers(full):
+def test_full_network_loads_with_the_deep_layers_and_only_fills_in_for_conv3(full):
     assert full.source == "vgg19-full"
+    # By default it fills in only where conv1-3 (what everything was tuned on) is absent.
+    assert DEFAULT_PREFER.index("vgg19-conv3") < DEFAULT_PREFER.index("vgg19-full")
     assert {"relu4_1", "relu4_2", "relu5_1", "relu5_4"} <= set(full.available_layers)
     assert full.bgr and full.value_range == 255.0  # the Caffe convention, as vgg19-conv3
     assert not any(p.requires_grad for p in full.parameters())
@@ -251,14 +253,16 @@ def test_deep_layers_tell_photos_apart(full, shared_data):
         assert float(feats["t"][name].mean()) > 0  # ReLU outputs, not dead
 
 
-def test_style_features_use_the_full_network_when_present(shared_models, tmp_path):
-    from editor.engine.features import FeatureExtractor, style_features
+def test_style_features_use_the_full_network_when_asked_first(shared_models, tmp_path):
+    from editor.engine.features import FULL_FIRST, FeatureExtractor, WithDeepLayers, style_features
 
     if not (shared_models / FULL).is_file():
         pytest.skip("../shared/models has no vgg19_full")
     # The encoders are there too: they are no longer needed for relu4_1/relu5_1.
     models = _without(shared_models, tmp_path, "vgg19", "vgg19_full", "wct16x")
-    features = style_features(models, "cpu")
+    # By default conv1-3 (+ aux), which everything was tuned on, stays first.
+    assert isinstance(style_features(models, "cpu"), WithDeepLayers)
+    features = style_features(models, "cpu", prefer=FULL_FIRST)
     assert isinstance(features, FeatureExtractor)
     assert features.source == "vgg19-full"
     assert features.net.pool == "avg"

@@ -13,7 +13,7 @@ import torch
 from editor.core.imageio import load_image
 from editor.engine.edits.pixels import to_rgb01
 from editor.engine.edits.style import gatys_settings
-from editor.engine.features import CONV3_ONLY, shared_features, style_features
+from editor.engine.features import CONV3_ONLY, FULL_FIRST, shared_features, style_features
 from editor.ops.style_losses import resize
 from editor.ops.style_transfer import StyleTarget, layer_plan, style_distance, synthesise
 
@@ -52,7 +52,7 @@ def _stylise(features, content, style, iterations=16) -> torch.Tensor:
 
 
 def test_full_network_uses_the_papers_layers(models):
-    features = style_features(models, "cpu")
+    features = style_features(models, "cpu", prefer=FULL_FIRST)
     plan = layer_plan(features.available_layers)
     assert plan.style == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     assert plan.content == "relu4_2"
@@ -64,7 +64,7 @@ def test_full_network_matches_the_paintings_deep_statistics_better(models, share
     style = _picture(shared_data / "style" / "starry_night.jpg", 96)
     judge = shared_features(models, "cpu", prefer=("vgg19-full",))
     before = style_distance(judge, content, style, DEEP)
-    full = _stylise(style_features(models, "cpu"), content, style)
+    full = _stylise(style_features(models, "cpu", prefer=FULL_FIRST), content, style)
     old = _stylise(style_features(models, "cpu", prefer=CONV3_ONLY), content, style)
     gain_full = before / style_distance(judge, full, style, DEEP)
     gain_old = before / style_distance(judge, old, style, DEEP)
