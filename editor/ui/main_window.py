@@ -989,15 +989,14 @@ class MainWindow(QMainWindow):
         if source is None:
             return False
         scale = max(1, round(image.shape[1] / source.width))
-        stem = source.path.stem if source.path else Path(source.display_name).stem
+        if not self.maybe_save(f"before opening the ×{scale} result in its place"):
+            return False
         document = Document(
             image=np.array(image),  # detach from any temporary memory-mapped file
             icc_profile=source.icc_profile,
             exif=source.exif,
-            suggested_name=f"{stem}_x{scale}.png",
+            suggested_name=f"{Path(source.display_name).stem}_x{scale}.png",
         )
-        if not self.maybe_save(f"before opening the ×{scale} result in its place"):
-            return False
         self.set_document(document, history=f"{name} of {source.display_name}")
         self.act_compare.setChecked(False)
         self.canvas.set_compare(None)
