@@ -12,6 +12,14 @@
     semedit texture SAMPLE --size WxH -o OUT [--iterations N] [--scale X]
     semedit faceswap IMAGE --face PHOTO [--face PHOTO ...] [--target N] [--quick] -o OUT
                      [--device auto|cpu|cuda] [--models DIR]
+
+Batches: upscale, remove, style and faceswap take several IMAGEs or a folder of them, with -o a
+folder (created if missing); each output is named like its input (`--format png|jpg|webp|tif|bmp`,
+else the input's format). A --mask may be a folder of masks named like the images (photo.jpg ->
+photo.png) or one file for all. `--skip-existing` leaves out files whose output exists (a rerun
+continues where a stopped one ended), `--jobs N` edits N files at a time in worker processes.
+A failed file is one `semedit: error: NAME: ...` line and the batch goes on; a summary line ends
+it; the exit status is 1 when any file failed (the others are written).
     semedit models list [--models DIR]
     semedit models fetch ID [--models DIR]
     semedit models import FILE [--models DIR]
@@ -36,13 +44,12 @@ run's memory and temporary disk are free (`editor.engine.upscale_needs`).
 
 `-o` may name an existing file, which is overwritten (so a batch can be rerun), but never the
 input image (or, for remove, the mask) itself: losing the original to a typo is not worth the
-convenience.
+convenience. For the same reason a batch's output folder cannot be a folder its inputs are in.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import sys
@@ -109,6 +116,16 @@ class ProgressBar:
         self.stream.flush()
         self._drawn = True
 
+    def clear(self) -> None:
+        """Blank the bar's line, so that a message printed now stands alone; the next update
+        draws the bar again below it."""
+        if self.enabled and self._drawn:
+            width = shutil.get_terminal_size((80, 24)).columns
+            self.stream.write("\r" + " " * max(width - 1, 10) + "\r")
+            self.stream.flush()
+            self._drawn = False
+            self._last = 0.0
+
     def close(self) -> None:
         """End the bar's line so that what follows starts on a fresh one."""
         if self.enabled and self._drawn:
@@ -132,15 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fill the masked area from its surroundings and write the result to OUT. "
         "OUT may be an existing file (it is overwritten) but not the input or the mask.",
     )
-    remove.add_argument("image", type=Path, metavar="IMAGE")
+    _add_images_argument(remove)
     remove.add_argument(
         "--mask",
         type=Path,
         required=True,
         metavar="MASK",
-        help="image of the same size; non-zero (white) pixels are removed",
+        help="image of the same size; non-zero (white) pixels are removed. For several images: "
+        "a folder of masks named like them (photo.jpg -> photo.png), or one mask for all",
     )
-    remove.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    _add_output_argument(remove)
     remove.add_argument(
         "--method",
         choices=("refined", "quick", "telea", "ns"),
@@ -162,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to compute (default auto)",
     )
     _add_models_option(remove)
+    _add_batch_options(remove)
 
     upscale = sub.add_parser(
         "upscale",
@@ -170,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model ID) and write the result to OUT, keeping the ICC profile and EXIF. Says which "
         "model it used. OUT may be an existing file (it is overwritten) but not the input.",
     )
-    upscale.add_argument("image", type=Path, metavar="IMAGE")
+    _add_images_argument(upscale)
     upscale.add_argument("--scale", type=int, required=True, choices=(2, 3, 4), help="factor")
     upscale.add_argument(
         "--model",
@@ -187,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "GAN network (Real-ESRGAN) that draws believable texture; x2/x3 are x4 then an area "
         "downscale. --model wins over --look",
     )
-    upscale.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    _add_output_argument(upscale)
     upscale.add_argument(
         "--device",
         default="auto",
@@ -202,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="tile side in input pixels (default 192; smaller uses less memory)",
     )
     _add_models_option(upscale)
+    _add_batch_options(upscale)
 
     _add_style_parsers(sub)
 
@@ -214,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         "it an optimisation with region-restricted neural patches follows (needs the VGG19 "
         "weights; under a minute). OUT may be an existing file but not an input.",
     )
-    faceswap.add_argument("image", type=Path, metavar="IMAGE")
+    _add_images_argument(faceswap)
     faceswap.add_argument(
         "--face",
         type=Path,
@@ -230,9 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="which face, counted from 1 = the leftmost (default: the largest)",
     )
     faceswap.add_argument("--quick", action="store_true", help="warp and blend, no optimisation")
-    faceswap.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    _add_output_argument(faceswap)
     _add_device_option(faceswap)
     _add_models_option(faceswap)
+    _add_batch_options(faceswap)
 
     sub.add_parser(
         "train-upscaler",
@@ -269,7 +290,7 @@ def _add_style_parsers(sub) -> None:
         "(the n-th mask goes with the n-th style); without masks the style covers the whole "
         "image. OUT may be an existing file (it is overwritten) but not an input.",
     )
-    style.add_argument("image", type=Path, nargs="?", metavar="IMAGE")
+    _add_images_argument(style, required=False)
     style.add_argument(
         "--list",
         action="store_true",
@@ -296,9 +317,10 @@ def _add_style_parsers(sub) -> None:
         action="append",
         default=[],
         metavar="MASK",
-        help="where the matching --style/--model goes: an image of IMAGE's size, white inside",
+        help="where the matching --style/--model goes: an image of IMAGE's size, white inside "
+        "(for several images: a folder of masks named like them, or one mask for all)",
     )
-    style.add_argument("-o", "--output", type=Path, metavar="OUT")
+    _add_output_argument(style, required=False)
     style.add_argument(
         "--method",
         choices=("gatys", "mrf", "wct", "fast"),
@@ -344,6 +366,7 @@ def _add_style_parsers(sub) -> None:
     )
     _add_device_option(style)
     _add_models_option(style)
+    _add_batch_options(style)
 
     texture = sub.add_parser(
         "texture",
@@ -383,6 +406,62 @@ def _face_number(text: str) -> int:
     return number
 
 
+def _add_images_argument(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument(
+        "image",
+        type=Path,
+        nargs="+" if required else "*",
+        metavar="IMAGE",
+        help="an image; or several, or a folder of them (a batch: -o is then a folder)",
+    )
+
+
+def _add_output_argument(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=required,
+        metavar="OUT",
+        help="the output file; for a batch, the folder the outputs go to (named like the inputs)",
+    )
+
+
+def _add_batch_options(parser: argparse.ArgumentParser) -> None:
+    from editor.core.batch_plan import OUTPUT_FORMATS
+
+    batch = parser.add_argument_group("batches (several images or a folder)")
+    batch.add_argument(
+        "--format",
+        choices=tuple(OUTPUT_FORMATS),
+        type=str.lower,
+        default=None,
+        help="the outputs' format (default: each input's own)",
+    )
+    batch.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave out images whose output is already there (continue a stopped batch)",
+    )
+    batch.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="edit N images at a time in worker processes, each loading the model once (default 1)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
 def _add_device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device",
@@ -407,61 +486,84 @@ def _add_models_option(parser: argparse.ArgumentParser) -> None:
 # a ValueError or ImageIOError here is the command's one-line error, before torch loads.
 
 
-def _check_inputs(*images: Path) -> None:
-    """Each file exists, is readable and has an image header Pillow identifies."""
-    from editor.core.imageio import probe_image
-
-    for path in images:
-        probe_image(path)
+def _masks(args: argparse.Namespace) -> list[Path]:
+    if args.command == "remove":
+        return [args.mask]
+    return list(getattr(args, "mask", []))
 
 
-def _check_output(output: Path, inputs: Sequence[tuple[Path, str]]) -> None:
-    """-o is none of the inputs, has a format SemEdit writes, in a folder that can be written."""
-    from editor.core.imageio import check_writable
+def _file_edit(args: argparse.Namespace):
+    """The command's options as the engine's file edit (`editor.engine.file_edits`)."""
+    from editor.engine import file_edits
 
-    for source, what in inputs:
-        if _same_file(output, source):
-            raise ValueError(f"-o {output} is {what}; choose another output file")
-    check_writable(output)
-
-
-def check_remove(args: argparse.Namespace) -> None:
-    _check_inputs(args.image, args.mask)
-    _check_output(args.output, ((args.image, "the input image"), (args.mask, "the mask")))
-
-
-def check_upscale(args: argparse.Namespace) -> None:
-    """Also the output's size, memory and temporary disk, from the header: a 500-byte file
-    claiming 14142² fails here, before torch loads or a byte is written."""
-    from editor.core.imageio import max_pixels, probe_header
-    from editor.engine.spill import temp_root
-    from editor.engine.upscale_needs import check_upscale_fits
-
-    header = probe_header(args.image)
-    _check_output(args.output, ((args.image, "the input image"),))
-    if args.tile < 16:
-        raise ValueError(f"--tile must be at least 16 pixels, got {args.tile}")
-    check_upscale_fits(
-        header.width,
-        header.height,
-        header.channels,
-        header.bit_depth // 8,
-        args.scale,
-        temp_folder=temp_root(),
-        max_pixels=max_pixels(),
-        tile=args.tile,
+    if args.command == "upscale":
+        return file_edits.UpscaleEdit(
+            args.scale, args.model, args.look, args.tile, args.device, args.models
+        )
+    if args.command == "remove":
+        return file_edits.RemoveEdit(args.method, args.radius, args.device, args.models)
+    if args.command == "faceswap":
+        target = None if args.target is None else args.target - 1
+        return file_edits.FaceSwapEdit(
+            tuple(args.face), target, args.quick, args.device, args.models
+        )
+    return file_edits.StyleEdit(
+        method=_style_usage(args),
+        styles=tuple(args.style),
+        models=tuple(args.model),
+        strength=args.strength,
+        keep_colors=args.keep_colors,
+        style_scale=args.style_scale,
+        iterations=args.iterations,
+        size=args.size,
+        device=args.device,
+        models_dir=args.models,
     )
 
 
-def check_faceswap(args: argparse.Namespace) -> None:
-    _check_inputs(args.image, *args.face)
-    _check_output(args.output, [(path, "an input") for path in (args.image, *args.face)])
+def check_file_edit(args: argparse.Namespace) -> None:
+    """upscale, remove, style, faceswap: the options, then the one file (from its header) or
+    the batch's plan (the files themselves are checked as each one runs: a broken file is its
+    own failure, not the batch's). Leaves `args.edit` and `args.item` or `args.plan`."""
+    from editor.core.batch_plan import BatchItem, BatchPlanError, find_mask, is_batch, plan_batch
 
-
-def check_style(args: argparse.Namespace) -> None:
-    if _style_usage(args) == "list":
+    _check_options(args)
+    args.edit = _file_edit(args)
+    args.item = args.plan = None
+    masks = _masks(args)
+    if is_batch(args.image, args.output):
+        try:
+            args.plan = plan_batch(
+                args.image,
+                args.output,
+                fmt=args.format,
+                masks=masks,
+                skip_existing=args.skip_existing,
+            )
+        except BatchPlanError as exc:
+            raise ValueError(str(exc)) from None
+        args.output.mkdir(parents=True, exist_ok=True)
         return
-    _check_inputs(args.image, *args.style, *args.mask)
+    if args.format is not None:
+        raise ValueError(
+            f"--format is for batches (several images or an output folder); -o {args.output} "
+            "sets the format by its extension"
+        )
+    (image,) = args.image
+    found = [find_mask(image, mask) for mask in masks]
+    for mask, path in zip(masks, found, strict=True):
+        if path is None:
+            raise ValueError(f"--mask {mask}: no mask named {image.stem}.* in that folder")
+    args.item = BatchItem(image, args.output, tuple(found))  # type: ignore[arg-type]
+    args.edit.check(args.item)
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """What a command's options alone can get wrong."""
+    if args.command == "upscale" and args.tile < 16:
+        raise ValueError(f"--tile must be at least 16 pixels, got {args.tile}")
+    if args.command != "style":
+        return
     sources = args.model or args.style
     flag = "--model" if args.model else "--style"
     if args.mask and len(args.mask) != len(sources):
@@ -471,14 +573,22 @@ def check_style(args: argparse.Namespace) -> None:
         )
     if args.size is not None and not 16 <= args.size <= 8192:
         raise ValueError(f"--size must be 16..8192 pixels, got {args.size}")
-    inputs = [(args.image, "the input image")] + [(p, "the style") for p in args.style]
-    inputs += [(p, "the mask") for p in args.mask]
-    _check_output(args.output, inputs)
+    from editor.engine.file_edits import check_files
+
+    check_files(*args.style)
+
+
+def check_style(args: argparse.Namespace) -> None:
+    if _style_usage(args) == "list":
+        return
+    check_file_edit(args)
 
 
 def check_texture(args: argparse.Namespace) -> None:
-    _check_inputs(args.sample)
-    _check_output(args.output, ((args.sample, "the sample"),))
+    from editor.engine.file_edits import check_files, check_output
+
+    check_files(args.sample)
+    check_output(args.output, ((args.sample, "the sample"),))
     _texture_size(args)
 
 
@@ -500,99 +610,12 @@ def _store(args: argparse.Namespace):
     return ModelStore(models_dir=args.models or default_models_dir())
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def cmd_remove(args: argparse.Namespace) -> int:
-    from editor.core.imageio import load_image, load_mask, save_image
-    from editor.engine.device import pick_device
-    from editor.engine.edits.remove import RemoveRequest, refined_available, run
-    from editor.engine.jobs import RunContext
-    from editor.engine.store import default_models_dir
-
-    device = pick_device(args.device)
-    loaded = load_image(args.image)
-    height, width = loaded.pixels.shape[:2]
-    mask = load_mask(args.mask, shape=(height, width))
-    models_dir = args.models or default_models_dir()
-    method = args.method
-    if method == "refined" and not refined_available(models_dir):
-        print(
-            f"{PROG}: note: the refined method needs VGG19 feature weights (semedit models list); "
-            "using quick",
-            file=sys.stderr,
-        )
-        method = "quick"
-    request = RemoveRequest(
-        image=loaded.pixels, mask=mask, method=method, radius=args.radius, models_dir=models_dir
-    )
-
-    result = _drive_with_bar(run(request, RunContext(device=device)))
-    save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
-    return EXIT_OK
-
-
-def cmd_faceswap(args: argparse.Namespace) -> int:
-    from editor.core.imageio import load_image, save_image
-    from editor.engine.device import pick_device
-    from editor.engine.edits.faceswap import FaceSwapRequest, FaceTargetError, rgb8, run
-    from editor.engine.jobs import RunContext
-    from editor.engine.store import default_models_dir
-
-    loaded = load_image(args.image)
-    photos = tuple(rgb8(load_image(path).pixels) for path in args.face)
-    request = FaceSwapRequest(
-        loaded.pixels,
-        photos,
-        target=None if args.target is None else args.target - 1,
-        quick=args.quick,
-        models_dir=args.models or default_models_dir(),
-    )
-    try:
-        result = _drive_with_bar(run(request, RunContext(device=pick_device(args.device))))
-    except FaceTargetError as exc:
-        raise ValueError(_target_range(exc.count)) from None
-    save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
-    return EXIT_OK
-
-
-def _target_range(count: int) -> str:
-    """What --target may be for an image with `count` faces, counted from 1 as users count."""
-    if count == 1:
-        return "there is 1 face; --target must be 1"
-    choices = "1 or 2" if count == 2 else f"1 to {count}"
-    return f"there are {count} faces; --target must be {choices}"
-
-
-def cmd_upscale(args: argparse.Namespace) -> int:
-    from editor.core.imageio import load_image, save_image
-    from editor.engine.device import pick_device
-    from editor.engine.edits.upscale import UpscaleRequest, run
-    from editor.engine.jobs import RunContext
-    from editor.engine.sr_choice import choose_upscaler, load_upscaler
-
-    device = pick_device(args.device)
-    loaded = load_image(args.image)
-    choice = choose_upscaler(_store(args), args.scale, args.model, args.look)
-    upscaler = load_upscaler(choice, device)
-    request = UpscaleRequest(image=loaded.pixels, scale=args.scale, model=choice, tile=args.tile)
-
-    result = _drive_with_bar(run(request, RunContext(device=device), upscaler))
-    save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
-    print(f"upscaled with {choice.label}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _drive_with_bar(run, ctx=None):
+def _drive_with_bar(run, ctx=None, bar: ProgressBar | None = None):
     """Drive an edit's run on this thread with a progress bar on the terminal; what it reports
     through `ctx` (sub-steps of a long call) moves the bar too."""
     from editor.engine.jobs import drive
 
-    bar = ProgressBar()
+    bar = bar if bar is not None else ProgressBar()
     try:
         result = drive(run, lambda update: bar.update(update.progress, update.message), ctx)
         bar.update(1.0, "saving", force=True)
@@ -600,19 +623,6 @@ def _drive_with_bar(run, ctx=None):
         run.close()  # a signal between two updates: unwind the run's cleanup now, not at exit
         bar.close()
     return result
-
-
-def _resized(pixels, long_side: int, nearest: bool = False):
-    import cv2
-
-    height, width = pixels.shape[:2]
-    factor = long_side / max(height, width)
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    if size == (width, height):
-        return pixels
-    mode = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
-    out = cv2.resize(pixels, size, interpolation=mode)
-    return out[..., None] if out.ndim == 2 and pixels.ndim == 3 else out
 
 
 def _style_usage(args: argparse.Namespace) -> str:
@@ -623,7 +633,7 @@ def _style_usage(args: argparse.Namespace) -> str:
         if extra:
             raise ValueError("--list takes no other arguments: semedit style --list")
         return "list"
-    if args.image is None:
+    if not args.image:
         raise ValueError(
             "IMAGE is missing: semedit style IMAGE (--style STYLE | --model NAME) -o OUT, "
             "or semedit style --list"
@@ -656,71 +666,95 @@ def _style_usage(args: argparse.Namespace) -> str:
     return method
 
 
+def cmd_file_edit(args: argparse.Namespace) -> int:
+    """upscale, remove, style, faceswap: one image, or a batch."""
+    if args.plan is not None:
+        return _run_batch(args.edit, args.plan, args.jobs)
+    if args.skip_existing and args.output.is_file():
+        print(f"{args.output} is already there (--skip-existing): nothing to do", file=sys.stderr)
+        return EXIT_OK
+    from editor.engine.jobs import RunContext
+
+    prepared = args.edit.prepare()
+    ctx = RunContext(device=prepared.device)
+    note = _drive_with_bar(_noted(prepared.run(args.item, ctx), prepared.notes), ctx)
+    if note:
+        print(note, file=sys.stderr)
+    return EXIT_OK
+
+
+def _noted(run, notes: tuple[str, ...]):
+    """`run`, saying `notes` once it has read its files and starts the work (a file that does
+    not load is then the only line)."""
+    first = True
+    result = None
+    try:
+        while True:
+            update = next(run)
+            if first:
+                for note in notes:
+                    print(f"{PROG}: note: {note}", file=sys.stderr)
+                first = False
+            yield update
+    except StopIteration as stop:
+        result = stop.value
+    finally:
+        run.close()
+    return result
+
+
 def cmd_style(args: argparse.Namespace) -> int:
-    method = _style_usage(args)
-    if method == "list":
+    if _style_usage(args) == "list":
         from editor.engine.fast_styles import list_fast_styles
 
         for fast in list_fast_styles():
             print(fast.name)
         return EXIT_OK
+    return cmd_file_edit(args)
 
-    from editor.core.imageio import load_image, load_mask, save_image
-    from editor.engine.device import pick_device
-    from editor.engine.edits.style import (
-        DEFAULT_ITERATIONS,
-        DEFAULT_MAX_SIZE,
-        DEFAULT_STRENGTH,
-        FAST_STRENGTH,
-        StyleRegion,
-        StyleRequest,
-        run,
-    )
-    from editor.engine.fast_styles import resolve
+
+def _run_batch(edit, plan, jobs: int) -> int:
+    """Every file of `plan`, a progress bar over them, a line per failed file, a summary."""
+    from editor.engine.batch import run_batch
     from editor.engine.jobs import RunContext
-    from editor.engine.store import default_models_dir
 
-    models = [resolve(name) for name in args.model]  # an unknown name fails before any work
-    for path in models:
-        if _same_file(args.output, path):
-            raise ValueError(f"-o {args.output} is the fast style; choose another output file")
-    strength = args.strength
-    if strength is None:
-        strength = FAST_STRENGTH if method == "fast" else DEFAULT_STRENGTH
-    loaded = load_image(args.image)
-    height, width = loaded.pixels.shape[:2]
-    masks = [load_mask(path, shape=(height, width)) for path in args.mask]
-    pixels = loaded.pixels
-    max_size = DEFAULT_MAX_SIZE
-    if args.size is not None:
-        pixels = _resized(pixels, args.size)
-        masks = [_resized(mask, args.size, nearest=True) for mask in masks]
-        max_size = max(args.size, 64)
-    if method == "fast":
-        regions = tuple(
-            StyleRegion(mask=masks[i] if masks else None, model=str(path))
-            for i, path in enumerate(models)
+    bar = ProgressBar()
+    if plan.ignored:
+        names = ", ".join(p.name for p in plan.ignored[:5]) + (
+            " …" if len(plan.ignored) > 5 else ""
         )
-    else:
-        styles = [load_image(path).pixels for path in args.style]
-        regions = tuple(
-            StyleRegion(style, masks[i] if masks else None) for i, style in enumerate(styles)
+        print(f"{PROG}: note: not images by their name, left out: {names}", file=sys.stderr)
+    notes: set[str] = set()
+
+    def on_file(result) -> None:
+        if result.ok:
+            if result.note:
+                notes.add(result.note)
+            return
+        bar.clear()
+        print(f"{PROG}: error: {result.item.source.name}: {result.error}", file=sys.stderr)
+
+    def on_notes(said: tuple[str, ...]) -> None:
+        for note in said:
+            print(f"{PROG}: note: {note}", file=sys.stderr)
+
+    from editor.engine.jobs import JobCancelled
+
+    ctx = RunContext()
+    run = run_batch(edit, plan, ctx, jobs=jobs, on_file=on_file, on_notes=on_notes)
+    try:
+        report = _drive_with_bar(run, ctx, bar)
+    except (KeyboardInterrupt, Terminated, JobCancelled):
+        print(
+            f"{PROG}: the outputs written so far are complete; rerun with --skip-existing to "
+            "continue",
+            file=sys.stderr,
         )
-    request = StyleRequest(
-        image=pixels,
-        regions=regions,
-        method=method,
-        strength=strength,
-        keep_colors=args.keep_colors,
-        style_scale=args.style_scale,
-        iterations=args.iterations or DEFAULT_ITERATIONS,
-        max_size=max_size,
-        models_dir=args.models or default_models_dir(),
-    )
-    ctx = RunContext(device=pick_device(args.device))
-    result = _drive_with_bar(run(request, ctx), ctx)
-    save_image(args.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
-    return EXIT_OK
+        raise
+    for note in sorted(notes):
+        print(note, file=sys.stderr)
+    print(report.summary(edit.verb))
+    return EXIT_FAILED if report.failed else EXIT_OK
 
 
 def _texture_size(args: argparse.Namespace) -> tuple[int, int]:
@@ -878,11 +912,11 @@ def _failed(exc: BaseException) -> int:
 
 
 HANDLERS = {
-    "remove": (check_remove, cmd_remove),
-    "upscale": (check_upscale, cmd_upscale),
+    "remove": (check_file_edit, cmd_file_edit),
+    "upscale": (check_file_edit, cmd_file_edit),
     "style": (check_style, cmd_style),
     "texture": (check_texture, cmd_texture),
-    "faceswap": (check_faceswap, cmd_faceswap),
+    "faceswap": (check_file_edit, cmd_file_edit),
     "list": (_no_check, cmd_models_list),
     "fetch": (_no_check, cmd_models_fetch),
     "import": (check_models_import, cmd_models_import),

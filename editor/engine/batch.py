@@ -1,0 +1,258 @@
+"""Run one file edit over the files of a batch plan, in this process or in worker processes.
+
+A run like every edit's (`Iterator[Update]`, returning a `BatchReport`), so the CLI drives it with
+its progress bar and the editor's File ▸ Batch… on its engine thread, cancellable either way.
+
+- One file's failure (it does not decode, has no mask, no face) is reported through `on_file`
+  as it happens and the batch goes on; what the files share failing (`prepare`: an unknown model)
+  is the batch's error and raised.
+- `jobs > 1`: that many worker processes ('spawn': no forked copy of a process with torch's
+  threads), each preparing the edit once and keeping its networks loaded for all its files; each
+  gets an equal share of the cores for torch's threads. Cancelling stops the workers with
+  SIGTERM, which unwinds the file each is on (its temporary files go with it); outputs are
+  written atomically, so a stopped batch leaves no half-written file and a rerun with
+  --skip-existing continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from editor.core.batch_plan import BatchItem, BatchPlan
+from editor.engine.file_edits import FileEdit, Prepared
+from editor.engine.jobs import JobCancelled, Run, RunContext, Update
+
+POLL_S = 0.2
+"""How often the parent looks at the cancel flag while its workers run."""
+
+
+@dataclass(frozen=True)
+class FileResult:
+    item: BatchItem
+    error: str | None = None
+    """One line: why this file failed; None when its output was written."""
+    note: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class BatchReport:
+    plan: BatchPlan
+    results: list[FileResult] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def written(self) -> list[FileResult]:
+        return [r for r in self.results if r.ok]
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if not r.ok]
+
+    def summary(self, verb: str) -> str:
+        """One line for the end of a batch, e.g. "18 of 20 files upscaled into out/ in 1 min
+        04 s; 2 failed"."""
+        plan = self.plan
+        parts = [
+            f"{len(self.written)} of {plan.total} files {verb} into {plan.output_dir}"
+            f" in {_duration(self.seconds)}"
+        ]
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        if plan.existing:
+            parts.append(f"{len(plan.existing)} already there (skipped)")
+        return "; ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def error_line(exc: BaseException) -> str:
+    """An exception as one line; unexpected kinds keep their type name so a bug is visible."""
+    from editor.core.imageio import ImageIOError
+    from editor.engine.store import ModelError
+
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (ImageIOError, ModelError, ValueError, OSError)):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def run_batch(
+    edit: FileEdit,
+    plan: BatchPlan,
+    ctx: RunContext,
+    *,
+    jobs: int = 1,
+    on_file: Callable[[FileResult], None] | None = None,
+    on_notes: Callable[[tuple[str, ...]], None] | None = None,
+) -> Run:
+    """Edit every item of `plan`; yields progress over the files, returns the report.
+
+    `on_notes` hears what `prepare` says once (before the first file), `on_file` each file's
+    result as it ends."""
+    start = time.monotonic()
+    prepared = edit.prepare()  # in this process too: the batch's own problems surface here
+    report = BatchReport(plan, notes=prepared.notes)
+    if on_notes is not None and prepared.notes:
+        on_notes(prepared.notes)
+    items = plan.items
+    if not items:
+        report.seconds = time.monotonic() - start
+        return report
+    workers = max(1, min(jobs, len(items)))
+    if workers == 1:
+        results = _in_process(prepared, items, ctx)
+    else:
+        results = _in_workers(edit, items, ctx, workers)
+    done = 0
+    for step in results:
+        if isinstance(step, Update):
+            yield step
+            continue
+        done += 1
+        report.results.append(step)
+        if on_file is not None:
+            on_file(step)
+        yield Update(progress=done / len(items), message=f"{done}/{len(items)} done")
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _in_process(
+    prepared: Prepared, items: tuple[BatchItem, ...], ctx: RunContext
+) -> Iterator[Update | FileResult]:
+    """Each file's own updates, scaled into the batch's progress, then its result."""
+    total = len(items)
+    outer = ctx.on_report
+    try:
+        for index, item in enumerate(items):
+            ctx.check_cancelled()
+            label = f"{index + 1}/{total} {item.source.name}"
+
+            def scaled(update: Update, index=index, label=label) -> Update:
+                inner = update.progress if update.progress is not None else 0.0
+                text = f"{label}: {update.message}" if update.message else label
+                return Update(progress=(index + inner) / total, message=text)
+
+            if outer is not None:
+                ctx.on_report = lambda update, scaled=scaled: outer(scaled(update))
+            yield scaled(Update(message="reading"))
+            started = time.monotonic()
+            run = prepared.run(item, ctx)
+            try:
+                while True:
+                    try:
+                        update = next(run)
+                    except StopIteration as stop:
+                        note = stop.value
+                        break
+                    yield scaled(update)
+            except JobCancelled:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one file's failure, reported, batch goes on
+                yield FileResult(item, error_line(exc), seconds=time.monotonic() - started)
+                continue
+            finally:
+                run.close()
+            yield FileResult(item, note=note, seconds=time.monotonic() - started)
+    finally:
+        ctx.on_report = outer
+
+
+def _in_workers(
+    edit: FileEdit, items: tuple[BatchItem, ...], ctx: RunContext, workers: int
+) -> Iterator[Update | FileResult]:
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(workers, initializer=_worker_start, initargs=(edit, threads))
+    try:
+        pending = pool.imap_unordered(_worker_file, items)
+        while True:
+            ctx.check_cancelled()
+            try:
+                result = pending.next(timeout=POLL_S)
+            except multiprocessing.TimeoutError:
+                continue
+            except StopIteration:
+                break
+            yield result
+        pool.close()
+    finally:
+        pool.terminate()  # SIGTERM: each worker unwinds its file (see _worker_start)
+        pool.join()
+
+
+_worker_prepared: Prepared | str | None = None
+"""In a worker process: the prepared edit, or why preparing it failed."""
+_worker_busy = False
+"""In a worker process: a file is being edited (SIGTERM unwinds it; idle, the worker just exits)."""
+
+
+class _Stopped(BaseException):
+    """SIGTERM in a worker: unwinds the file it is on through its `finally` blocks."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    if not _worker_busy:
+        os._exit(128 + signal.SIGTERM)
+    raise _Stopped()
+
+
+def _worker_start(edit: FileEdit, threads: int) -> None:
+    """A worker's set-up: Ctrl+C is the parent's to handle (it stops the workers), SIGTERM
+    unwinds, torch gets this worker's share of the cores, the edit is prepared once."""
+    global _worker_prepared
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        _worker_prepared = edit.prepare()
+    except Exception as exc:  # noqa: BLE001 - said with every file of this worker
+        _worker_prepared = error_line(exc)
+
+
+def _worker_file(item: BatchItem) -> FileResult:
+    global _worker_busy
+    started = time.monotonic()
+    prepared = _worker_prepared
+    if not isinstance(prepared, Prepared):
+        return FileResult(item, prepared or "the worker did not start")
+    run = prepared.run(item, RunContext(device=prepared.device))
+    _worker_busy = True
+    try:
+        while True:
+            next(run)
+    except StopIteration as stop:
+        return FileResult(item, note=stop.value, seconds=time.monotonic() - started)
+    except _Stopped:
+        os._exit(128 + signal.SIGTERM)  # the file's `finally` blocks ran on the way here
+    except Exception as exc:  # noqa: BLE001 - one file's failure
+        return FileResult(item, error_line(exc), seconds=time.monotonic() - started)
+    finally:
+        _worker_busy = False
+        run.close()
+
+
+def output_dir_ready(path: Path) -> None:
+    """Create the batch's output folder (and its parents) before any work."""
+    path.mkdir(parents=True, exist_ok=True)
