@@ -201,3 +201,15 @@ def test_faceswap_over_a_folder_with_one_photo_without_a_face(shared_data, tmp_p
     (line,) = error_lines(captured.err)
     assert "sky.png" in line and "face" in line
     assert "2 of 3 files swapped" in captured.out
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_problem_every_file_shares_fails_the_batch_once(tmp_path, capsys, jobs):
+    photo_folder(tmp_path / "in", 3)
+    argv = ["upscale", str(tmp_path / "in"), "--scale", "2", "--model", "nope"]
+    code = main([*argv, "-o", str(tmp_path / "out"), "--jobs", jobs])
+    captured = capsys.readouterr()
+    assert code == 1
+    (line,) = error_lines(captured.err)  # said once, from the worker that met it first
+    assert "'nope' is not an upscaling model" in line
+    assert list((tmp_path / "out").iterdir()) == []

@@ -106,23 +106,29 @@ def run_batch(
     `on_notes` hears what `prepare` says once (before the first file), `on_file` each file's
     result as it ends."""
     start = time.monotonic()
-    prepared = edit.prepare()  # in this process too: the batch's own problems surface here
-    report = BatchReport(plan, notes=prepared.notes)
-    if on_notes is not None and prepared.notes:
-        on_notes(prepared.notes)
+    report = BatchReport(plan)
     items = plan.items
-    if not items:
-        report.seconds = time.monotonic() - start
-        return report
     workers = max(1, min(jobs, len(items)))
     if workers == 1:
+        prepared = edit.prepare()  # the batch's own problems (an unknown model) surface here
+        report.notes = prepared.notes
+        if on_notes is not None and prepared.notes:
+            on_notes(prepared.notes)
         results = _in_process(prepared, items, ctx)
-    else:
+    else:  # this process loads nothing: the workers prepare, and say what went wrong
         results = _in_workers(edit, items, ctx, workers)
     done = 0
     for step in results:
         if isinstance(step, Update):
             yield step
+            continue
+        if isinstance(step, _Prepared):
+            if step.error is not None:
+                raise step.error
+            if step.notes and not report.notes:
+                report.notes = step.notes
+                if on_notes is not None:
+                    on_notes(step.notes)
             continue
         done += 1
         report.results.append(step)
@@ -174,9 +180,18 @@ def _in_process(
         ctx.on_report = outer
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A worker's word on its `prepare`, ahead of its first file's result: the notes to say,
+    or the exception that fails the whole batch (the same in every worker)."""
+
+    notes: tuple[str, ...] = ()
+    error: BaseException | None = None
+
+
 def _in_workers(
     edit: FileEdit, items: tuple[BatchItem, ...], ctx: RunContext, workers: int
-) -> Iterator[Update | FileResult]:
+) -> Iterator[Update | FileResult | _Prepared]:
     import multiprocessing
 
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -192,15 +207,17 @@ def _in_workers(
                 continue
             except StopIteration:
                 break
-            yield result
+            yield from result
         pool.close()
     finally:
         pool.terminate()  # SIGTERM: each worker unwinds its file (see _worker_start)
         pool.join()
 
 
-_worker_prepared: Prepared | str | None = None
+_worker_prepared: Prepared | BaseException | None = None
 """In a worker process: the prepared edit, or why preparing it failed."""
+_worker_said = False
+"""In a worker process: its `_Prepared` went out with its first file's result."""
 _worker_busy = False
 """In a worker process: a file is being edited (SIGTERM unwinds it; idle, the worker just exits)."""
 
@@ -227,16 +244,37 @@ def _worker_start(edit: FileEdit, threads: int) -> None:
 
         torch.set_num_threads(threads)
         _worker_prepared = edit.prepare()
-    except Exception as exc:  # noqa: BLE001 - said with every file of this worker
-        _worker_prepared = error_line(exc)
+    except Exception as exc:  # noqa: BLE001 - the parent raises it
+        _worker_prepared = _sendable(exc)
 
 
-def _worker_file(item: BatchItem) -> FileResult:
-    global _worker_busy
-    started = time.monotonic()
+def _sendable(exc: Exception) -> Exception:
+    """`exc` if it survives pickling back to the parent, else a ModelError with its line."""
+    import pickle
+
+    from editor.engine.store import ModelError
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any exception type can refuse
+        return ModelError(error_line(exc))
+    return exc
+
+
+def _worker_file(item: BatchItem) -> list[_Prepared | FileResult]:
+    """This file's result, after the worker's word on its `prepare` the first time."""
+    global _worker_said
     prepared = _worker_prepared
     if not isinstance(prepared, Prepared):
-        return FileResult(item, prepared or "the worker did not start")
+        return [_Prepared(error=prepared or RuntimeError("the worker did not start"))]
+    said = [] if _worker_said else [_Prepared(notes=prepared.notes)]
+    _worker_said = True
+    return [*said, _edit_file(prepared, item)]
+
+
+def _edit_file(prepared: Prepared, item: BatchItem) -> FileResult:
+    global _worker_busy
+    started = time.monotonic()
     run = prepared.run(item, RunContext(device=prepared.device))
     _worker_busy = True
     try:
