@@ -20,6 +20,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +109,8 @@ def run_batch(
     start = time.monotonic()
     report = BatchReport(plan)
     items = plan.items
+    if not items:  # all there already (--skip-existing): nothing to load
+        return report
     workers = max(1, min(jobs, len(items)))
     if workers == 1:
         prepared = edit.prepare()  # the batch's own problems (an unknown model) surface here
@@ -117,24 +120,23 @@ def run_batch(
         results = _in_process(prepared, items, ctx)
     else:  # this process loads nothing: the workers prepare, and say what went wrong
         results = _in_workers(edit, items, ctx, workers)
-    done = 0
-    for step in results:
-        if isinstance(step, Update):
-            yield step
-            continue
-        if isinstance(step, _Prepared):
-            if step.error is not None:
-                raise step.error
-            if step.notes and not report.notes:
-                report.notes = step.notes
-                if on_notes is not None:
-                    on_notes(step.notes)
-            continue
-        done += 1
-        report.results.append(step)
-        if on_file is not None:
-            on_file(step)
-        yield Update(progress=done / len(items), message=f"{done}/{len(items)} done")
+    with closing(results):  # an error or a cancel stops the workers now, not when collected
+        for step in results:
+            if isinstance(step, Update):
+                yield step
+            elif isinstance(step, _Prepared):
+                if step.error is not None:
+                    raise step.error
+                if step.notes and not report.notes:
+                    report.notes = step.notes
+                    if on_notes is not None:
+                        on_notes(step.notes)
+            else:
+                report.results.append(step)
+                if on_file is not None:
+                    on_file(step)
+                done = len(report.results)
+                yield Update(progress=done / len(items), message=f"{done}/{len(items)} done")
     report.seconds = time.monotonic() - start
     return report
 
@@ -192,26 +194,59 @@ class _Prepared:
 def _in_workers(
     edit: FileEdit, items: tuple[BatchItem, ...], ctx: RunContext, workers: int
 ) -> Iterator[Update | FileResult | _Prepared]:
+    """Results as the workers finish them. A worker that dies (killed, out of memory) breaks
+    the pool: the files not done are reported failed, nothing waits forever."""
     import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    context = multiprocessing.get_context("spawn")
-    pool = context.Pool(workers, initializer=_worker_start, initargs=(edit, threads))
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_start,
+        initargs=(edit, threads),
+    )
+    finished = False
     try:
-        pending = pool.imap_unordered(_worker_file, items)
-        while True:
+        pending = {pool.submit(_worker_file, item): item for item in items}
+        while pending:
             ctx.check_cancelled()
-            try:
-                result = pending.next(timeout=POLL_S)
-            except multiprocessing.TimeoutError:
-                continue
-            except StopIteration:
-                break
-            yield from result
-        pool.close()
+            done, _ = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = pending.pop(future)
+                try:
+                    yield from future.result()
+                except BrokenProcessPool:
+                    yield FileResult(item, DIED)
+        finished = True
     finally:
-        pool.terminate()  # SIGTERM: each worker unwinds its file (see _worker_start)
-        pool.join()
+        _stop_workers(pool, graceful=finished)
+
+
+DIED = "a worker process stopped unexpectedly (killed, or out of memory?) before this file was done"
+STOP_GRACE_S = 3.0
+"""How long a cancelled batch's workers get to unwind the file each is on before SIGKILL."""
+
+
+def _stop_workers(pool, graceful: bool) -> None:
+    """End the pool's processes. After the last file they exit by themselves; a cancelled
+    batch's get SIGTERM (a busy one unwinds its file: see `_stop`) and, past the grace time,
+    SIGKILL: an idle worker blocked on its queue may not see SIGTERM at all, when the signal
+    lands on one of torch's threads instead of the one waiting."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public handle on them
+    pool.shutdown(wait=graceful, cancel_futures=True)
+    if graceful:
+        return
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 _worker_prepared: Prepared | BaseException | None = None

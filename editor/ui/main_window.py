@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.face_sets = face_sets or FaceSetLibrary()
         self.fast_styles_dir = fast_styles_dir or fast_styles.user_dir()
         self._train_dialog = None
+        self._batch_dialog = None
         self.settings = Settings(settings)
         self.document: Document | None = None
         self.undo_stack = QUndoStack(self)
@@ -373,6 +374,12 @@ class MainWindow(QMainWindow):
             self.style_edits.use_selection_as_sample,
             tip="Copy the texture from the masked area's box; then paint where it goes",
         )
+        self.act_batch = a(
+            "&Batch…",
+            self.show_batch,
+            "Ctrl+Alt+B",
+            tip="Upscale, remove, style or face-swap a folder of images into another folder",
+        )
         self.act_train_style = a(
             "Train &Fast Style…",
             self.show_train_style,
@@ -445,6 +452,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         for act in (self.act_save, self.act_save_as, self.act_export):
             file_menu.addAction(act)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_batch)
         file_menu.addSeparator()
         file_menu.addAction(self.act_close)
         file_menu.addAction(self.act_quit)
@@ -1033,6 +1042,24 @@ class MainWindow(QMainWindow):
         self._train_dialog.raise_()
         return self._train_dialog
 
+    def show_batch(self):
+        """File ▸ Batch…: the (non-modal) batch dialog; the open image's folder preset."""
+        from editor.ui.batch_dialog import BatchDialog
+
+        if self._batch_dialog is None:
+            self._batch_dialog = BatchDialog(
+                self.engine,
+                fast_styles_dir=self.fast_styles_dir,
+                models_dir=make_store(self.settings).models_dir,
+                parent=self,
+            )
+            document = self.document
+            if document is not None and document.path is not None:
+                self._batch_dialog.inputs_edit.setText(str(document.path.parent))
+        self._batch_dialog.show()
+        self._batch_dialog.raise_()
+        return self._batch_dialog
+
     def _on_style_trained(self, path) -> None:
         name = Path(path).name[: -len(".safetensors")]
         self.style_panel.refresh(select=FAST_PREFIX + name)
@@ -1063,6 +1090,17 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, partial(self.open_path, path))
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        batch = self._batch_dialog
+        if batch is not None and batch.running:
+            answer = QMessageBox.question(
+                self,
+                "Batch running",
+                "A batch is still running. Stop it and quit? The files written so far are "
+                "complete; Skip existing continues it later.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
         if not self.maybe_save("before quitting"):
             event.ignore()
             return
