@@ -42,6 +42,7 @@ from editor.engine.batch import BatchReport, FileResult, run_batch
 from editor.engine.edits import remove
 from editor.engine.fast_styles import list_fast_styles
 from editor.engine.worker import Engine
+from editor.ui.form_rows import field_row
 from editor.ui.job_bar import JobClock
 
 EDITS = (
@@ -113,9 +114,9 @@ class BatchDialog(QDialog):
         self.quick_box = QCheckBox("Quick (warp and blend only)")
         for rows in (
             [("Scale", self.scale_combo), ("Look", self.look_combo)],
-            [("Masks", _row(self.mask_edit, self.mask_button)), ("Method", self.method_combo)],
+            [("Masks", field_row(self.mask_edit, self.mask_button)), ("Method", self.method_combo)],
             [("Style", self.style_combo)],
-            [("New face", _row(self.faces_edit, self.faces_button)), ("", self.quick_box)],
+            [("New face", field_row(self.faces_edit, self.faces_button)), ("", self.quick_box)],
         ):
             page = QWidget()
             form = QFormLayout(page)
@@ -136,8 +137,8 @@ class BatchDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Edit", self.edit_combo)
-        form.addRow("Images", _row(self.inputs_edit, self.folder_button, self.files_button))
-        form.addRow("Output folder", _row(self.output_edit, self.output_button))
+        form.addRow("Images", field_row(self.inputs_edit, self.folder_button, self.files_button))
+        form.addRow("Output folder", field_row(self.output_edit, self.output_button))
         form.addRow(self.options)
         form.addRow("Format", self.format_combo)
         form.addRow("", self.skip_box)
@@ -378,13 +379,3 @@ def _paths(text: str) -> tuple[Path, ...]:
 
 def _quoted(paths: list[str]) -> str:
     return " ".join(f'"{path}"' for path in paths)
-
-
-def _row(*widgets: QWidget) -> QWidget:
-    widget = QWidget()
-    row = QHBoxLayout(widget)
-    row.setContentsMargins(0, 0, 0, 0)
-    row.addWidget(widgets[0], 1)
-    for other in widgets[1:]:
-        row.addWidget(other)
-    return widget

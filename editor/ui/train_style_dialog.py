@@ -39,6 +39,7 @@ from editor.engine import fast_styles
 from editor.engine.edits import train_style_job
 from editor.engine.train_upscaler import SHARED_DATA
 from editor.engine.worker import Engine
+from editor.ui.form_rows import field_row
 from editor.ui.job_bar import JobClock
 from editor.ui.qimage import qimage_from_pixels
 
@@ -113,8 +114,8 @@ class TrainStyleDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Start", self.start_combo)
-        form.addRow("Style picture", _row(self.picture_edit, self.picture_button))
-        form.addRow("Photos", _row(self.photos_edit, self.photos_button))
+        form.addRow("Style picture", field_row(self.picture_edit, self.picture_button))
+        form.addRow("Photos", field_row(self.photos_edit, self.photos_button))
         form.addRow("Name", self.name_edit)
         form.addRow("Steps", self.steps_box)
         form.addRow("Crop size", self.size_box)
@@ -348,15 +349,6 @@ class TrainStyleDialog(QDialog):
             )
         else:
             self.status.setText("Stopped before the first checkpoint; nothing was saved")
-
-
-def _row(edit: QLineEdit, button: QPushButton) -> QWidget:
-    widget = QWidget()
-    row = QHBoxLayout(widget)
-    row.setContentsMargins(0, 0, 0, 0)
-    row.addWidget(edit, 1)
-    row.addWidget(button)
-    return widget
 
 
 def _suggest_name(text: str) -> str:
