@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench package package-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,17 @@ lint: $(STAMP)
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
+# The desktop app: PyInstaller's one-folder bundle dist/semedit/, the Debian package
+# dist/semedit_<version>_<arch>.deb, then the frozen app's smoke test (packaging/README.md).
+DIST ?= dist
+package: $(STAMP)
+	$(BIN)/python -c "import PyInstaller" 2>/dev/null || $(BIN)/python -m pip install -e '.[package]'
+	$(BIN)/python -m PyInstaller --noconfirm --workpath build --distpath $(DIST) packaging/semedit.spec
+	packaging/build-deb.sh $(DIST)/semedit $(DIST)
+	packaging/check-frozen.sh $(DIST)/semedit
+
+package-check:
+	packaging/check-frozen.sh $(DIST)/semedit
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

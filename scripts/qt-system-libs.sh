@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Qt's xcb platform plugin (a real window on X11) needs a few system libraries that PySide6's
 # wheels do not bundle. Install them on Debian/Ubuntu when they are missing; elsewhere just say so.
-# --with-xvfb (make test): also Xvfb, so the shortcut tests run once in a real X11 window.
+# --with-xvfb (make test): also Xvfb, so the shortcut tests run once in a real X11 window, and the
+# validators tests/test_desktop_files.py runs on resources/ (desktop-file-utils, appstream).
 set -u
 missing=()
 for lib in libxcb-cursor.so.0 libxcb-icccm.so.4 libxcb-keysyms.so.1 libxkbcommon-x11.so.0; do
@@ -11,6 +12,10 @@ pkgs="libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-xin
 if [ "${1:-}" = "--with-xvfb" ] && ! command -v xvfb-run >/dev/null 2>&1; then
   missing+=("xvfb-run")
   pkgs="$pkgs xvfb xauth"
+fi
+if [ "${1:-}" = "--with-xvfb" ]; then
+  command -v desktop-file-validate >/dev/null 2>&1 || { missing+=("desktop-file-validate"); pkgs="$pkgs desktop-file-utils"; }
+  command -v appstreamcli >/dev/null 2>&1 || { missing+=("appstreamcli"); pkgs="$pkgs appstream"; }
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
@@ -60,6 +61,7 @@ from editor.engine.spill import remove_stale, temp_root
 from editor.engine.sr_choice import choose_upscaler
 from editor.engine.store import ModelError
 from editor.engine.worker import Engine
+from editor.ui.app_icon import APP_ID, app_icon
 from editor.ui.autosave import Autosaver
 from editor.ui.canvas import CanvasView
 from editor.ui.commands import PatchCommand
@@ -1119,15 +1121,24 @@ def _dropped_image(event) -> str | None:
     return None
 
 
+QUIT_AFTER_START_ENV = "SEMEDIT_QUIT_AFTER_START"
+"""Set to 1: the GUI quits (exit 0) as soon as its event loop runs with the window shown; the
+packaged app's smoke test (packaging/check-frozen.sh) and bench_package.py use it."""
+
+
 def run_app(argv: list[str], path: str | None = None) -> int:
     """Start the GUI (optionally opening `path`) and return the exit code."""
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("SemEdit")
     app.setOrganizationName("SemEdit")
     app.setApplicationVersion(__version__)
+    app.setDesktopFileName(APP_ID)  # Wayland's app id and the task bar's link to the menu entry
+    app.setWindowIcon(app_icon())
     remove_stale()  # spill folders a killed upscale left in the temp folder (never a live one's)
     window = MainWindow()
     window.show()
     if path:
         QTimer.singleShot(0, partial(window.open_path, path))
+    if os.environ.get(QUIT_AFTER_START_ENV) == "1":
+        QTimer.singleShot(0, window.close)
     return app.exec()
