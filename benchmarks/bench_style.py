@@ -7,7 +7,8 @@
 Both optimise the same loss with the same VGG19 layers and weights (editor.ops.style_transfer's
 Gatys loss at the engine's default strength). The reference is the straightforward loop of
 Gatys et al.: start from the content image at full size and run L-BFGS there. Ours works
-coarse to fine (`split_iterations`) with the default iteration budget.
+coarse to fine (`split_iterations`) with the edit's default iteration budget (--iterations:
+another), on the edit's network (the full VGG19, in bf16 where the CPU has it).
 
 Printed per size:
 - ours: seconds to the first preview and to the end; seconds per iteration at each level;
@@ -51,7 +52,12 @@ from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 from editor.core.imageio import load_image, save_image
 from editor.engine.edits.pixels import from_rgb01, to_rgb01
-from editor.engine.edits.style import DEFAULT_ITERATIONS, DEFAULT_STRENGTH, gatys_settings
+from editor.engine.edits.style import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_STRENGTH,
+    GATYS_PREFER,
+    gatys_settings,
+)
 from editor.engine.features import CONV3_ONLY, shared_features, style_features
 from editor.ops.style_losses import (
     content_loss,
@@ -226,7 +232,9 @@ def quality(args, contents: Sequence[str], size: int) -> None:
     models = SHARED / "models"
     judge = shared_features(models, "cpu", prefer=FEATURE_SETS["full VGG19"])
     style = picture(SHARED / "data" / "style" / args.style, size)
-    nets = {name: style_features(models, "cpu", prefer=p) for name, p in FEATURE_SETS.items()}
+    nets = {
+        name: style_features(models, "cpu", prefer=p, bf16=True) for name, p in FEATURE_SETS.items()
+    }
     warm = picture(SHARED / "data" / "content" / contents[0], 64)
     for features in nets.values():  # allocator, kernels: the table is about every later run
         run_ours(features, warm, warm, Settings(iterations=2))
@@ -247,7 +255,8 @@ def quality(args, contents: Sequence[str], size: int) -> None:
             gram_x, deep_x = ratios(result)
             plan = layer_plan(features.available_layers)
             rows.append(
-                f"| {name} | {net_name} | {'-'.join(plan.style)} / {plan.content} "
+                f"| {name} | {net_name}{' (bf16)' if 'bf16' in features.source else ''} "
+                f"| {'-'.join(plan.style)} / {plan.content} | {settings.iterations} "
                 f"| {settings.style_weight:g} | {settings.coarsest} / {settings.level_ratio:g} "
                 f"| {gram_x:.1f}x "
                 f"| {deep_x:.1f}x | {edge_correlation(result, content):.3f} | {total:.1f} s |"
@@ -259,11 +268,13 @@ def quality(args, contents: Sequence[str], size: int) -> None:
                 save_image(args.save / f"gatys_{Path(name).stem}_{size}_{tag}.png",
                            from_rgb01(result, like))  # fmt: skip
     print(f"\nGatys at {size} px x {args.style}, the edit's defaults (strength "
-          f"{DEFAULT_STRENGTH}, {args.iterations} iterations), judged by the full VGG19; "
+          f"{DEFAULT_STRENGTH}, iterations {args.iterations or 'auto'}), judged by the full "
+          f"VGG19 (float32); "
           f"{args.threads} thread(s), torch {torch.__version__}\n")  # fmt: skip
-    print("| photo | network | style / content layers | style weight | coarsest / level ratio "
-          "| Gram x (relu1_1-5_1) | deep x (relu4_1+5_1) | edges | seconds |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| photo | network | style / content layers | iterations | style weight "
+          "| coarsest / level ratio | Gram x (relu1_1-5_1) | deep x (relu4_1+5_1) | edges "
+          "| seconds |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 
@@ -273,7 +284,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--content", default="tubingen.jpg")
     parser.add_argument("--style", default="starry_night.jpg")
-    parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS)
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help=f"default: {DEFAULT_ITERATIONS}; with --quality the edit's own (auto)",
+    )
     parser.add_argument("--budget", type=float, default=5.0, help="reference time cap, x ours")
     parser.add_argument(
         "--features",
@@ -309,9 +325,10 @@ def main() -> None:
     elif args.features == "old":
         features = style_features(SHARED / "models", "cpu", prefer=CONV3_ONLY)
     else:
-        features = style_features(SHARED / "models", "cpu")
+        features = style_features(SHARED / "models", "cpu", prefer=GATYS_PREFER, bf16=True)
     plan = layer_plan(features.available_layers)
     settings = gatys_settings(features.available_layers, DEFAULT_STRENGTH, args.iterations)
+    args.iterations = settings.iterations
     # Warm up (allocator, kernels, the deep encoder): the first run of a session pays ~0.7 s
     # more before its first preview; this table is about every run after it.
     warm = picture(SHARED / "data" / "content" / args.content, 64)

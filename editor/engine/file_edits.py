@@ -227,7 +227,6 @@ class StyleEdit:
         from editor.core.imageio import load_image, load_mask, save_image
         from editor.engine.device import pick_device
         from editor.engine.edits.style import (
-            DEFAULT_ITERATIONS,
             DEFAULT_MAX_SIZE,
             DEFAULT_STRENGTH,
             FAST_STRENGTH,
@@ -274,7 +273,7 @@ class StyleEdit:
                 strength=strength,
                 keep_colors=self.keep_colors,
                 style_scale=self.style_scale,
-                iterations=self.iterations or DEFAULT_ITERATIONS,
+                iterations=self.iterations,
                 max_size=max_size,
                 models_dir=models_dir,
             )

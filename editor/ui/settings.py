@@ -147,14 +147,16 @@ class Settings:
     def style_scale(self) -> float:
         return self._get("style/scale", 1.0, float)
 
-    def style_iterations(self) -> int:
-        return self._get("style/iterations", style.DEFAULT_ITERATIONS, int)
+    def style_iterations(self) -> int | None:
+        """None: Auto. Stored under a new key: the old "style/iterations" held 120, written
+        whenever any style option changed, and would pin the full VGG19 to conv1-3's budget."""
+        return self._get("style/steps", 0, int) or None
 
     def set_style_options(
-        self, method: str, strength: float, keep_colors: bool, scale: float, iterations: int
+        self, method: str, strength: float, keep_colors: bool, scale: float, iterations: int | None
     ) -> None:
         self.q.setValue("style/method", method)
         self.q.setValue("style/strength", float(strength))
         self.q.setValue("style/keep_colors", bool(keep_colors))
         self.q.setValue("style/scale", float(scale))
-        self.q.setValue("style/iterations", int(iterations))
+        self.q.setValue("style/steps", int(iterations or 0))

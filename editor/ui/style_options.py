@@ -39,6 +39,10 @@ METHOD_LABELS = {
 }
 
 
+AUTO_ITERATIONS = 0
+"""The iterations box's minimum, shown as "Auto"."""
+
+
 @dataclass(frozen=True)
 class StyleParams:
     """What the user chose for the next style run."""
@@ -47,7 +51,8 @@ class StyleParams:
     strength: float = style.DEFAULT_STRENGTH
     keep_colors: bool = False
     style_scale: float = 1.0
-    iterations: int = style.DEFAULT_ITERATIONS
+    iterations: int | None = None
+    """None: Auto, the network's own default (`style.default_iterations`)."""
 
 
 def _swatch(color: QColor) -> QIcon:
@@ -97,10 +102,12 @@ class StyleOptions(QWidget):
         self.scale_box.setToolTip("Above 1 the style's brush strokes (or texture) come out larger")
         form.addRow("Style scale", self.scale_box)
         self.iterations_box = QSpinBox()
-        self.iterations_box.setRange(5, 5000)
+        self.iterations_box.setRange(AUTO_ITERATIONS, 5000)
+        self.iterations_box.setSpecialValueText("Auto")
         self.iterations_box.setSingleStep(25)
         self.iterations_box.setToolTip(
-            "More steps converge further; Apply stops a run early and keeps what it shows"
+            "More steps converge further; Apply stops a run early and keeps what it shows. "
+            "Auto: 50 for Gatys on the full VGG19, 120 otherwise"
         )
         form.addRow("Iterations", self.iterations_box)
         self.live_box = QCheckBox("Live preview while painting")
@@ -247,7 +254,7 @@ class StyleOptions(QWidget):
             strength=self.strength_slider.value() / 100,
             keep_colors=self.keep_colors_box.isChecked(),
             style_scale=float(self.scale_box.value()),
-            iterations=int(self.iterations_box.value()),
+            iterations=int(self.iterations_box.value()) or None,
         )
 
     def set_params(self, params: StyleParams) -> None:
@@ -255,7 +262,7 @@ class StyleOptions(QWidget):
         self.strength_slider.setValue(int(round(params.strength * 100)))
         self.keep_colors_box.setChecked(params.keep_colors)
         self.scale_box.setValue(params.style_scale)
-        self.iterations_box.setValue(params.iterations)
+        self.iterations_box.setValue(params.iterations or AUTO_ITERATIONS)
 
     def load_settings(self) -> None:
         s = self.settings

@@ -267,3 +267,50 @@ def test_style_features_use_the_full_network_when_asked_first(shared_models, tmp
     assert features.source == "vgg19-full"
     assert features.net.pool == "avg"
     assert {"relu4_2", "relu5_1"} <= set(features.available_layers)
+
+
+def test_bf16_features_stay_close_to_float32_and_carry_gradients(full, shared_data):
+    from editor.engine.features import Bf16Features
+
+    fast = Bf16Features(full)
+    assert fast.available_layers == full.available_layers
+    photo = _photo(shared_data, "tubingen.jpg", (96, 128))
+    layers = ["relu2_1", "relu4_2", "relu5_1"]
+    with torch.no_grad():
+        exact, rounded = full(photo, layers), fast(photo, layers)
+    for name in layers:
+        assert rounded[name].dtype == torch.float32, name  # Grams and losses stay float32
+        assert float((rounded[name] - exact[name]).norm() / exact[name].norm()) < 0.05, name
+    grads = []
+    for net in (full, fast):
+        x = photo.clone().requires_grad_(True)
+        net(x, ["relu4_2"])["relu4_2"].square().mean().backward()
+        grads.append(x.grad.flatten())
+    assert float(grads[1].abs().max()) > 0
+    assert float(torch.nn.functional.cosine_similarity(*grads, dim=0)) > 0.95
+
+
+def test_bf16_only_for_the_full_network_on_a_cpu_that_has_it(shared_models, monkeypatch):
+    from editor.engine import features as module
+
+    if not (shared_models / FULL).is_file():
+        pytest.skip("../shared/models has no vgg19_full")
+    monkeypatch.setattr(module, "cpu_has_bf16", lambda: True)
+    fast = module.style_features(shared_models, "cpu", prefer=FULL_FIRST, bf16=True)
+    assert isinstance(fast, module.Bf16Features) and fast.source == "vgg19-full (bf16)"
+    plain = module.style_features(shared_models, "cpu", prefer=FULL_FIRST)
+    assert isinstance(plain, FeatureExtractor)  # only when asked
+    old = module.style_features(shared_models, "cpu", prefer=CONV3_ONLY, bf16=True)
+    assert not isinstance(old, module.Bf16Features)  # conv1-3 + aux stays as tuned
+    monkeypatch.setattr(module, "cpu_has_bf16", lambda: False)
+    assert isinstance(
+        module.style_features(shared_models, "cpu", prefer=FULL_FIRST, bf16=True),
+        FeatureExtractor,
+    )
+
+
+def test_bf16_can_be_turned_off(monkeypatch):
+    from editor.engine.features import cpu_has_bf16
+
+    monkeypatch.setenv("SEMEDIT_BF16", "0")
+    assert cpu_has_bf16() is False

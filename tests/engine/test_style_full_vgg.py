@@ -40,15 +40,18 @@ def _edges(x: torch.Tensor) -> np.ndarray:
     return np.hypot(cv2.Sobel(y, cv2.CV_32F, 1, 0), cv2.Sobel(y, cv2.CV_32F, 0, 1)).ravel()
 
 
-def _stylise(features, content, style, iterations=16) -> torch.Tensor:
-    settings = gatys_settings(features.available_layers, iterations=iterations)
-    gen = synthesise(features, features.available_layers, [StyleTarget(style)], settings,
-                     content=content)  # fmt: skip
+def _run(gen) -> torch.Tensor:
     while True:
         try:
             next(gen)
         except StopIteration as stop:
             return stop.value
+
+
+def _stylise(features, content, style, iterations=16) -> torch.Tensor:
+    settings = gatys_settings(features.available_layers, iterations=iterations)
+    return _run(synthesise(features, features.available_layers, [StyleTarget(style)], settings,
+                           content=content))  # fmt: skip
 
 
 def test_full_network_uses_the_papers_layers(models):
@@ -71,3 +74,36 @@ def test_full_network_matches_the_paintings_deep_statistics_better(models, share
     assert gain_full > 1.5 * gain_old, (gain_full, gain_old)
     edges = float(np.corrcoef(_edges(full), _edges(content))[0, 1])
     assert edges > 0.3, edges  # the town is still there
+
+
+def test_the_full_networks_defaults_keep_the_photos_detail_between_levels(models, shared_data):
+    """Gatys on the full network: each finer level starts from the coarser result plus the
+    photo's detail, so the finest level starts sharp (the photo's edges) and nearer the
+    painting's statistics than from a blurred enlargement of the coarse result."""
+    from dataclasses import replace
+
+    from editor.engine.edits.style import default_iterations
+
+    features = style_features(models, "cpu", prefer=FULL_FIRST)
+    assert default_iterations(features.available_layers) < default_iterations(("relu3_1",))
+    settings = gatys_settings(features.available_layers)
+    assert settings.keep_detail and settings.iterations == default_iterations(
+        features.available_layers
+    )
+    assert not gatys_settings(features.available_layers, method="mrf").keep_detail
+    content = _picture(shared_data / "content" / "tubingen.jpg", 192)
+    style = _picture(shared_data / "style" / "starry_night.jpg", 192)
+    judge = shared_features(models, "cpu", prefer=("vgg19-full",))
+    layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    small = replace(settings, coarsest=96, iterations=16)
+    gains, edges = {}, {}
+    for keep in (True, False):
+        steps = synthesise(features, features.available_layers, [StyleTarget(style)],
+                           replace(small, keep_detail=keep), content=content)  # fmt: skip
+        start = next(step for step in steps if step.level == 1).image  # its first preview
+        gains[keep] = style_distance(judge, content, style, layers) / style_distance(
+            judge, start, style, layers
+        )
+        edges[keep] = float(np.corrcoef(_edges(start), _edges(content))[0, 1])
+    assert gains[True] > 1.2 * gains[False], gains
+    assert edges[True] > edges[False] + 0.08, edges

@@ -197,3 +197,21 @@ def test_bad_requests_fail_clearly(vgg):
                 vgg, vgg.available_layers, [StyleTarget(torch.rand(1, 3, 32, 32))], Settings()
             )
         )
+
+
+def test_with_detail_keeps_the_coarse_change_and_the_photos_own_detail():
+    from editor.ops.style_transfer import with_detail
+
+    g = torch.Generator().manual_seed(0)
+    content = 0.2 + 0.6 * torch.rand(1, 3, 64, 64, generator=g)  # no clamping below
+    coarse = resize(content, (32, 32))
+    # An untouched coarse level gives the photo back, detail and all; a plain enlargement
+    # loses it.
+    assert torch.allclose(with_detail(coarse, content, (64, 64)), content, atol=1e-5)
+    assert float((resize(coarse, (64, 64)) - content).abs().mean()) > 0.05
+    # What the coarse level changed arrives at full size, on top of the photo's detail.
+    changed = coarse.clone()
+    changed[..., :, :16] += 0.1
+    out = with_detail(changed, content, (64, 64))
+    assert torch.allclose(out - content, resize(changed - coarse, (64, 64)), atol=1e-5)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0

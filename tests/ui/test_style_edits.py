@@ -295,6 +295,7 @@ def test_texture_fill_changes_only_masked_pixels(window, fake, qtbot, rgb_image)
     assert isinstance(request, style.TextureRequest)
     assert np.array_equal(request.sample, _solid(BLUE)) and np.array_equal(request.mask, mask)
     assert request.sample_scale == window.style_options.scale_box.value()
+    assert request.iterations == style.DEFAULT_ITERATIONS  # Auto: texture has one default
     window.session.apply()
     image = window.document.image
     assert np.array_equal(image[mask == 0], rgb_image[mask == 0])
@@ -376,3 +377,20 @@ def test_without_feature_weights_the_style_tools_say_what_is_needed(window, qtbo
     assert window.run_texture() is None
     assert not window.engine.busy
     assert np.array_equal(window.document.image, rgb_image)
+
+
+def test_iterations_default_to_auto_and_auto_is_remembered(window, fake, qtbot, rgb_image):
+    opts = window.style_options
+    assert opts.iterations_box.value() == opts.iterations_box.minimum()
+    assert opts.iterations_box.text() == "Auto"
+    _select(window, "red")
+    window.act_stylise.trigger()
+    qtbot.waitUntil(lambda: window.session.pending is not None, timeout=5000)
+    (request,) = fake.requests
+    assert request.iterations is None  # the network's own default (style.default_iterations)
+    window.job_bar.cancel_button.click()
+    opts.iterations_box.setValue(40)
+    assert window.settings.style_iterations() == 40
+    opts.iterations_box.setValue(opts.iterations_box.minimum())
+    assert window.settings.style_iterations() is None
+    assert opts.params().iterations is None
