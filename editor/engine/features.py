@@ -237,9 +237,9 @@ class Bf16Features:
     float32 (Gram matrices and losses stay float32).
 
     Gatys on the full VGG19 is a forward and backward pass through conv1_1..conv5_1 per
-    evaluation: 2.8 s at 512 px in float32 on 2 cores, 1.56 s in bf16, with the result's Gram
-    distance within a few per cent (benchmarks/bench_style.py --quality; tests compare the two).
-    Same call shape as FeatureExtractor."""
+    evaluation: 2.8 s at 512 px in float32 on 2 cores, 1.56 s in bf16. At the same iterations
+    (tubingen x starry_night, 512 px) the result's Gram distance fell 6.7x against float32's
+    7.0x; tests compare activations and gradients. Same call shape as FeatureExtractor."""
 
     def __init__(self, features: FeatureExtractor) -> None:
         self.features = features

@@ -460,7 +460,7 @@ class StyleEdits(QObject):
             sample=sample,
             image=snapshot,
             mask=doc.mask.copy(),
-            iterations=p.iterations or style.DEFAULT_ITERATIONS,
+            iterations=p.iterations,
             sample_scale=p.style_scale,
             models_dir=self._models_dir(),
         )

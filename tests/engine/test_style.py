@@ -190,3 +190,11 @@ def test_missing_weights_name_the_model(rgb_image, painting, tmp_path):
     request = StyleRequest(rgb_image, (StyleRegion(painting),), models_dir=tmp_path)
     with pytest.raises(ModelMissing, match="vgg19"):
         drive(run(request, RunContext()))
+
+
+def test_texture_auto_iterations_are_the_texture_default():
+    from editor.engine.edits.style import DEFAULT_ITERATIONS, _texture_settings
+
+    assert _texture_settings(None, 1.0, 0.0).iterations == DEFAULT_ITERATIONS
+    assert _texture_settings(30, 1.0, 0.0).iterations == 30
+    assert TextureRequest(np.zeros((8, 8, 3), np.uint8)).iterations is None

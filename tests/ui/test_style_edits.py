@@ -295,7 +295,7 @@ def test_texture_fill_changes_only_masked_pixels(window, fake, qtbot, rgb_image)
     assert isinstance(request, style.TextureRequest)
     assert np.array_equal(request.sample, _solid(BLUE)) and np.array_equal(request.mask, mask)
     assert request.sample_scale == window.style_options.scale_box.value()
-    assert request.iterations == style.DEFAULT_ITERATIONS  # Auto: texture has one default
+    assert request.iterations is None  # Auto: the engine's texture default
     window.session.apply()
     image = window.document.image
     assert np.array_equal(image[mask == 0], rgb_image[mask == 0])

@@ -96,20 +96,20 @@ content relu4_2, the paper's layers). Each finer level starts from the coarser r
 photo's own detail (`Settings.keep_detail`): a blurred enlargement reads to relu4_1/relu5_1 as
 "not the painting", so the finest level used to start almost from scratch and the fine
 iterations, ~1.6 s each at 512 px, were all spent undoing blur. With the detail kept, the
-pyramid 128 / 256 / 512 px gets 25 / 15 / 10 iterations (FULL_ITERATIONS, each level 1.5x
-fewer). Tuned at 512 px x starry_night on tubingen and two training photos (raceway, pasture;
-mean Gram distance over relu1_1..relu5_1 falls x / over relu4_1+relu5_1 x / edge correlation
-with the photo / s): the pyramid without the detail, weight 20, 30 / 15 / 12 iterations:
-7.3 / 5.1 / 0.16 / 34 s (tubingen's houses smeared, edges 0.09); plain L-BFGS at 512 px only,
-weight 40, 14 iterations: 8.2 / 6.3 / 0.60 / 25 s (the photo with the painting's texture on
-it, none of its swirls); with the detail, weight 20: 6.5 / 4.3 / 0.67 (one photo stalled at
-2.1 x); weight 40: 9.5 / 6.5 / 0.60 / 32 s (kept: the sky takes the painting's swirls and
-moon, the houses, car and horses stay). The photos not tuned on are in the README
-(benchmarks/bench_style.py --quality)."""
+pyramid 128 / 256 / 512 px gets 23 / 16 / 11 of FULL_ITERATIONS (each level 1.5x fewer; tuned
+with 30 / 15 / 10). Tuned at 512 px x starry_night on tubingen and two training photos
+(raceway, pasture); mean Gram distance over relu1_1..relu5_1 falls x / over relu4_1+relu5_1 x /
+edge correlation with the photo / seconds: the pyramid without the detail, weight 20,
+30 / 15 / 12 iterations: 7.3 / 5.1 / 0.16 / 34 s (tubingen's houses smeared, edges 0.09);
+plain L-BFGS at 512 px only, weight 40, 14 iterations: 8.2 / 6.3 / 0.60 / 25 s (the photo with
+the painting's texture on it, none of its swirls); with the detail, weight 20:
+6.5 / 4.3 / 0.67 (one photo stalled at 2.1 x); weight 40: 9.5 / 6.5 / 0.60 / 32 s (kept: the
+sky takes the painting's swirls and moon, the houses, car and horses stay). The photos not
+tuned on: the README's style section (benchmarks/bench_style.py --quality)."""
 
 GATYS_PREFER = TUNED_ON_CONV3
 """Gatys's network. Still conv1-3 + wct16x's deep layers first: with the settings above the full
-VGG19 meets the 512 px targets, but on a small region (a 128 px wing of Set14 monarch) it
+VGG19 does well at 512 px, but on a small region (a 128 px wing of Set14 monarch) it
 repaints the region at any weight (edge correlation 0.24 at 40, 0.55 at 0.5; conv1-3: 0.65):
 relu4_2's map is too coarse there to hold the photo. FULL_FIRST switches it."""
 FEATURE_PREFER = TUNED_ON_CONV3
@@ -180,13 +180,14 @@ class TextureRequest:
     size: (width, height) of the new texture when `image` is None.
     image + mask: fill the masked region (mask (H, W) uint8, > 0 inside) of `image` instead.
     sample_scale: > 1 makes the texture's elements larger than in the sample.
+    iterations: None = DEFAULT_ITERATIONS (Auto).
     """
 
     sample: np.ndarray
     size: tuple[int, int] = (512, 512)
     image: np.ndarray | None = None
     mask: np.ndarray | None = None
-    iterations: int = DEFAULT_ITERATIONS
+    iterations: int | None = None
     sample_scale: float = 1.0
     max_size: int = DEFAULT_MAX_SIZE
     models_dir: Path | None = None
@@ -501,12 +502,12 @@ def run_texture(request: TextureRequest, ctx: RunContext, features=None) -> Run:
     return composite(image, from_rgb01(full, crop), rect, alpha)
 
 
-def _texture_settings(iterations: int, scale: float, content_weight: float) -> Settings:
+def _texture_settings(iterations: int | None, scale: float, content_weight: float) -> Settings:
     return Settings(
         style_weight=1.0,
         content_weight=content_weight,
         tv_weight=0.05,
-        iterations=iterations,
+        iterations=DEFAULT_ITERATIONS if iterations is None else iterations,
         style_scale=scale,
         style_relative=False,
     )
