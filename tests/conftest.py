@@ -38,6 +38,22 @@ def _one_torch_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(autouse=True)
+def _gc_on_the_gui_thread(request):
+    """Qt tests collect cycles on the GUI thread only, as the app does (editor/ui/main_thread_gc):
+    otherwise a test's download or engine thread may free an earlier test's widgets and crash."""
+    if "qtbot" not in request.fixturenames and "qapp" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("qapp")
+    from editor.ui.main_thread_gc import MainThreadGC
+
+    collector = MainThreadGC()
+    yield
+    collector.stop()
+    collector.deleteLater()
+
+
 @pytest.fixture
 def server():
     """A real HTTP server on 127.0.0.1 serving one small model file (see tests/http_server.py)."""

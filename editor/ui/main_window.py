@@ -69,6 +69,7 @@ from editor.ui.dialogs import PreferencesDialog, SaveOptionsDialog
 from editor.ui.face_edits import FaceEdits
 from editor.ui.face_panel import FacePanel
 from editor.ui.job_bar import EditSession, JobBar
+from editor.ui.main_thread_gc import MainThreadGC
 from editor.ui.models_dialog import ModelsDialog, make_store
 from editor.ui.settings import Settings
 from editor.ui.shortcuts import key_sequences
@@ -1135,6 +1136,7 @@ def run_app(argv: list[str], path: str | None = None) -> int:
     app.setDesktopFileName(APP_ID)  # Wayland's app id and the task bar's link to the menu entry
     app.setWindowIcon(app_icon())
     remove_stale()  # spill folders a killed upscale left in the temp folder (never a live one's)
+    MainThreadGC(app)  # cycles holding Qt objects are freed on this thread, never the engine's
     window = MainWindow()
     window.show()
     if path:
