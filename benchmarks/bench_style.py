@@ -253,7 +253,7 @@ def quality(args, contents: Sequence[str], size: int) -> None:
             settings = gatys_settings(features.available_layers, DEFAULT_STRENGTH, args.iterations)
             result, first, total, _, _ = run_ours(features, content, style, settings)
             gram_x, deep_x = ratios(result)
-            plan = layer_plan(features.available_layers)
+            plan = settings.layers or layer_plan(features.available_layers)
             rows.append(
                 f"| {name} | {net_name}{' (bf16)' if 'bf16' in features.source else ''} "
                 f"| {'-'.join(plan.style)} / {plan.content} | {settings.iterations} "

@@ -107,3 +107,17 @@ def test_the_full_networks_defaults_keep_the_photos_detail_between_levels(models
         edges[keep] = float(np.corrcoef(_edges(start), _edges(content))[0, 1])
     assert gains[True] > 1.2 * gains[False], gains
     assert edges[True] > edges[False] + 0.08, edges
+
+
+def test_the_full_networks_content_layer_follows_the_regions_size(models):
+    """relu4_2's map is too coarse to hold a small region (see FULL_SMALL_SIDE): the full
+    network keeps the photo at relu3_2, and below FULL_SMALL_SIDE at relu2_2 with less style."""
+    from editor.engine.edits.style import FULL_SMALL_SIDE, GATYS_PREFER
+
+    features = style_features(models, "cpu", prefer=GATYS_PREFER)
+    assert "relu4_2" in features.available_layers  # the default network is the full one
+    large = gatys_settings(features.available_layers, long_side=512)
+    small = gatys_settings(features.available_layers, long_side=FULL_SMALL_SIDE - 1)
+    assert large.layers.content == "relu3_2" and small.layers.content == "relu2_2"
+    assert small.style_weight < large.style_weight
+    assert large.layers.style[-1] == "relu5_1" and small.layers.style[-1] == "relu5_1"

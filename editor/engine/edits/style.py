@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -49,11 +49,18 @@ from torch import Tensor
 
 from editor.core.geometry import Rect
 from editor.engine.edits.pixels import from_rgb01, mask01, to_rgb01
-from editor.engine.features import TUNED_ON_CONV3, style_features
+from editor.engine.features import FULL_FIRST, TUNED_ON_CONV3, style_features
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.region import composite, crop_rect, feather_alpha
 from editor.ops.style_losses import keep_luminance_only, match_colour, resize
-from editor.ops.style_transfer import Evaluation, Settings, Step, StyleTarget, synthesise
+from editor.ops.style_transfer import (
+    Evaluation,
+    Settings,
+    Step,
+    StyleTarget,
+    layer_plan,
+    synthesise,
+)
 
 METHODS = ("gatys", "mrf", "wct", "fast")
 """gatys: Gram-matrix style loss (Gatys et al. 2016); mrf: nearest neural patch (Li & Wand);
@@ -107,11 +114,25 @@ the painting's texture on it, none of its swirls); with the detail, weight 20:
 sky takes the painting's swirls and moon, the houses, car and horses stay). The photos not
 tuned on: the README's style section (benchmarks/bench_style.py --quality)."""
 
-GATYS_PREFER = TUNED_ON_CONV3
-"""Gatys's network. Still conv1-3 + wct16x's deep layers first: with the settings above the full
-VGG19 does well at 512 px, but on a small region (a 128 px wing of Set14 monarch) it
-repaints the region at any weight (edge correlation 0.24 at 40, 0.55 at 0.5; conv1-3: 0.65):
-relu4_2's map is too coarse there to hold the photo. FULL_FIRST switches it."""
+FULL_CONTENT_LAYER = "relu3_2"
+FULL_SMALL_SIDE = 256
+FULL_SMALL_CONTENT_LAYER = "relu2_2"
+FULL_SMALL_STYLE_WEIGHT_AT_HALF = 20.0
+"""Gatys on the full VGG19 keeps the photo at relu3_2, not the paper's relu4_2, and below
+FULL_SMALL_SIDE (the region's working size, long side) at relu2_2 with half the style weight.
+relu4_2's map is an eighth of the image: on a small region it is too coarse to hold the photo,
+and the deep Grams paint the painting's own composition over it (a 128 px wing of Set14
+monarch, edge correlation inside the box: relu4_2 at weight 40: 0.29, relu3_2: 0.34,
+relu2_2: 0.42, relu2_2 at weight 20: 0.57, at 10: 0.70; conv1-3: 0.65). At 512 px relu3_2 is
+no worse than relu4_2 on the tuning photos (Gram x / deep x / edges: tubingen 10.2 / 7.7 /
+0.66 against 10.0 / 7.2 / 0.67; raceway 9.0 / 6.3 / 0.60 against 8.8 / 5.7 / 0.61), and relu2_2
+there keeps too much of the photo (raceway 7.3 / 5.5)."""
+
+GATYS_PREFER = FULL_FIRST
+"""Gatys's network: the full VGG19 first (exact, else quantised), conv1-3 + wct16x's deep layers
+where neither is installed. With the content layer chosen by size (FULL_SMALL_SIDE) it keeps a
+small region's outlines too; on the held-out photos (README, bench_style.py --quality)
+it matches the painting's Grams ~3x better than conv1-3 + aux, with more of the photo's edges."""
 FEATURE_PREFER = TUNED_ON_CONV3
 """CNNMRF's and texture synthesis's network: the exact conv1-3 weights (+ wct16x's deep layers)
 they are tuned on; a full network only where conv1-3 is absent (not re-tuned on it yet)."""
@@ -223,15 +244,27 @@ def gatys_settings(
     iterations: int | None = None,
     method: str = DEFAULT_METHOD,
     style_scale: float = 1.0,
+    long_side: int | None = None,
 ) -> Settings:
     """The optimiser's settings for a style edit on features providing `available` layers:
-    Gatys's weights, pyramid and iterations (None: `default_iterations`) tuned for the full
-    VGG19 when it is there, for conv1-3 (+ aux) else."""
+    Gatys's weights, layers, pyramid and iterations (None: `default_iterations`) tuned for the
+    full VGG19 when it is there, for conv1-3 (+ aux) else. long_side: the working size of the
+    region (None: a large one); the full network's content layer and weight depend on it
+    (FULL_SMALL_SIDE)."""
     full = has_full_network(available)
     tuned_full = full and method == "gatys"
+    weight = style_weight(strength, method, full)
+    layers = None
+    if tuned_full:
+        small = long_side is not None and long_side < FULL_SMALL_SIDE
+        if small:
+            weight *= FULL_SMALL_STYLE_WEIGHT_AT_HALF / FULL_STYLE_WEIGHT_AT_HALF
+        content = FULL_SMALL_CONTENT_LAYER if small else FULL_CONTENT_LAYER
+        layers = replace(layer_plan(available), content=content)
     return Settings(
         method=method,
-        style_weight=style_weight(strength, method, full),
+        style_weight=weight,
+        layers=layers,
         iterations=default_iterations(available, method) if iterations is None else iterations,
         style_scale=style_scale,
         coarsest=FULL_COARSEST if full else Settings.coarsest,
@@ -301,6 +334,7 @@ def _optimised(request, content, styles, wheres, ctx, features, crop, alpha, rec
         request.iterations,
         request.method,
         request.style_scale,
+        long_side=max(content.shape[-2:]),
     )
     yield Update(progress=0.02, message=f"Stylising {rect.w}×{rect.h} ({request.method})")
     steps = synthesise(
