@@ -19,7 +19,8 @@ INTERVAL_MS = 500
 
 
 class MainThreadGC(QObject):
-    """Owns the GUI thread's collection; `stop()` (or destroying it) gives it back to CPython."""
+    """Owns the GUI thread's collection until `stop()` gives it back to CPython (destroying
+    it alone does not: the app's lives as long as the QApplication)."""
 
     def __init__(self, parent: QObject | None = None, interval_ms: int = INTERVAL_MS) -> None:
         super().__init__(parent)

@@ -107,7 +107,8 @@ class StyleOptions(QWidget):
         self.iterations_box.setSingleStep(25)
         self.iterations_box.setToolTip(
             "More steps converge further; Apply stops a run early and keeps what it shows. "
-            "Auto: 50 for Gatys on the full VGG19, 120 otherwise"
+            f"Auto: {style.FULL_ITERATIONS} for Gatys on the full VGG19, "
+            f"{style.DEFAULT_ITERATIONS} otherwise"
         )
         form.addRow("Iterations", self.iterations_box)
         self.live_box = QCheckBox("Live preview while painting")

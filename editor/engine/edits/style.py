@@ -98,21 +98,21 @@ FULL_STYLE_WEIGHT_AT_HALF = 40.0
 FULL_COARSEST = 128
 FULL_LEVEL_RATIO = 1.5
 FULL_ITERATIONS = 50
-"""Gatys on the full VGG19 (`vgg19-torchvision` or `vgg19-full`: style relu1_1..relu5_1,
-content relu4_2, the paper's layers). Each finer level starts from the coarser result plus the
-photo's own detail (`Settings.keep_detail`): a blurred enlargement reads to relu4_1/relu5_1 as
-"not the painting", so the finest level used to start almost from scratch and the fine
-iterations, ~1.6 s each at 512 px, were all spent undoing blur. With the detail kept, the
-pyramid 128 / 256 / 512 px gets 23 / 16 / 11 of FULL_ITERATIONS (each level 1.5x fewer; tuned
-with 30 / 15 / 10). Tuned at 512 px x starry_night on tubingen and two training photos
-(raceway, pasture); mean Gram distance over relu1_1..relu5_1 falls x / over relu4_1+relu5_1 x /
-edge correlation with the photo / seconds: the pyramid without the detail, weight 20,
-30 / 15 / 12 iterations: 7.3 / 5.1 / 0.16 / 34 s (tubingen's houses smeared, edges 0.09);
-plain L-BFGS at 512 px only, weight 40, 14 iterations: 8.2 / 6.3 / 0.60 / 25 s (the photo with
-the painting's texture on it, none of its swirls); with the detail, weight 20:
-6.5 / 4.3 / 0.67 (one photo stalled at 2.1 x); weight 40: 9.5 / 6.5 / 0.60 / 32 s (kept: the
-sky takes the painting's swirls and moon, the houses, car and horses stay). The photos not
-tuned on: the README's style section (benchmarks/bench_style.py --quality)."""
+"""Gatys on the full VGG19 (`vgg19-torchvision` or `vgg19-full`: style relu1_1..relu5_1, the paper's
+layers; content: FULL_CONTENT_LAYER below, tuned here with relu4_2). Each finer level starts from
+the coarser result plus the photo's own detail (`Settings.keep_detail`): a blurred enlargement reads
+to relu4_1/relu5_1 as "not the painting", so the finest level used to start almost from scratch and
+the fine iterations, ~1.6 s each at 512 px, were all spent undoing blur. With the detail kept, the
+pyramid 128 / 256 / 512 px gets 23 / 16 / 11 of FULL_ITERATIONS (each level 1.5x fewer; tuned with
+30 / 15 / 10). Tuned at 512 px x starry_night on tubingen and two training photos (raceway,
+pasture); mean Gram distance over relu1_1..relu5_1 falls x / over relu4_1+relu5_1 x / edge
+correlation with the photo / seconds: the pyramid without the detail, weight 20, 30 / 15 / 12
+iterations: 7.3 / 5.1 / 0.16 / 34 s (tubingen's houses smeared, edges 0.09); plain L-BFGS at 512 px
+only, weight 40, 14 iterations: 8.2 / 6.3 / 0.60 / 25 s (the photo with the painting's texture on
+it, none of its swirls); with the detail, weight 20: 6.5 / 4.3 / 0.67 (one photo stalled at 2.1 x);
+weight 40: 9.5 / 6.5 / 0.60 / 32 s (kept: the sky takes the painting's swirls and moon, the houses,
+car and horses stay). The photos not tuned on: the README's style section (benchmarks/bench_style.py
+--quality)."""
 
 FULL_CONTENT_LAYER = "relu3_2"
 FULL_SMALL_SIDE = 256
