@@ -34,6 +34,13 @@ conv1_1..conv3_4 + wct16x aux combination, in the same run, judged by the full n
 
     .venv/bin/python benchmarks/bench_style.py --quality [--quality-size 512]
         [--quality-contents golden_gate.jpg hoovertowernight.jpg] [--threads 2] [--save DIR]
+        [--method gatys|mrf|texture]
+
+--method mrf runs the edit's CNNMRF instead, with one more column first, its own measure:
+patch x, the mean distance of each 3x3 patch at relu3_1 and relu4_1 to its nearest painting
+patch, the photo's divided by the result's. --method texture synthesises a --quality-size
+square texture of each --quality-contents picture (looked up in style/, then content/) from
+noise with the edit's texture synthesis, and prints Gram x / deep x against the noise start.
 
 The settings were tuned on tubingen.jpg; golden_gate and hoovertowernight were not looked at.
 """
@@ -56,9 +63,13 @@ from editor.engine.edits.style import (
     DEFAULT_ITERATIONS,
     DEFAULT_STRENGTH,
     GATYS_PREFER,
+    TextureRequest,
     gatys_settings,
+    run_texture,
 )
 from editor.engine.features import CONV3_ONLY, shared_features, style_features
+from editor.engine.jobs import RunContext, drive
+from editor.ops.neural_patch import PatchBank
 from editor.ops.style_losses import (
     content_loss,
     gram_matrix,
@@ -212,6 +223,7 @@ def run_reference(loss_fn, pyramid_fn, content, target_loss, target_pyramid, bud
 
 QUALITY_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEEP_LAYERS = ("relu4_1", "relu5_1")
+PATCH_LAYERS = ("relu3_1", "relu4_1")
 FEATURE_SETS = {"full VGG19": ("vgg19-full",), "conv1-3 + aux": CONV3_ONLY}
 """The networks compared by --quality: both from ../shared/models, loaded side by side."""
 
@@ -227,8 +239,18 @@ def edge_correlation(image: torch.Tensor, photo: torch.Tensor) -> float:
     return float(np.corrcoef(magnitude(image), magnitude(photo))[0, 1])
 
 
+def patch_distance(judge, image: torch.Tensor, style: torch.Tensor) -> float:
+    """CNNMRF's own measure: the mean distance of each 3x3 patch of `image` at relu3_1 and
+    relu4_1 to its nearest style patch (normalised cross-correlation), relative to the style's
+    features. Gram statistics say little about a patch method."""
+    with torch.no_grad():
+        mine, theirs = judge(image, PATCH_LAYERS), judge(style, PATCH_LAYERS)
+        return sum(float(PatchBank([theirs[n]]).loss(mine[n])) for n in PATCH_LAYERS) / 2
+
+
 def quality(args, contents: Sequence[str], size: int) -> None:
-    """The --quality table: the edit's default Gatys on the full VGG19 against conv1-3 + aux."""
+    """The --quality table: the edit's default Gatys (or CNNMRF, --method mrf) on the full
+    VGG19 against conv1-3 + aux."""
     models = SHARED / "models"
     judge = shared_features(models, "cpu", prefer=FEATURE_SETS["full VGG19"])
     style = picture(SHARED / "data" / "style" / args.style, size)
@@ -243,38 +265,96 @@ def quality(args, contents: Sequence[str], size: int) -> None:
         content = picture(SHARED / "data" / "content" / name, size)
 
         def ratios(x: torch.Tensor, content: torch.Tensor = content) -> tuple[float, float]:
-            return tuple(
+            first = (
+                [patch_distance(judge, content, style) / patch_distance(judge, x, style)]
+                if args.method == "mrf"
+                else []
+            )
+            return tuple(first) + tuple(
                 style_distance(judge, content, style, layers)
                 / style_distance(judge, x, style, layers)
                 for layers in (QUALITY_LAYERS, DEEP_LAYERS)
             )
 
         for net_name, features in nets.items():
-            settings = gatys_settings(features.available_layers, DEFAULT_STRENGTH, args.iterations)
+            settings = gatys_settings(
+                features.available_layers,
+                DEFAULT_STRENGTH,
+                args.iterations,
+                args.method,
+                long_side=max(content.shape[-2:]),
+            )
             result, first, total, _, _ = run_ours(features, content, style, settings)
-            gram_x, deep_x = ratios(result)
+            measured = ratios(result)
             plan = settings.layers or layer_plan(features.available_layers)
+            layers = plan.patch if args.method == "mrf" else plan.style
             rows.append(
                 f"| {name} | {net_name}{' (bf16)' if 'bf16' in features.source else ''} "
-                f"| {'-'.join(plan.style)} / {plan.content} | {settings.iterations} "
+                f"| {'-'.join(layers)} / {plan.content} | {settings.iterations} "
                 f"| {settings.style_weight:g} | {settings.coarsest} / {settings.level_ratio:g} "
-                f"| {gram_x:.1f}x "
-                f"| {deep_x:.1f}x | {edge_correlation(result, content):.3f} | {total:.1f} s |"
+                f"| {' | '.join(f'{r:.1f}x' for r in measured)} "
+                f"| {edge_correlation(result, content):.3f} | {total:.1f} s |"
             )
             if args.save:
                 args.save.mkdir(parents=True, exist_ok=True)
                 like = np.zeros((*content.shape[-2:], 3), np.uint8)
                 tag = "full" if net_name.startswith("full") else "old"
-                save_image(args.save / f"gatys_{Path(name).stem}_{size}_{tag}.png",
+                save_image(args.save / f"{args.method}_{Path(name).stem}_{size}_{tag}.png",
                            from_rgb01(result, like))  # fmt: skip
-    print(f"\nGatys at {size} px x {args.style}, the edit's defaults (strength "
+    title = "CNNMRF" if args.method == "mrf" else "Gatys"
+    patch_column = "patch x (relu3_1+4_1) | " if args.method == "mrf" else ""
+    print(f"\n{title} at {size} px x {args.style}, the edit's defaults (strength "
           f"{DEFAULT_STRENGTH}, iterations {args.iterations or 'auto'}), judged by the full "
           f"VGG19 (float32); "
           f"{args.threads} thread(s), torch {torch.__version__}\n")  # fmt: skip
     print("| photo | network | style / content layers | iterations | style weight "
-          "| coarsest / level ratio | Gram x (relu1_1-5_1) | deep x (relu4_1+5_1) | edges "
-          "| seconds |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"| coarsest / level ratio | {patch_column}Gram x (relu1_1-5_1) | deep x (relu4_1+5_1) "
+          "| edges | seconds |")  # fmt: skip
+    print("|---" * (11 if patch_column else 10) + "|")
+    print("\n".join(rows))
+
+
+def texture_quality(args, samples: Sequence[str], size: int) -> None:
+    """--quality --method texture: the edit's texture synthesis from noise (`run_texture`, a
+    size x size texture) on the full VGG19 against conv1-3 + aux, same run, judged by the full
+    network: how many times closer the result's Grams are to the sample's than the start's
+    (the sample's mean colour plus noise)."""
+    models = SHARED / "models"
+    judge = shared_features(models, "cpu", prefer=FEATURE_SETS["full VGG19"])
+    nets = {name: style_features(models, "cpu", prefer=p) for name, p in FEATURE_SETS.items()}
+    rows = []
+    for name in samples:
+        path = next(
+            p for p in (SHARED / "data" / d / name for d in ("style", "content")) if p.is_file()
+        )
+        pixels = load_image(path).pixels[..., :3]
+        sample = to_rgb01(pixels)
+        noise = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+        start = (sample.mean(dim=(2, 3), keepdim=True) + 0.1 * noise).clamp(0, 1)
+        for net_name, features in nets.items():
+            request = TextureRequest(pixels, size=(size, size), iterations=args.iterations)
+            t0 = time.perf_counter()
+            result = to_rgb01(drive(run_texture(request, RunContext(), features)))
+            total = time.perf_counter() - t0
+            measured = [
+                style_distance(judge, start, sample, layers)
+                / style_distance(judge, result, sample, layers)
+                for layers in (QUALITY_LAYERS, DEEP_LAYERS)
+            ]
+            rows.append(
+                f"| {name} | {net_name} | {'-'.join(layer_plan(features.available_layers).style)} "
+                f"| {' | '.join(f'{r:.1f}x' for r in measured)} | {total:.1f} s |"
+            )
+            if args.save:
+                args.save.mkdir(parents=True, exist_ok=True)
+                tag = "full" if net_name.startswith("full") else "old"
+                save_image(args.save / f"texture_{Path(name).stem}_{size}_{tag}.png",
+                           from_rgb01(result, pixels))  # fmt: skip
+    print(f"\nTexture synthesis, {size}x{size} from noise, the edit's defaults (iterations "
+          f"{args.iterations or 'auto'}), judged by the full VGG19 (float32); {args.threads} "
+          f"thread(s), torch {torch.__version__}\n")  # fmt: skip
+    print("| sample | network | style layers | Gram x (relu1_1-5_1) | deep x (relu4_1+5_1) "
+          "| seconds |\n|---|---|---|---|---|---|")  # fmt: skip
     print("\n".join(rows))
 
 
@@ -306,6 +386,14 @@ def main() -> None:
     )
     parser.add_argument("--quality-size", type=int, default=512)
     parser.add_argument(
+        "--method",
+        choices=("gatys", "mrf", "texture"),
+        default="gatys",
+        help="--quality's method; mrf adds the patch distance (photo / result) at relu3_1+4_1; "
+        "texture synthesises --quality-size px textures of --quality-contents (style or "
+        "content pictures) from noise",
+    )
+    parser.add_argument(
         "--quality-contents", nargs="+", default=["golden_gate.jpg", "hoovertowernight.jpg"]
     )
     add_smoke_option(parser)
@@ -317,7 +405,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.smoke or args.quality:
         size = 128 if args.smoke else args.quality_size
-        quality(args, args.quality_contents[:1] if args.smoke else args.quality_contents, size)
+        measure = texture_quality if args.method == "texture" else quality
+        measure(args, args.quality_contents[:1] if args.smoke else args.quality_contents, size)
         if args.quality:
             return
     if args.features == "vgg":

@@ -342,7 +342,7 @@ def _add_style_parsers(sub) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="optimisation steps (gatys, mrf; default: 50 for gatys on the full VGG19, else 120)",
+        help="optimisation steps (gatys, mrf; default: 50 on the full VGG19, else 120)",
     )
     style.add_argument(
         "--strength",

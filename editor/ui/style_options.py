@@ -107,7 +107,7 @@ class StyleOptions(QWidget):
         self.iterations_box.setSingleStep(25)
         self.iterations_box.setToolTip(
             "More steps converge further; Apply stops a run early and keeps what it shows. "
-            f"Auto: {style.FULL_ITERATIONS} for Gatys on the full VGG19, "
+            f"Auto: {style.FULL_ITERATIONS} on the full VGG19, "
             f"{style.DEFAULT_ITERATIONS} otherwise"
         )
         form.addRow("Iterations", self.iterations_box)

@@ -117,25 +117,43 @@ car and horses stay). The photos not tuned on: the README's style section (bench
 FULL_CONTENT_LAYER = "relu3_2"
 FULL_SMALL_SIDE = 256
 FULL_SMALL_CONTENT_LAYER = "relu2_2"
-FULL_SMALL_STYLE_WEIGHT_AT_HALF = 20.0
-"""Gatys on the full VGG19 keeps the photo at relu3_2, not the paper's relu4_2, and below
-FULL_SMALL_SIDE (the region's working size, long side) at relu2_2 with half the style weight.
-relu4_2's map is an eighth of the image: on a small region it is too coarse to hold the photo,
-and the deep Grams paint the painting's own composition over it (a 128 px wing of Set14
-monarch, edge correlation inside the box: relu4_2 at weight 40: 0.29, relu3_2: 0.34,
-relu2_2: 0.42, relu2_2 at weight 20: 0.57, at 10: 0.70; conv1-3: 0.65). At 512 px relu3_2 is
-no worse than relu4_2 on the tuning photos (Gram x / deep x / edges: tubingen 10.2 / 7.7 /
-0.66 against 10.0 / 7.2 / 0.67; raceway 9.0 / 6.3 / 0.60 against 8.8 / 5.7 / 0.61), and relu2_2
-there keeps too much of the photo (raceway 7.3 / 5.5)."""
+FULL_WEIGHT_SIDE = 512
+FULL_MIN_WEIGHT_SHARE = 0.5
+"""On the full VGG19 the photo is kept at relu3_2, not the paper's relu4_2, and below
+FULL_SMALL_SIDE (the region's working size, long side, context included) at relu2_2; Gatys's
+style weight falls in proportion to that size below FULL_WEIGHT_SIDE, to FULL_MIN_WEIGHT_SHARE
+of it (CNNMRF's does not: at 256 px, half of it left tubingen nearly untouched, edges 0.98).
+A small region's deep Grams paint the painting's own composition over it, and relu4_2's map
+(an eighth of the image) is too coarse to hold it: a 128 px wing of Set14 monarch, edge
+correlation inside the box: relu4_2 at weight 40: 0.29, relu3_2: 0.34, relu2_2: 0.42, relu2_2
+at weight 20: 0.57, at 10: 0.70 (conv1-3: 0.65). At 512 px relu3_2 is no worse than relu4_2 on
+the tuning photos (Gram x / deep x / edges: tubingen 10.2 / 7.7 / 0.66 against 10.0 / 7.2 /
+0.67; raceway 9.0 / 6.3 / 0.60 against 8.8 / 5.7 / 0.61), and relu2_2 there keeps too much of
+the photo (raceway 7.3 / 5.5). The weight's ramp replaced a step (weight 20 below 256 px, 40
+above): boxes on four training photos (1024 px; Gram x / edges inside the box, step -> ramp):
+a 180 px train front 4.0 / 0.33 -> 4.4 / 0.38, a 240 px abbey tower 8.1 / 0.66 -> 7.5 / 0.68,
+a 300 px brewery 10.0 / 0.60 -> 9.1 / 0.62, a 320 px fountain 8.1 / 0.52 -> 8.1 / 0.54
+(relu2_2 up to 384 px: train 3.6 / 0.51, tower 6.6 / 0.79, the painting too faint there). The
+train's front is still painted over: a box that small takes the painting's whole swirl."""
 
 GATYS_PREFER = FULL_FIRST
 """Gatys's network: the full VGG19 first (exact, else quantised), conv1-3 + wct16x's deep layers
 where neither is installed. With the content layer chosen by size (FULL_SMALL_SIDE) it keeps a
 small region's outlines too; on the held-out photos (README, bench_style.py --quality)
 it matches the painting's Grams ~3x better than conv1-3 + aux, with more of the photo's edges."""
+TUNED_FULL_METHODS = ("gatys", "mrf")
+"""The methods with settings of their own on the full VGG19 (content rule, pyramid, iterations)."""
+MRF_PREFER = FULL_FIRST
+"""CNNMRF's network: the full VGG19 first, its patches at the real relu3_1 + relu4_1 (Li &
+Wand's layers), with Gatys's content rule (FULL_CONTENT_LAYER...), detail-keeping pyramid and
+FULL_ITERATIONS at CNNMRF's own weight. On tubingen (tuned on; 512 px x starry_night, Gram x /
+deep x / edges): conv1-3 + aux, 120 iterations: 1.6 / 1.6 / 0.38 (brush texture, none of the
+painting's stars); full, relu4_2, 120: 1.7 / 1.6 / 0.25 (stars over the houses, twice the
+time); full, relu3_2, 120: 1.9 / 2.2 / 0.45; full, relu3_2, 50 with the detail: 1.9 / 2.3 /
+0.78 in conv1-3's time (kept: stars in the sky and the river, the houses crisp)."""
 FEATURE_PREFER = TUNED_ON_CONV3
-"""CNNMRF's and texture synthesis's network: the exact conv1-3 weights (+ wct16x's deep layers)
-they are tuned on; a full network only where conv1-3 is absent (not re-tuned on it yet)."""
+"""Texture synthesis's network: the exact conv1-3 weights (+ wct16x's deep layers) it is tuned
+on; a full network only where conv1-3 is absent."""
 
 TEXTURE_CONTENT_WEIGHT = 5.0
 """Texture fill: how strongly the surroundings of the hole are held while the hole is
@@ -232,10 +250,10 @@ def has_full_network(available: Sequence[str]) -> bool:
 
 def default_iterations(available: Sequence[str], method: str = DEFAULT_METHOD) -> int:
     """The iterations a style edit runs when the user leaves them on Auto: FULL_ITERATIONS for
-    Gatys on the full VGG19 (each is dearer, and the pyramid keeps the detail), else
+    Gatys and CNNMRF on the full VGG19 (each is dearer, and the pyramid keeps the detail), else
     DEFAULT_ITERATIONS."""
-    full = has_full_network(available) and method == "gatys"
-    return FULL_ITERATIONS if full else DEFAULT_ITERATIONS
+    full = has_full_network(available)
+    return FULL_ITERATIONS if full and method in TUNED_FULL_METHODS else DEFAULT_ITERATIONS
 
 
 def gatys_settings(
@@ -250,16 +268,16 @@ def gatys_settings(
     Gatys's weights, layers, pyramid and iterations (None: `default_iterations`) tuned for the
     full VGG19 when it is there, for conv1-3 (+ aux) else. long_side: the working size of the
     region (None: a large one); the full network's content layer and weight depend on it
-    (FULL_SMALL_SIDE)."""
+    (FULL_SMALL_SIDE, FULL_WEIGHT_SIDE)."""
     full = has_full_network(available)
-    tuned_full = full and method == "gatys"
+    tuned_full = full and method in TUNED_FULL_METHODS
     weight = style_weight(strength, method, full)
     layers = None
     if tuned_full:
-        small = long_side is not None and long_side < FULL_SMALL_SIDE
-        if small:
-            weight *= FULL_SMALL_STYLE_WEIGHT_AT_HALF / FULL_STYLE_WEIGHT_AT_HALF
-        content = FULL_SMALL_CONTENT_LAYER if small else FULL_CONTENT_LAYER
+        side = FULL_WEIGHT_SIDE if long_side is None else long_side
+        if method == "gatys":  # CNNMRF's patches do not copy the painting's composition
+            weight *= min(1.0, max(FULL_MIN_WEIGHT_SHARE, side / FULL_WEIGHT_SIDE))
+        content = FULL_SMALL_CONTENT_LAYER if side < FULL_SMALL_SIDE else FULL_CONTENT_LAYER
         layers = replace(layer_plan(available), content=content)
     return Settings(
         method=method,
@@ -321,7 +339,7 @@ def _optimised(request, content, styles, wheres, ctx, features, crop, alpha, rec
     """Gatys or CNNMRF: optimise the crop's pixels, streaming each step."""
     if features is None:
         yield Update(progress=0.0, message="Loading VGG19 features")
-        prefer = GATYS_PREFER if request.method == "gatys" else FEATURE_PREFER
+        prefer = GATYS_PREFER if request.method == "gatys" else MRF_PREFER
         features = style_features(request.models_dir, ctx.device, prefer=prefer, bf16=True)
     targets = []
     for style, where in zip(styles, wheres, strict=True):
