@@ -308,19 +308,11 @@ def synthesise(
             levels=len(sizes),
             progress=partial(_progress, done_cost, cost[level], sum(cost), n_iter),
         )
-        optimiser = torch.optim.LBFGS(
-            [x],
-            lr=1.0,
-            max_iter=settings.preview_every,
-            history_size=20,
-            tolerance_grad=-1.0,
-            tolerance_change=-1.0,
-            line_search_fn=settings.line_search,
-        )
-        closure.state = optimiser.state[x]  # the dict `step` keeps its counters in
+        optimiser = _lbfgs(x, settings, closure)
         iteration = 0
         previous = math.inf
         chunk = settings.preview_every
+        stalls = 0
         while iteration < n_iter:
             if cancel is not None:
                 cancel()
@@ -331,9 +323,21 @@ def synthesise(
             # the line search's extra evaluations end a step after a fraction of its iterations.
             optimiser.param_groups[0].update(max_iter=chunk, max_eval=2 * chunk)
             began = time.perf_counter()
+            counted = optimiser.state[x].get("n_iter", 0)
+            before = x.detach().clone()
             optimiser.step(closure)
-            done = optimiser.state[x]["n_iter"] - iteration
+            done = optimiser.state[x].get("n_iter", 0) - counted
             iteration += max(1, done)
+            if torch.equal(before, x.detach()):
+                # The line search found no lower point along L-BFGS's direction (bf16 features'
+                # rounding can make its curvature estimate wrong): start the memory afresh, from
+                # a plain gradient step; a second stall in a row ends the level.
+                stalls += 1
+                if stalls > 1:
+                    iteration = n_iter
+                optimiser = _lbfgs(x, settings, closure, iteration)
+            else:
+                stalls = 0
             per_iteration = (time.perf_counter() - began) / max(1, done)
             chunk = max(1, min(50, round(settings.preview_seconds / max(per_iteration, 1e-6))))
             loss = objective.parts["loss"]
@@ -353,6 +357,23 @@ def synthesise(
         done_cost += cost[level]
     assert x is not None
     return _full(x, full)
+
+
+def _lbfgs(x: Tensor, settings: Settings, closure: _Reporting, done: int = 0) -> torch.optim.LBFGS:
+    """A fresh L-BFGS over the level's pixels, its counters shown to `closure` (after `done`
+    iterations of the level by earlier ones)."""
+    optimiser = torch.optim.LBFGS(
+        [x],
+        lr=1.0,
+        max_iter=settings.preview_every,
+        history_size=20,
+        tolerance_grad=-1.0,
+        tolerance_change=-1.0,
+        line_search_fn=settings.line_search,
+    )
+    closure.state = optimiser.state[x]  # the dict `step` keeps its counters in
+    closure.offset = done
+    return optimiser
 
 
 class _Objective:
@@ -442,6 +463,7 @@ class _Reporting:
         self.objective, self.cancel, self.notify = objective, cancel, notify
         self.level, self.levels, self.progress = level, levels, progress
         self.state: dict = {}
+        self.offset = 0
         self._iteration, self._evaluation = 0, 0
 
     def __call__(self) -> Tensor:
@@ -454,7 +476,8 @@ class _Reporting:
         return loss
 
     def _next(self) -> Evaluation:
-        iteration = max(1, int(self.state.get("n_iter", 0)))  # 0: the level's first evaluation
+        # n_iter 0: the level's first evaluation; offset: iterations of an earlier optimiser
+        iteration = self.offset + max(1, int(self.state.get("n_iter", 0)))
         same = iteration == self._iteration
         self._iteration, self._evaluation = iteration, self._evaluation + 1 if same else 1
         return Evaluation(

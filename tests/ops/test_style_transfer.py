@@ -215,3 +215,37 @@ def test_with_detail_keeps_the_coarse_change_and_the_photos_own_detail():
     out = with_detail(changed, content, (64, 64))
     assert torch.allclose(out - content, resize(changed - coarse, (64, 64)), atol=1e-5)
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+
+def test_a_stalled_line_search_restarts_lbfgs_and_a_second_stall_ends_the_level(
+    vgg, shared_data, monkeypatch
+):
+    """When L-BFGS's line search finds no lower point (bf16 rounding made its direction wrong:
+    a 2-thread run on a training photo stayed at its fine level's start), the level goes on
+    with a fresh L-BFGS; a level that stalls twice in a row ends there instead of spending its
+    iterations on nothing."""
+    content = _picture(shared_data, "content/tubingen.jpg", 96)
+    style = _picture(shared_data, "style/starry_night.jpg", 96)
+    real_step = torch.optim.LBFGS.step
+
+    def run(stalls_wanted: int):
+        calls = {"n": 0}
+
+        def step(self, closure):
+            calls["n"] += 1
+            if calls["n"] <= stalls_wanted:  # the first chunks: nothing moves
+                return closure()
+            return real_step(self, closure)
+
+        monkeypatch.setattr(torch.optim.LBFGS, "step", step)
+        settings = Settings(iterations=12, coarsest=96, preview_every=1, preview_seconds=0.0)
+        return _run(synthesise(vgg, vgg.available_layers, [StyleTarget(style)], settings,
+                               content=content))  # fmt: skip
+
+    plan = layer_plan(vgg.available_layers)
+    before = style_distance(vgg, content, style, plan.style)
+    result, steps = run(1)
+    assert style_distance(vgg, result, style, plan.style) < before / 2  # it went on
+    assert len(steps) > 5 and steps[-1].iteration == 12
+    result, steps = run(2)
+    assert len(steps) == 2 and torch.equal(result, content.clamp(0, 1))  # the level ended

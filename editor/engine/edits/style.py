@@ -111,8 +111,10 @@ iterations: 7.3 / 5.1 / 0.16 / 34 s (tubingen's houses smeared, edges 0.09); pla
 only, weight 40, 14 iterations: 8.2 / 6.3 / 0.60 / 25 s (the photo with the painting's texture on
 it, none of its swirls); with the detail, weight 20: 6.5 / 4.3 / 0.67 (one photo stalled at 2.1 x);
 weight 40: 9.5 / 6.5 / 0.60 / 32 s (kept: the sky takes the painting's swirls and moon, the houses,
-car and horses stay). The photos not tuned on: the README's style section (benchmarks/bench_style.py
---quality)."""
+car and horses stay). Fewer cost too much: 40 iterations (19 / 13 / 8): tubingen 9.4 / 7.0, raceway
+7.1 / 4.5 against 10.2 / 7.7 and 9.0 / 6.3 at 0.8x the time; a level ratio of 2 (29 / 14 / 7):
+8.0 / 6.2 and 4.9 / 3.6. The photos not tuned on: the README's style section
+(benchmarks/bench_style.py --quality)."""
 
 FULL_CONTENT_LAYER = "relu3_2"
 FULL_SMALL_SIDE = 256
