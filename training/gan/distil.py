@@ -1,0 +1,160 @@
+"""Distil Real-ESRGAN x4plus into `semedit-gan-x4` (editor.ops.sr_compact.CompactSR), on the CPU.
+
+    .venv/bin/python training/gan/distil.py pairs   # teacher outputs on training crops (resumes)
+    .venv/bin/python training/gan/distil.py train [--steps N]   # resumes from its checkpoint
+    .venv/bin/python training/gan/distil.py export  # -> editor/resources/models/semedit-gan-x4...
+
+Photos: ../shared/data/train/ only (never Set5/Set14, the test sets). Each photo gives
+CROPS_PER_PHOTO random 256 px crops; LR = an area downscale by 4 (the degradation the GAN
+benchmark uses), teacher = Real-ESRGAN x4plus on that LR, both stored as uint8 shards in
+training/gan/pairs/ (not in git). Training draws 32 px LR / 128 px teacher sub-crops
+(random flips), batch BATCH, L1 + perceptual + Gram to the teacher for WARMUP steps, then with
+the adversarial term too (editor.ops.gan_distil). Checkpoints every CHECKPOINT_EVERY steps in
+training/checkpoints/gan_x4.pt (torch.save of state dicts, read back with weights_only=True);
+the log in training/logs/gan_x4.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from editor.engine.features import CONV3_ONLY, shared_features  # noqa: E402
+from editor.engine.sr_choice import choose_upscaler, load_upscaler  # noqa: E402
+from editor.engine.store import ModelStore  # noqa: E402
+from editor.ops.gan_distil import Distiller  # noqa: E402
+from editor.ops.sr_compact import CompactSR  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+PHOTOS = SHARED / "data" / "train"
+PAIRS = REPO / "training" / "gan" / "pairs"
+CHECKPOINT = REPO / "training" / "checkpoints" / "gan_x4.pt"
+LOG = REPO / "training" / "logs" / "gan_x4.log"
+EXPORT = REPO / "editor" / "resources" / "models" / "semedit-gan-x4.safetensors"
+HR_CROP, SCALE, CROPS_PER_PHOTO = 256, 4, 12
+LR_PATCH, BATCH, WARMUP, CHECKPOINT_EVERY = 32, 8, 1500, 100
+
+
+def photos() -> list[Path]:
+    return sorted(p for p in PHOTOS.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
+def make_pairs(threads: int) -> None:
+    torch.set_num_threads(threads)
+    store = ModelStore(models_dir=SHARED / "models")
+    teacher = load_upscaler(choose_upscaler(store, 4, "realesrgan-x4plus"), "cpu")
+    PAIRS.mkdir(parents=True, exist_ok=True)
+    for index, path in enumerate(photos()):
+        shard = PAIRS / f"{index:04d}_{path.stem}.npz"
+        if shard.exists():
+            continue
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        rng = np.random.default_rng(index)
+        h, w = rgb.shape[:2]
+        lrs, outs = [], []
+        t0 = time.perf_counter()
+        for _ in range(CROPS_PER_PHOTO):
+            y, x = rng.integers(0, h - HR_CROP + 1), rng.integers(0, w - HR_CROP + 1)
+            hr = rgb[y : y + HR_CROP, x : x + HR_CROP]
+            lr = cv2.resize(hr, (HR_CROP // SCALE,) * 2, interpolation=cv2.INTER_AREA)
+            with torch.inference_mode():
+                t = torch.from_numpy(lr).permute(2, 0, 1)[None].float() / 255
+                out = teacher(t).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+            lrs.append(lr)
+            outs.append(np.rint(out * 255).astype(np.uint8))
+        tmp = shard.with_suffix(".tmp.npz")
+        np.savez(tmp, lr=np.stack(lrs), teacher=np.stack(outs))
+        tmp.replace(shard)
+        print(f"{shard.name}: {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def load_pairs() -> tuple[np.ndarray, np.ndarray]:
+    shards = [np.load(p) for p in sorted(PAIRS.glob("*.npz")) if ".tmp" not in p.name]
+    if not shards:
+        raise SystemExit("no pairs yet: run `distil.py pairs` first")
+    return np.concatenate([s["lr"] for s in shards]), np.concatenate([s["teacher"] for s in shards])
+
+
+def batch(lrs: np.ndarray, outs: np.ndarray, rng: np.random.Generator):
+    picks = rng.integers(0, len(lrs), BATCH)
+    side = lrs.shape[1]
+    a, b = [], []
+    for i in picks:
+        y, x = rng.integers(0, side - LR_PATCH + 1, 2)
+        lr = lrs[i, y : y + LR_PATCH, x : x + LR_PATCH]
+        hr = outs[i, y * SCALE : (y + LR_PATCH) * SCALE, x * SCALE : (x + LR_PATCH) * SCALE]
+        if rng.random() < 0.5:
+            lr, hr = lr[:, ::-1], hr[:, ::-1]
+        if rng.random() < 0.5:
+            lr, hr = lr[::-1], hr[::-1]
+        a.append(np.ascontiguousarray(lr))
+        b.append(np.ascontiguousarray(hr))
+    to = lambda xs: torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).float() / 255  # noqa: E731
+    return to(a), to(b)
+
+
+def train(steps: int, threads: int) -> None:
+    torch.set_num_threads(threads)
+    lrs, outs = load_pairs()
+    features = shared_features(SHARED / "models", "cpu", prefer=CONV3_ONLY)
+    distiller = Distiller(CompactSR(), features)
+    if CHECKPOINT.exists():
+        distiller.load_state_dict(torch.load(CHECKPOINT, weights_only=True))
+    rng = np.random.default_rng(distiller.step_count)
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
+    t0, sums = time.perf_counter(), {}
+    with LOG.open("a") as log:
+        while distiller.step_count < steps:
+            lr, hr = batch(lrs, outs, rng)
+            parts = distiller.step(lr, hr, adversarial=distiller.step_count >= WARMUP)
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if distiller.step_count % CHECKPOINT_EVERY == 0:
+                tmp = CHECKPOINT.with_suffix(".tmp")
+                torch.save(distiller.state_dict(), tmp)
+                tmp.replace(CHECKPOINT)
+                means = " ".join(f"{k} {v / CHECKPOINT_EVERY:.4f}" for k, v in sums.items())
+                pace = (time.perf_counter() - t0) / CHECKPOINT_EVERY
+                line = f"step {distiller.step_count} pairs {len(lrs)} {pace:.2f} s/step {means}"
+                print(line, file=log, flush=True)
+                print(line, flush=True)
+                t0, sums = time.perf_counter(), {}
+
+
+def export() -> None:
+    from safetensors.torch import save_file
+
+    student = CompactSR()
+    student.load_state_dict(torch.load(CHECKPOINT, weights_only=True)["student"])
+    EXPORT.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.contiguous() for k, v in student.state_dict().items()}
+    save_file(state, str(EXPORT), metadata=student.metadata())
+    print("wrote", EXPORT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stage", choices=("pairs", "train", "export"))
+    parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    if args.stage == "pairs":
+        make_pairs(args.threads)
+    elif args.stage == "train":
+        train(args.steps, args.threads)
+    else:
+        export()
+
+
+if __name__ == "__main__":
+    main()
