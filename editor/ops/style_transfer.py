@@ -340,10 +340,11 @@ def synthesise(
                 stalls = 0
             per_iteration = (time.perf_counter() - began) / max(1, done)
             chunk = max(1, min(50, round(settings.preview_seconds / max(per_iteration, 1e-6))))
-            loss = objective.parts["loss"]
-            if previous - loss < settings.converged * abs(previous) and level < len(sizes) - 1:
-                iteration = n_iter  # this level has converged: the next one gains more
-            previous = loss
+            loss = objective.parts["loss"]  # after a stall: a rejected point's, not a result
+            if stalls == 0:
+                if previous - loss < settings.converged * abs(previous) and level < len(sizes) - 1:
+                    iteration = n_iter  # this level has converged: the next one gains more
+                previous = loss
             yield Step(
                 progress=_progress(done_cost, cost[level], sum(cost), n_iter, iteration),
                 image=x.detach().clamp(0.0, 1.0),
