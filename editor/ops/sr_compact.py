@@ -31,6 +31,14 @@ class CompactSR(nn.Module):
         self.body = nn.Sequential(*layers)
         self.shuffle = nn.PixelShuffle(scale)
         self.receptive_radius = convs + 2
+        # He initialisation for the PReLU stack (PyTorch's default shrinks the signal layer by
+        # layer; training/README.md), and the last convolution at zero, so an untrained net is
+        # exactly the nearest-neighbour enlargement and training moves away from it.
+        for conv in layers[:-1:2]:
+            nn.init.kaiming_normal_(conv.weight, a=0.25, nonlinearity="leaky_relu")
+            nn.init.zeros_(conv.bias)
+        nn.init.zeros_(layers[-1].weight)
+        nn.init.zeros_(layers[-1].bias)
 
     def forward(self, lr01: torch.Tensor) -> torch.Tensor:
         base = F.interpolate(lr01, scale_factor=self.scale, mode="nearest")

@@ -43,12 +43,12 @@ def test_the_student_is_a_nearest_enlargement_plus_what_its_body_draws():
     torch.manual_seed(0)
     net = CompactSR(channels=8, convs=2).eval()
     lr = torch.rand(1, 3, 10, 14)
-    nn.init.zeros_(net.body[-1].weight)
-    nn.init.zeros_(net.body[-1].bias)
-    out = net(lr)
+    out = net(lr)  # untrained: the body's last convolution starts at zero
     assert out.shape == (1, 3, 40, 56)
     assert torch.equal(out, F.interpolate(lr, scale_factor=4, mode="nearest"))
     assert net.receptive_radius == 4
+    nn.init.normal_(net.body[-1].weight, std=0.1)
+    assert not torch.equal(net(lr), out)
 
 
 def test_distillation_moves_the_student_towards_the_teachers_picture():
