@@ -295,12 +295,8 @@ def quality(args, contents: Sequence[str], size: int) -> None:
                 f"| {' | '.join(f'{r:.1f}x' for r in measured)} "
                 f"| {edge_correlation(result, content):.3f} | {total:.1f} s |"
             )
-            if args.save:
-                args.save.mkdir(parents=True, exist_ok=True)
-                like = np.zeros((*content.shape[-2:], 3), np.uint8)
-                tag = "full" if net_name.startswith("full") else "old"
-                save_image(args.save / f"{args.method}_{Path(name).stem}_{size}_{tag}.png",
-                           from_rgb01(result, like))  # fmt: skip
+            like = np.zeros((*content.shape[-2:], 3), np.uint8)
+            _save_result(args, args.method, name, size, net_name, from_rgb01(result, like))
     title = "CNNMRF" if args.method == "mrf" else "Gatys"
     patch_column = "patch x (relu3_1+4_1) | " if args.method == "mrf" else ""
     print(f"\n{title} at {size} px x {args.style}, the edit's defaults (strength "
@@ -312,6 +308,14 @@ def quality(args, contents: Sequence[str], size: int) -> None:
           "| edges | seconds |")  # fmt: skip
     print("|---" * (11 if patch_column else 10) + "|")
     print("\n".join(rows))
+
+
+def _save_result(args, method: str, name: str, size: int, net: str, pixels: np.ndarray) -> None:
+    """--save's PNG of one --quality result: METHOD_PHOTO_SIZE_full|old.png."""
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
+        tag = "full" if net.startswith("full") else "old"
+        save_image(args.save / f"{method}_{Path(name).stem}_{size}_{tag}.png", pixels)
 
 
 def texture_quality(args, samples: Sequence[str], size: int) -> None:
@@ -334,8 +338,9 @@ def texture_quality(args, samples: Sequence[str], size: int) -> None:
         for net_name, features in nets.items():
             request = TextureRequest(pixels, size=(size, size), iterations=args.iterations)
             t0 = time.perf_counter()
-            result = to_rgb01(drive(run_texture(request, RunContext(), features)))
+            pixels_out = drive(run_texture(request, RunContext(), features))
             total = time.perf_counter() - t0
+            result = to_rgb01(pixels_out)
             measured = [
                 style_distance(judge, start, sample, layers)
                 / style_distance(judge, result, sample, layers)
@@ -345,11 +350,7 @@ def texture_quality(args, samples: Sequence[str], size: int) -> None:
                 f"| {name} | {net_name} | {'-'.join(layer_plan(features.available_layers).style)} "
                 f"| {' | '.join(f'{r:.1f}x' for r in measured)} | {total:.1f} s |"
             )
-            if args.save:
-                args.save.mkdir(parents=True, exist_ok=True)
-                tag = "full" if net_name.startswith("full") else "old"
-                save_image(args.save / f"texture_{Path(name).stem}_{size}_{tag}.png",
-                           from_rgb01(result, pixels))  # fmt: skip
+            _save_result(args, "texture", name, size, net_name, pixels_out)
     print(f"\nTexture synthesis, {size}x{size} from noise, the edit's defaults (iterations "
           f"{args.iterations or 'auto'}), judged by the full VGG19 (float32); {args.threads} "
           f"thread(s), torch {torch.__version__}\n")  # fmt: skip

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from editor.ops.style_losses import gram_matrix
+from editor.ops.train_state import restore_trainer_state, trainer_state
 
 Features = Callable[[Tensor, Sequence[str]], Mapping[str, Tensor]]
 
@@ -80,7 +81,7 @@ def perceptual_terms(
 
 class Distiller:
     """One optimisation step at a time over (lr, teacher_hr) batches, for a student and a
-    discriminator; `state_dict` / `load_state_dict` carry everything a resumed run needs."""
+    discriminator; `state` / `restore` carry everything a resumed run needs."""
 
     def __init__(
         self,
@@ -132,18 +133,23 @@ class Distiller:
         parts["loss"] = float(loss.detach())
         return parts
 
-    def state_dict(self) -> dict:
+    def _parts(self) -> dict[str, tuple[nn.Module, torch.optim.Optimizer]]:
+        return {"g": (self.student, self.opt_g), "d": (self.discriminator, self.opt_d)}
+
+    def state(self, rng: torch.Generator) -> dict[str, Tensor]:
+        """Everything a resumed run needs, as flat tensors for safetensors (`train_state`'s
+        layout, the generator's part under ``g.``, the discriminator's under ``d.``); `rng`:
+        the data sampler's generator."""
         return {
-            "student": self.student.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "step": self.step_count,
+            f"{prefix}.{key}": value
+            for prefix, (model, optimiser) in self._parts().items()
+            for key, value in trainer_state(model, optimiser, self.step_count, rng).items()
         }
 
-    def load_state_dict(self, state: Mapping) -> None:
-        self.student.load_state_dict(state["student"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.step_count = int(state["step"])
+    def restore(self, tensors: Mapping[str, Tensor], rng: torch.Generator) -> None:
+        """Load what `state` wrote (the sampler's generator included)."""
+        for prefix, (model, optimiser) in self._parts().items():
+            mine = {
+                k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")
+            }
+            self.step_count = restore_trainer_state(mine, model, optimiser, rng)

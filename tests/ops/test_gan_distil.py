@@ -3,10 +3,9 @@ towards the teacher, and that a resumed run continues exactly."""
 
 from __future__ import annotations
 
-import io
-
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load, save
 from torch import nn
 
 from editor.ops.gan_distil import Distiller, DistilWeights, PatchDiscriminator
@@ -74,15 +73,15 @@ def test_a_resumed_run_takes_the_same_next_step():
         return Distiller(CompactSR(channels=8, convs=2), TinyFeatures(), WEIGHTS,
                          discriminator=PatchDiscriminator(channels=8))  # fmt: skip
 
-    a = fresh()
+    a, rng = fresh(), torch.Generator().manual_seed(3)
     for _ in range(3):
         a.step(lr, teacher)
-    saved = io.BytesIO()
-    torch.save(a.state_dict(), saved)  # as a checkpoint file: a copy, read back safely
-    saved.seek(0)
-    b = fresh()
-    b.load_state_dict(torch.load(saved, weights_only=True))
+    torch.randint(10, (5,), generator=rng)  # the sampler has drawn
+    saved = save(a.state(rng))  # as a checkpoint file: a copy, tensors only
+    b, resumed = fresh(), torch.Generator()
+    b.restore(load(saved), resumed)
     assert b.step_count == 3
+    assert torch.equal(torch.rand(4, generator=rng), torch.rand(4, generator=resumed))
     assert a.step(lr, teacher) == b.step(lr, teacher)
     for pa, pb in zip(a.student.parameters(), b.student.parameters(), strict=True):
         assert torch.equal(pa, pb)

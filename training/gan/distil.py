@@ -8,10 +8,11 @@ Photos: ../shared/data/train/ only (never Set5/Set14, the test sets). Each photo
 CROPS_PER_PHOTO random 256 px crops; LR = an area downscale by 4 (the degradation the GAN
 benchmark uses), teacher = Real-ESRGAN x4plus on that LR, both stored as uint8 shards in
 training/gan/pairs/ (not in git). Training draws 32 px LR / 128 px teacher sub-crops
-(random flips), batch BATCH, L1 + perceptual + Gram to the teacher for WARMUP steps, then with
-the adversarial term too (editor.ops.gan_distil). Checkpoints every CHECKPOINT_EVERY steps in
-training/checkpoints/gan_x4.pt (torch.save of state dicts, read back with weights_only=True);
-the log in training/logs/gan_x4.log.
+(editor.ops.sr_train.PatchSampler: any of the 8 flips/rotations), batch BATCH, L1 +
+perceptual + Gram to the teacher for WARMUP steps, then with the adversarial term too
+(editor.ops.gan_distil). Checkpoints every CHECKPOINT_EVERY steps in
+training/checkpoints/gan_x4.safetensors (editor.ops.train_state's layout: it resumes bit for
+bit); the log in training/logs/gan_x4.log.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -33,11 +35,12 @@ from editor.engine.sr_choice import choose_upscaler, load_upscaler  # noqa: E402
 from editor.engine.store import ModelStore  # noqa: E402
 from editor.ops.gan_distil import Distiller  # noqa: E402
 from editor.ops.sr_compact import CompactSR  # noqa: E402
+from editor.ops.sr_train import PatchSampler  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 PHOTOS = SHARED / "data" / "train"
 PAIRS = REPO / "training" / "gan" / "pairs"
-CHECKPOINT = REPO / "training" / "checkpoints" / "gan_x4.pt"
+CHECKPOINT = REPO / "training" / "checkpoints" / "gan_x4.safetensors"
 LOG = REPO / "training" / "logs" / "gan_x4.log"
 EXPORT = REPO / "editor" / "resources" / "models" / "semedit-gan-x4.safetensors"
 HR_CROP, SCALE, CROPS_PER_PHOTO = 256, 4, 12
@@ -77,65 +80,58 @@ def make_pairs(threads: int) -> None:
         print(f"{shard.name}: {time.perf_counter() - t0:.1f} s", flush=True)
 
 
-def load_pairs() -> tuple[np.ndarray, np.ndarray]:
-    shards = [np.load(p) for p in sorted(PAIRS.glob("*.npz")) if ".tmp" not in p.name]
-    if not shards:
+def load_pairs() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(LR, teacher) uint8 (3, h, w) pairs, for `PatchSampler` (the teacher is its "HR")."""
+    pairs = []
+    for path in sorted(PAIRS.glob("*.npz")):
+        if ".tmp" in path.name:
+            continue
+        shard = np.load(path)
+        for lr, out in zip(shard["lr"], shard["teacher"], strict=True):
+            chw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
+            pairs.append((chw(lr), chw(out)))
+    if not pairs:
         raise SystemExit("no pairs yet: run `distil.py pairs` first")
-    return np.concatenate([s["lr"] for s in shards]), np.concatenate([s["teacher"] for s in shards])
-
-
-def batch(lrs: np.ndarray, outs: np.ndarray, rng: np.random.Generator):
-    picks = rng.integers(0, len(lrs), BATCH)
-    side = lrs.shape[1]
-    a, b = [], []
-    for i in picks:
-        y, x = rng.integers(0, side - LR_PATCH + 1, 2)
-        lr = lrs[i, y : y + LR_PATCH, x : x + LR_PATCH]
-        hr = outs[i, y * SCALE : (y + LR_PATCH) * SCALE, x * SCALE : (x + LR_PATCH) * SCALE]
-        if rng.random() < 0.5:
-            lr, hr = lr[:, ::-1], hr[:, ::-1]
-        if rng.random() < 0.5:
-            lr, hr = lr[::-1], hr[::-1]
-        a.append(np.ascontiguousarray(lr))
-        b.append(np.ascontiguousarray(hr))
-    to = lambda xs: torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).float() / 255  # noqa: E731
-    return to(a), to(b)
+    return pairs
 
 
 def train(steps: int, threads: int) -> None:
     torch.set_num_threads(threads)
-    lrs, outs = load_pairs()
+    pairs = load_pairs()
     features = shared_features(SHARED / "models", "cpu", prefer=CONV3_ONLY)
     distiller = Distiller(CompactSR(), features)
+    rng = torch.Generator().manual_seed(0)
     if CHECKPOINT.exists():
-        distiller.load_state_dict(torch.load(CHECKPOINT, weights_only=True))
-    rng = np.random.default_rng(distiller.step_count)
+        distiller.restore(load_file(str(CHECKPOINT)), rng)
+    sampler = PatchSampler(pairs, SCALE, LR_PATCH, rng)
     LOG.parent.mkdir(parents=True, exist_ok=True)
     CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
     t0, sums = time.perf_counter(), {}
     with LOG.open("a") as log:
         while distiller.step_count < steps:
-            lr, hr = batch(lrs, outs, rng)
+            lr, hr = sampler.sample(BATCH)
             parts = distiller.step(lr, hr, adversarial=distiller.step_count >= WARMUP)
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
             if distiller.step_count % CHECKPOINT_EVERY == 0:
                 tmp = CHECKPOINT.with_suffix(".tmp")
-                torch.save(distiller.state_dict(), tmp)
+                save_file(distiller.state(rng), str(tmp))
                 tmp.replace(CHECKPOINT)
                 means = " ".join(f"{k} {v / CHECKPOINT_EVERY:.4f}" for k, v in sums.items())
                 pace = (time.perf_counter() - t0) / CHECKPOINT_EVERY
-                line = f"step {distiller.step_count} pairs {len(lrs)} {pace:.2f} s/step {means}"
+                line = f"step {distiller.step_count} pairs {len(pairs)} {pace:.2f} s/step {means}"
                 print(line, file=log, flush=True)
                 print(line, flush=True)
                 t0, sums = time.perf_counter(), {}
 
 
 def export() -> None:
-    from safetensors.torch import save_file
-
     student = CompactSR()
-    student.load_state_dict(torch.load(CHECKPOINT, weights_only=True)["student"])
+    prefix = "g.model."  # the student's weights in Distiller.state's layout
+    weights = {
+        k[len(prefix) :]: v for k, v in load_file(str(CHECKPOINT)).items() if k.startswith(prefix)
+    }
+    student.load_state_dict(weights, strict=True)
     EXPORT.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in student.state_dict().items()}
     save_file(state, str(EXPORT), metadata=student.metadata())
