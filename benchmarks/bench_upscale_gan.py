@@ -1,18 +1,25 @@
 """GAN upscaling benchmark: CPU seconds per output megapixel and texture statistics, x4.
 
-Run: ``.venv/bin/python benchmarks/bench_upscale_gan.py [--size N] [--crops K] [--threads N]
-[--bf16] [--models DIR]`` (``--smoke``: one 64 px crop, one thread: checks it still runs)
+Run: ``.venv/bin/python benchmarks/bench_upscale_gan.py [--set set14|photos|all] [--size N]
+[--crops K] [--threads N] [--bf16] [--models DIR]`` (``--smoke``: one 64 px crop, one thread:
+checks it still runs)
 
 Rows, in one run on the same hold-out crops: bicubic (``cv2.INTER_CUBIC``), the best faithful
 (PSNR-trained) model the store has for x4 (RFDN), Real-ESRGAN x4plus (RRDBNet, 23 blocks) in
 fp32 NCHW, in fp32 channels_last (what the editor uses), in bf16 autocast (only with ``--bf16``
-or on a CPU with native bf16, AVX512-BF16 / AMX: emulated bf16 is several times slower) and the
-anime model (6 blocks). Each model is loaded by the model store (sha256-checked); missing ones
-are listed.
+or on a CPU with native bf16, AVX512-BF16 / AMX: emulated bf16 is several times slower), the
+anime model (6 blocks) and SemEdit GAN (``semedit-gan-x4``, the `CompactSR` distilled here from
+Real-ESRGAN, training/gan/). Each model is loaded by the model store (sha256-checked); missing
+ones are listed.
 
-Crops: ``--crops`` (default 3) `--size` px (default 192) HR squares from Set14 (baboon, zebra,
-bridge: texture; never a training photo), LR by ``cv2.INTER_AREA`` (a bicubic-like
-anti-aliased downscale), each method x4, output clipped and rounded to uint8.
+Crops, two sets, one table each (``--set``): Set14 (baboon, zebra, bridge: texture) and photos
+(../shared/data/content: golden_gate, hoovertowernight, tubingen). Neither is a training photo
+(the distillation saw only ../shared/data/train) and no setting was tuned on them. ``--crops``
+(default 3) ``--size`` px (default 384) HR squares per set, LR by ``cv2.INTER_AREA`` (a
+bicubic-like anti-aliased downscale), each method x4, output clipped and rounded to uint8.
+Under each table: the issue's criteria as ratios within that run (Gram of the faithful model
+over each GAN's, perceptual of each GAN over the faithful model's, SemEdit GAN's speed-up per
+output pixel over Real-ESRGAN channels_last and its Gram distance relative to Real-ESRGAN's).
 
 Columns:
 - ``s / out MP``: wall seconds of the forward pass per output megapixel (whole crop, one tile,
@@ -45,15 +52,30 @@ import torch  # noqa: E402
 from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from editor.engine.sr_choice import choose_upscaler, load_upscaler  # noqa: E402
+from editor.engine.sr_choice import SHIPPED_GAN_ID, choose_upscaler, load_upscaler  # noqa: E402
 from editor.engine.store import ModelError, ModelStore, default_models_dir  # noqa: E402
 from editor.ops.sr_models import build_rrdbnet_from_ncnn  # noqa: E402
 from editor.ops.style_losses import gram_matrix  # noqa: E402
 
 SHARED = REPO.parent / "shared"
-SET14 = SHARED / "data" / "Set14"
-CROPS = (("baboon", 0.35, 0.25), ("zebra", 0.4, 0.5), ("bridge", 0.5, 0.5))
-"""Set14 image and the crop centre as fractions of (height, width)."""
+CROP_SETS = {
+    "set14": (
+        ("Set14/baboon.png", 0.35, 0.25),
+        ("Set14/zebra.png", 0.4, 0.5),
+        ("Set14/bridge.png", 0.5, 0.5),
+    ),
+    "photos": (
+        ("content/golden_gate.jpg", 0.55, 0.5),
+        ("content/hoovertowernight.jpg", 0.5, 0.5),
+        ("content/tubingen.jpg", 0.5, 0.5),
+    ),
+}
+"""Image (under ../shared/data) and the crop centre as fractions of (height, width)."""
+FAITHFUL_ROW, REAL_ESRGAN_ROW, OURS_ROW = (
+    "(faithful)",
+    "Real-ESRGAN fp32 channels_last",
+    "SemEdit GAN",
+)
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 
 Upscale = Callable[[torch.Tensor], torch.Tensor]
@@ -69,10 +91,10 @@ class Row:
     psnr: float
 
 
-def _crops(size: int, count: int) -> list[np.ndarray]:
+def _crops(which: str, size: int, count: int) -> list[np.ndarray]:
     out = []
-    for name, fy, fx in CROPS[:count]:
-        rgb = np.asarray(Image.open(SET14 / f"{name}.png").convert("RGB"))
+    for name, fy, fx in CROP_SETS[which][:count]:
+        rgb = np.asarray(Image.open(SHARED / "data" / name).convert("RGB"))
         h, w = rgb.shape[:2]
         side = min(size, h, w) // 4 * 4
         y = min(max(0, int(fy * h) - side // 2), h - side)
@@ -118,6 +140,13 @@ class Texture:
         return float(np.mean(grams)), float(np.mean(percs))
 
 
+def _ours(store: ModelStore) -> tuple[list[tuple[str, Upscale]], list[str]]:
+    try:
+        return [(OURS_ROW, load_upscaler(choose_upscaler(store, 4, SHIPPED_GAN_ID), "cpu"))], []
+    except ModelError as exc:
+        return [], [f"{SHIPPED_GAN_ID}: {exc}"]
+
+
 def _methods(store: ModelStore, bf16: bool) -> tuple[list[tuple[str, Upscale]], list[str]]:
     methods: list[tuple[str, Upscale]] = [
         (
@@ -128,9 +157,10 @@ def _methods(store: ModelStore, bf16: bool) -> tuple[list[tuple[str, Upscale]], 
         )
     ]
     missing: list[str] = []
+    ours, ours_missing = _ours(store)
     try:
         faithful = choose_upscaler(store, 4)
-        methods.append((f"{faithful.title} (faithful)", load_upscaler(faithful, "cpu")))
+        methods.append((f"{faithful.title} {FAITHFUL_ROW}", load_upscaler(faithful, "cpu")))
     except ModelError as exc:
         missing.append(f"faithful: {exc}")
     try:
@@ -138,18 +168,13 @@ def _methods(store: ModelStore, bf16: bool) -> tuple[list[tuple[str, Upscale]], 
         gan = load_upscaler(choice, "cpu")
     except ModelError as exc:
         missing.append(f"realesrgan-x4plus: {str(exc).split('.')[0]}")
-        return methods, missing
+        return methods + ours, missing + ours_missing
     methods.append(("Real-ESRGAN fp32", gan))
     assert choice.param_path is not None
     gan_cl = build_rrdbnet_from_ncnn(choice.param_path.read_text(), choice.path.read_bytes(), 4)
     gan.net.to(memory_format=torch.contiguous_format)  # the plain fp32 row: NCHW
     gan.channels_last = False
-    methods.append(
-        (
-            "Real-ESRGAN fp32 channels_last",
-            gan_cl,
-        )
-    )
+    methods.append((REAL_ESRGAN_ROW, gan_cl))
     if bf16:
 
         def gan_bf16(x: torch.Tensor) -> torch.Tensor:
@@ -166,7 +191,7 @@ def _methods(store: ModelStore, bf16: bool) -> tuple[list[tuple[str, Upscale]], 
         methods.append(("Real-ESRGAN anime (6 blocks)", anime))
     except ModelError as exc:
         missing.append(f"realesrgan-x4plus-anime: {str(exc).split('.')[0]}")
-    return methods, missing
+    return methods + ours, missing + ours_missing
 
 
 def native_bf16() -> bool:
@@ -179,9 +204,66 @@ def native_bf16() -> bool:
     return False
 
 
+def _measure(name: str, fn: Upscale, crops: list[np.ndarray], texture: Texture,
+             fp32: list[np.ndarray]) -> Row:  # fmt: skip
+    seconds = pixels = 0.0
+    grams, percs, psnrs, diffs = [], [], [], []
+    with torch.inference_mode():
+        fn(torch.rand(1, 3, 8, 8))  # warm-up (allocator, kernels)
+    for i, hr in enumerate(crops):
+        side = hr.shape[0]
+        lr = cv2.resize(hr, (side // 4, side // 4), interpolation=cv2.INTER_AREA)
+        x = _to_tensor(lr)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            y = fn(x)
+        seconds += time.perf_counter() - start
+        pixels += y.shape[-1] * y.shape[-2]
+        out = _to_uint8(y)
+        if name == "Real-ESRGAN fp32":
+            fp32.append(out)
+        if name.startswith("Real-ESRGAN") and "anime" not in name and fp32:
+            diffs.append(float(np.abs(out.astype(int) - fp32[i].astype(int)).max()))
+        g, p = texture(out, hr)
+        grams.append(g)
+        percs.append(p)
+        psnrs.append(_psnr_y(out, hr))
+    return Row(
+        name,
+        seconds / (pixels / 1e6),
+        max(diffs) if diffs else None,
+        float(np.mean(grams)),
+        float(np.mean(percs)),
+        float(np.mean(psnrs)),
+    )
+
+
+def _criteria(rows: list[Row]) -> list[str]:
+    """The issue's targets as ratios of this run's rows (those present)."""
+    by = {r.name: r for r in rows}
+    faithful = next((r for r in rows if r.name.endswith(FAITHFUL_ROW)), None)
+    real, ours = by.get(REAL_ESRGAN_ROW), by.get(OURS_ROW)
+    lines = []
+    if faithful is not None:
+        for gan in (g for g in (real, ours) if g is not None):
+            lines.append(
+                f"{gan.name}: Gram {faithful.gram / gan.gram:.2f}× closer than "
+                f"{faithful.name} (target ≥ 1.5), perceptual "
+                f"{gan.perceptual / faithful.perceptual:.2f}× its (target ≤ 1.5)"
+            )
+    if real is not None and ours is not None:
+        lines.append(
+            f"{OURS_ROW} vs {REAL_ESRGAN_ROW}: {real.seconds_per_mp / ours.seconds_per_mp:.1f}× "
+            f"faster per output pixel (target ≥ 10), Gram {ours.gram / real.gram - 1:+.0%} "
+            "(target ≤ +15 %)"
+        )
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=192, help="HR crop side (default 192)")
+    parser.add_argument("--set", default="all", choices=(*CROP_SETS, "all"))
+    parser.add_argument("--size", type=int, default=384, help="HR crop side (default 384)")
     parser.add_argument("--crops", type=int, default=3, choices=(1, 2, 3))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--bf16", action="store_true", help="also time bf16 autocast")
@@ -194,61 +276,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     models_dir = args.models or default_models_dir() or (SHARED / "models")
     store = ModelStore(models_dir=models_dir)
-    crops = _crops(args.size, args.crops)
     texture = Texture(models_dir)
     methods, missing = _methods(store, args.bf16 or native_bf16())
-
-    fp32: list[np.ndarray] = []
-    rows: list[Row] = []
-    for name, fn in methods:
-        seconds = pixels = 0.0
-        grams, percs, psnrs, diffs = [], [], [], []
-        with torch.inference_mode():
-            fn(torch.rand(1, 3, 8, 8))  # warm-up (allocator, kernels)
-        for i, hr in enumerate(crops):
-            side = hr.shape[0]
-            lr = cv2.resize(hr, (side // 4, side // 4), interpolation=cv2.INTER_AREA)
-            x = _to_tensor(lr)
-            start = time.perf_counter()
-            with torch.inference_mode():
-                y = fn(x)
-            seconds += time.perf_counter() - start
-            pixels += y.shape[-1] * y.shape[-2]
-            out = _to_uint8(y)
-            if name == "Real-ESRGAN fp32":
-                fp32.append(out)
-            if name.startswith("Real-ESRGAN") and "anime" not in name and fp32:
-                diffs.append(float(np.abs(out.astype(int) - fp32[i].astype(int)).max()))
-            g, p = texture(out, hr)
-            grams.append(g)
-            percs.append(p)
-            psnrs.append(_psnr_y(out, hr))
-        rows.append(
-            Row(
-                name,
-                seconds / (pixels / 1e6),
-                max(diffs) if diffs else None,
-                float(np.mean(grams)),
-                float(np.mean(percs)),
-                float(np.mean(psnrs)),
-            )
-        )
-
-    side = crops[0].shape[0]
-    print(
-        f"x4 on {len(crops)} Set14 crop(s) of {side} px (LR {side // 4} px), "
-        f"{args.threads} torch thread(s), CPU {torch.backends.cpu.get_cpu_capability()}\n"
-    )
-    print("| method | s / out MP | max \\|Δ\\| vs fp32 | Gram ↓ | perceptual ↓ | PSNR-Y |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for r in rows:
-        diff = "" if r.max_diff is None else f"{r.max_diff:.0f}"
+    for which in CROP_SETS if args.set == "all" else (args.set,):
+        crops = _crops(which, args.size, args.crops)
+        fp32: list[np.ndarray] = []
+        rows = [_measure(name, fn, crops, texture, fp32) for name, fn in methods]
+        side = crops[0].shape[0]
         print(
-            f"| {r.name} | {r.seconds_per_mp:.2f} | {diff} | {r.gram:.3f} | "
-            f"{r.perceptual:.3f} | {r.psnr:.2f} |"
+            f"x4 on {len(crops)} {which} crop(s) of {side} px (LR {side // 4} px), "
+            f"{args.threads} torch thread(s), CPU {torch.backends.cpu.get_cpu_capability()}\n"
         )
+        print("| method | s / out MP | max \\|Δ\\| vs fp32 | Gram ↓ | perceptual ↓ | PSNR-Y |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for r in rows:
+            diff = "" if r.max_diff is None else f"{r.max_diff:.0f}"
+            print(
+                f"| {r.name} | {r.seconds_per_mp:.2f} | {diff} | {r.gram:.3f} | "
+                f"{r.perceptual:.3f} | {r.psnr:.2f} |"
+            )
+        print()
+        for line in _criteria(rows):
+            print(f"- {line}")
+        print()
     for line in missing:
-        print(f"\n- {line}")
+        print(f"- {line}")
     return 0
 
 

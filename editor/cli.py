@@ -195,15 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         default=None,
         metavar="ID",
-        help="model id (see `semedit models list`; semedit-sr is the built-in one, "
-        "realesrgan-x4plus the GAN one); default: the best available for the scale and --look",
+        help="model id (see `semedit models list`; semedit-sr and semedit-gan-x4 are built in, "
+        "realesrgan-x4plus is Real-ESRGAN); default: the best available for the scale and --look",
     )
     upscale.add_argument(
         "--look",
         default="faithful",
         choices=("faithful", "sharp"),
         help="faithful (default): the PSNR networks, closest on average but smooth; sharp: a "
-        "GAN network (Real-ESRGAN) that draws believable texture; x2/x3 are x4 then an area "
+        "GAN network (Real-ESRGAN, else the built-in semedit-gan-x4) that draws believable "
+        "texture; x2/x3 are x4 then an area "
         "downscale. --model wins over --look",
     )
     _add_output_argument(upscale)
@@ -791,11 +792,29 @@ def cmd_texture(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _built_in_model_rows() -> list[tuple[str, str, str, str, str]]:
+    """The upscalers shipped inside the package (no store entry: nothing to fetch)."""
+    from editor.engine import sr_choice
+
+    rows = []
+    sr = [p for s in sr_choice.SHIPPED_SCALES if (p := sr_choice.shipped_path(s)) is not None]
+    if sr:
+        title = f"{sr_choice.SHIPPED_TITLE} ×2/×3/×4 (faithful)"
+        rows.append((sr_choice.SHIPPED_ID, title, "built in", str(sr[0].parent),
+                     sr_choice.SHIPPED_LICENCE))  # fmt: skip
+    gan = sr_choice.shipped_gan_path()
+    if gan is not None:
+        rows.append((sr_choice.SHIPPED_GAN_ID, f"{sr_choice.SHIPPED_GAN_TITLE} ×4 (sharp)",
+                     "built in", str(gan), sr_choice.SHIPPED_GAN_LICENCE))  # fmt: skip
+    return rows
+
+
 def cmd_models_list(args: argparse.Namespace) -> int:
     store = _store(args)
     rows = [("ID", "TITLE", "STATUS", "WHERE", "LICENCE")]
     for info, state, where in store.status():
         rows.append((info.id, info.title, state, str(where) if where else "-", info.licence))
+    rows += _built_in_model_rows()
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:4])]

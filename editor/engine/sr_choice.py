@@ -11,10 +11,11 @@ Candidates for a scale, best first:
 
 Two looks (``LOOKS``): "faithful" (the default) ranks the PSNR-trained networks above;
 "sharp" takes a GAN-trained one (Real-ESRGAN x4plus, family ``realesrgan-ncnn``: ESRGAN's
-RRDBNet read from ncnn files), which draws believable texture instead of the smooth average. A
-GAN model is x4 only; it serves x2/x3 as x4 followed by an area downscale
-(`editor.ops.sr_models.area_downscale`). A GAN model is never picked for "faithful", and
-``--model ID`` names any model, GAN or not.
+RRDBNet read from ncnn files), which draws believable texture instead of the smooth average;
+without it, our own ``semedit-gan-x4`` (``SHIPPED_GAN_ID``, a `CompactSR` distilled from
+Real-ESRGAN's outputs, shipped in the package, ~30x faster). A GAN model is x4 only; it
+serves x2/x3 as x4 followed by an area downscale (`editor.ops.sr_models.area_downscale`). A
+GAN model is never picked for "faithful", and ``--model ID`` names any model, GAN or not.
 
 `choose_upscaler` picks the first (or the one the user named); `load_upscaler` builds it as an
 eval-mode `editor.ops.sr_models.SRUpscaler` on a device (RGB 0..1 NCHW LR -> RGB 0..1 HR) and
@@ -46,6 +47,18 @@ _KINDS = {"carn-m": "carn-m", "rfdn": "rfdn", "realesrgan-ncnn": "rrdbnet"}
 
 GAN_FAMILIES = frozenset({"realesrgan-ncnn"})
 """Registry families trained adversarially (the "sharp" look)."""
+
+GAN_KINDS = frozenset({"rrdbnet", "compact"})
+"""`SRModelChoice.kind` values of GAN models (Real-ESRGAN's RRDBNet, our distilled CompactSR)."""
+
+SHIPPED_GAN_ID = "semedit-gan-x4"
+"""Model id of the GAN-look network distilled here (training/gan/), shipped in the package."""
+
+SHIPPED_GAN_TITLE = "SemEdit GAN"
+SHIPPED_GAN_FILE = "semedit-gan-x4.safetensors"
+SHIPPED_GAN_LICENCE = (
+    "MIT (SemEdit; distilled from Real-ESRGAN x4plus's outputs, BSD-3-Clause; training/gan/)"
+)
 
 SHARP_IDS = ("realesrgan-x4plus",)
 """The GAN models "sharp" picks by itself, best first (the anime one only by --model)."""
@@ -79,7 +92,7 @@ class SRModelChoice:
     @property
     def gan(self) -> bool:
         """True for an adversarially trained model (the "sharp" look)."""
-        return self.kind == "rrdbnet"
+        return self.kind in GAN_KINDS
 
     @property
     def licence_short(self) -> str:
@@ -122,13 +135,31 @@ def _quality(info: ModelInfo, scale: int) -> float:
     return float("-inf")
 
 
-def shipped_path(scale: int) -> Path | None:
-    """The packaged ``upscaler_x{scale}.safetensors`` if it exists as a real file, else None."""
-    res = resources.files("editor").joinpath(f"resources/models/upscaler_x{scale}.safetensors")
+def _package_model(name: str) -> Path | None:
+    res = resources.files("editor").joinpath(f"resources/models/{name}")
     if not res.is_file():
         return None
     path = Path(str(res))
     return path if path.is_file() else None  # a zipped install is not supported
+
+
+def shipped_path(scale: int) -> Path | None:
+    """The packaged ``upscaler_x{scale}.safetensors`` if it exists as a real file, else None."""
+    return _package_model(f"upscaler_x{scale}.safetensors")
+
+
+def shipped_gan_path() -> Path | None:
+    """The packaged ``semedit-gan-x4.safetensors`` if it exists as a real file, else None."""
+    return _package_model(SHIPPED_GAN_FILE)
+
+
+def _shipped_gan_choice(scale: int) -> SRModelChoice | None:
+    path = shipped_gan_path()
+    if path is None or scale not in SHIPPED_SCALES:
+        return None
+    return SRModelChoice(
+        SHIPPED_GAN_ID, SHIPPED_GAN_TITLE, "compact", scale, path, SHIPPED_GAN_LICENCE
+    )
 
 
 def _shipped_choice(scale: int) -> SRModelChoice | None:
@@ -170,7 +201,7 @@ def supporting_ids(store: ModelStore, scale: int) -> list[str]:
     """Every SR model id that could serve `scale`, installed or not (for error messages)."""
     ids = [info.id for info in _sr_entries(store) if scale in _scales(info)]
     if scale in SHIPPED_SCALES:
-        ids.append(SHIPPED_ID)
+        ids += [SHIPPED_ID, SHIPPED_GAN_ID]
     return ids
 
 
@@ -185,13 +216,15 @@ def available_upscalers(
     """The models present for `scale` with `look`, best first.
 
     faithful: the PSNR networks by measured quality, ours last; sharp: the GAN models of
-    `SHARP_IDS` in that order.
+    `SHARP_IDS` in that order, then ours (`SHIPPED_GAN_ID`).
     """
     _check_look(look)
     if look == "sharp":
         entries = {info.id: info for info in _sr_entries(store) if _is_gan(info)}
         found = [entries[i] for i in SHARP_IDS if i in entries]
-        return [c for info in found if (c := _registry_choice(store, info, scale)) is not None]
+        gans = [c for info in found if (c := _registry_choice(store, info, scale)) is not None]
+        ours = _shipped_gan_choice(scale)
+        return gans + ([ours] if ours is not None else [])
     ranked = sorted(
         (info for info in _sr_entries(store) if scale in _scales(info) and not _is_gan(info)),
         key=lambda info: -_quality(info, scale),
@@ -232,7 +265,9 @@ def choose_upscaler(
         return found[0]
     valid = supporting_ids(store, scale)
     if model_id not in valid:
-        known = model_id == SHIPPED_ID or any(i.id == model_id for i in _sr_entries(store))
+        known = model_id in (SHIPPED_ID, SHIPPED_GAN_ID) or any(
+            i.id == model_id for i in _sr_entries(store)
+        )
         what = f"cannot upscale ×{scale}" if known else "is not an upscaling model"
         raise ValueError(f"'{model_id}' {what}; models for ×{scale}: {', '.join(valid)}")
     if model_id == SHIPPED_ID:
@@ -243,6 +278,14 @@ def choose_upscaler(
                 f"(editor/resources/models/upscaler_x{scale}.safetensors is missing)"
             )
         return shipped
+    if model_id == SHIPPED_GAN_ID:
+        ours = _shipped_gan_choice(scale)
+        if ours is None:
+            raise ModelError(
+                f"the built-in GAN model is not installed "
+                f"(editor/resources/models/{SHIPPED_GAN_FILE} is missing)"
+            )
+        return ours
     info = store.info(model_id)
     store.file_path(model_id, info.files[0].name)  # raises ModelMissing (offline instructions)
     choice = _registry_choice(store, info, scale)
@@ -305,14 +348,17 @@ def clear_cache() -> None:
 
 __all__ = [
     "GAN_FETCH_ID",
+    "GAN_KINDS",
     "LOOKS",
     "SHARP_IDS",
+    "SHIPPED_GAN_ID",
     "SHIPPED_ID",
     "SRModelChoice",
     "available_upscalers",
     "choose_upscaler",
     "clear_cache",
     "load_upscaler",
+    "shipped_gan_path",
     "shipped_path",
     "supporting_ids",
 ]

@@ -9,6 +9,8 @@ outputs (`editor.ops.gan_distil`); this module only defines the function.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -50,8 +52,34 @@ class CompactSR(nn.Module):
                 "scale": str(self.scale)}  # fmt: skip
 
 
-def from_state_dict(state: dict[str, torch.Tensor], metadata: dict[str, str]) -> CompactSR:
-    """An eval-mode CompactSR of the stored sizes, loaded strictly."""
-    net = CompactSR(int(metadata["channels"]), int(metadata["convs"]), int(metadata["scale"]))
-    net.load_state_dict(state, strict=True)
+def sizes(state: Mapping[str, torch.Tensor]) -> dict[str, str]:
+    """`CompactSR.metadata` read off a state dict's shapes (a file without metadata still
+    loads). Raises ValueError for a state dict that is not a CompactSR's."""
+    convs = sorted(
+        int(k.split(".")[1])
+        for k, v in state.items()
+        if k.startswith("body.") and k.endswith(".weight") and v.dim() == 4
+    )
+    if len(convs) < 2:
+        raise ValueError("not a CompactSR state dict (no body.N.weight convolutions)")
+    channels = int(state[f"body.{convs[0]}.weight"].shape[0])
+    out = int(state[f"body.{convs[-1]}.weight"].shape[0])
+    scale = round((out / 3) ** 0.5)
+    if 3 * scale * scale != out:
+        raise ValueError(f"the last convolution has {out} outputs: not 3 x scale²")
+    return {"kind": "compact", "channels": str(channels), "convs": str(len(convs) - 2),
+            "scale": str(scale)}  # fmt: skip
+
+
+def from_state_dict(
+    state: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None
+) -> CompactSR:
+    """An eval-mode CompactSR of the stored sizes (`metadata`, else read off the shapes),
+    loaded strictly. Raises ValueError when the weights do not fit."""
+    meta = metadata if metadata and "channels" in metadata else sizes(state)
+    net = CompactSR(int(meta["channels"]), int(meta["convs"]), int(meta["scale"]))
+    try:
+        net.load_state_dict(dict(state), strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"the weights do not fit CompactSR: {exc}") from exc
     return net.eval()

@@ -24,10 +24,12 @@ import torch
 from torch import nn
 
 from editor.ops.rrdbnet import RRDBNet, rrdbnet_from_ncnn
+from editor.ops.sr_compact import CompactSR
+from editor.ops.sr_compact import from_state_dict as compact_from_state_dict
 from editor.ops.sr_net import ARCHITECTURES, ResidualSR, from_weights
 from editor.ops.sr_pretrained import CARNM, RFDN
 
-SRKind = Literal["residual", "carn-m", "rfdn", "rrdbnet"]
+SRKind = Literal["residual", "carn-m", "rfdn", "rrdbnet", "compact"]
 
 #: Scales each family can serve (for "residual": one file, hence one net, per scale).
 KIND_SCALES: dict[str, tuple[int, ...]] = {
@@ -35,6 +37,7 @@ KIND_SCALES: dict[str, tuple[int, ...]] = {
     "carn-m": CARNM.scales,
     "rfdn": RFDN.scales,
     "rrdbnet": (2, 3, 4),  # native x4; x2/x3 = x4 then an area downscale (`area_downscale`)
+    "compact": (2, 3, 4),  # likewise (our distilled GAN look, `CompactSR`)
 }
 
 #: Suggested LR tile overlap per family. CARN-M's receptive radius is ~21 LR pixels (a tile with
@@ -54,9 +57,10 @@ _OVERLAP = {"carn-m": 24, "rfdn": 32, "rrdbnet": RRDB_OVERLAP}
 class SRUpscaler(nn.Module):
     """A network bound to one scale: ``forward(lr01) -> hr01``.
 
-    Attributes: ``kind`` ("residual", "carn-m", "rfdn"), ``scale``, ``net`` (the wrapped module),
-    ``overlap`` (LR pixels of context to give each tile on every side) and ``min_size`` (the
-    smallest LR side handled without internal padding; smaller tiles still work, see `RFDN`).
+    Attributes: ``kind`` ("residual", "carn-m", "rfdn", "rrdbnet", "compact"), ``scale``,
+    ``net`` (the wrapped module), ``overlap`` (LR pixels of context to give each tile on every
+    side) and ``min_size`` (the smallest LR side handled without internal padding; smaller
+    tiles still work, see `RFDN`).
     Input (N, 3, h, w) RGB 0..1 float; output (N, 3, h*scale, w*scale) RGB ~0..1, not clipped.
     """
 
@@ -67,7 +71,7 @@ class SRUpscaler(nn.Module):
         self.kind = kind
         self.scale = scale
         self.net = net
-        if isinstance(net, ResidualSR):
+        if isinstance(net, (ResidualSR, CompactSR)):
             self.overlap = net.receptive_radius
         else:
             self.overlap = _OVERLAP[kind]
@@ -85,7 +89,7 @@ class SRUpscaler(nn.Module):
     def forward(self, lr01: torch.Tensor) -> torch.Tensor:
         if isinstance(self.net, CARNM):
             return self.net(lr01, self.scale)
-        if isinstance(self.net, RRDBNet):
+        if isinstance(self.net, (RRDBNet, CompactSR)):  # native x4 only
             if self.channels_last:
                 lr01 = lr01.contiguous(memory_format=torch.channels_last)
             hr = self.net(lr01)
@@ -134,6 +138,8 @@ def sr_forward(model: nn.Module, lr01: torch.Tensor, scale: int) -> torch.Tensor
         return SRUpscaler("rfdn", model, scale)(lr01)
     if isinstance(model, RRDBNet):
         return SRUpscaler("rrdbnet", model, scale)(lr01)
+    if isinstance(model, CompactSR):
+        return SRUpscaler("compact", model, scale)(lr01)
     if isinstance(model, ResidualSR):
         if model.scale != scale:
             raise ValueError(f"this residual model is x{model.scale}, not x{scale}")
@@ -172,6 +178,8 @@ def build_from_state_dict(
       read from the tensor shapes, and its tail must produce `scale` (one file per scale).
     - "carn-m": ``sr/CARN-M_x234.pth``, any of 2/3/4.
     - "rfdn": ``sr/RFDN_AIM_x4.pth``, 4 only.
+    - "compact": our distilled `CompactSR` (``semedit-gan-x4.safetensors``), native x4; 2/3 by
+      an area downscale of the x4 result.
 
     float16 tensors are promoted to float32. Raises ValueError for a scale the kind lacks or a
     state dict that does not fit (the message comes from ``load_state_dict(strict=True)``).
@@ -189,6 +197,8 @@ def build_from_state_dict(
         if tail is not None and tail.shape[0] != 3 * scale * scale:
             raise ValueError(f"these residual weights are not for x{scale}")
         net = from_weights(tensors, {"scale": str(scale), **_residual_sizes(tensors)})
+    elif kind == "compact":
+        net = compact_from_state_dict(tensors)
     else:
         net = CARNM() if kind == "carn-m" else RFDN()
         try:

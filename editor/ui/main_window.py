@@ -98,7 +98,12 @@ REMOVE_METHOD_LABELS = {
 }
 UPSCALE_LOOKS = (
     ("faithful", "Faithful", "PSNR-trained networks: closest to the original on average, smooth"),
-    ("sharp", "Sharp (GAN)", "Real-ESRGAN: draws believable texture (×2/×3: ×4, then downscaled)"),
+    (
+        "sharp",
+        "Sharp (GAN)",
+        "Real-ESRGAN, else the built-in SemEdit GAN: draws believable texture "
+        "(×2/×3: ×4, then downscaled)",
+    ),
 )
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.tiff);;BMP (*.bmp)"
 

@@ -1,19 +1,25 @@
 """The "sharp" look: Real-ESRGAN is chosen only when asked (look or id), at x2/x3/x4, loads from
-its two ncnn files, and a missing or broken copy says what to do."""
+its two ncnn files; without it the built-in semedit-gan-x4 serves; a missing or broken copy says
+what to do."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
 
 from editor.engine.sr_choice import (
+    SHIPPED_GAN_ID,
     SRModelChoice,
     available_upscalers,
     choose_upscaler,
     load_upscaler,
+    supporting_ids,
 )
 from editor.engine.store import ModelError, ModelMissing, ModelStore
 from editor.ops.rrdbnet import RRDBNet, rrdbnet_to_ncnn
+from editor.ops.sr_compact import CompactSR
 
 
 @pytest.fixture
@@ -46,7 +52,8 @@ def test_sharp_picks_real_esrgan_at_every_scale(store, scale):
 
 
 def test_the_anime_model_only_by_id(store):
-    assert [c.id for c in available_upscalers(store, 4, "sharp")] == ["realesrgan-x4plus"]
+    ids = [c.id for c in available_upscalers(store, 4, "sharp")]
+    assert ids[0] == "realesrgan-x4plus" and "realesrgan-x4plus-anime" not in ids
     choice = choose_upscaler(store, 2, "realesrgan-x4plus-anime")
     assert choice.kind == "rrdbnet" and choice.title == "Real-ESRGAN anime"
     model = load_upscaler(choice, "cpu")
@@ -55,7 +62,8 @@ def test_the_anime_model_only_by_id(store):
         assert model(torch.rand(1, 3, 6, 5)).shape == (1, 3, 12, 10)
 
 
-def test_sharp_without_the_model_names_the_fetch_command(tmp_path):
+def test_sharp_without_any_gan_model_names_the_fetch_command(tmp_path, monkeypatch):
+    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: None)
     empty = ModelStore(models_dir=tmp_path / "none", user_dir=tmp_path / "user")
     with pytest.raises(ModelError, match="semedit models fetch realesrgan-x4plus"):
         choose_upscaler(empty, 4, look="sharp")
@@ -77,3 +85,53 @@ def test_a_broken_ncnn_pair_is_a_model_error(tmp_path):
     (tmp_path / "m.bin").write_bytes(data)
     model = load_upscaler(choice, "cpu")
     assert model.scale == 4 and model.net.blocks == 1
+
+
+@pytest.fixture
+def nearest_gan(tmp_path, monkeypatch):
+    """A CompactSR fresh from its initialisation (exactly the nearest x4 enlargement) saved
+    as the shipped GAN file, without metadata (the sizes are read off the shapes)."""
+    torch.manual_seed(0)
+    net = CompactSR(channels=8, convs=2)
+    path = tmp_path / "semedit-gan-x4.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: path)
+    return path
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_sharp_without_real_esrgan_takes_the_built_in_gan(tmp_path, nearest_gan, scale):
+    empty = ModelStore(models_dir=tmp_path / "none", user_dir=tmp_path / "user")
+    choice = choose_upscaler(empty, scale, look="sharp")
+    assert (choice.id, choice.kind, choice.gan, choice.path) == (
+        SHIPPED_GAN_ID,
+        "compact",
+        True,
+        nearest_gan,
+    )
+    via = "" if scale == 4 else " via ×4"
+    assert choice.label == f"SemEdit GAN ×{scale}{via} (MIT)"
+    assert SHIPPED_GAN_ID in supporting_ids(empty, scale)
+    assert choose_upscaler(empty, scale, SHIPPED_GAN_ID) == choice
+    assert SHIPPED_GAN_ID not in [c.id for c in available_upscalers(empty, scale)]  # faithful
+    model = load_upscaler(choice, "cpu")
+    assert model.overlap == 4  # the receptive radius: 2 convolutions + 2
+    lr = torch.rand(1, 3, 6, 6)
+    with torch.inference_mode():
+        out = model(lr)
+    # the x4 nearest enlargement, area-downscaled to x`scale`
+    x4 = F.interpolate(lr, scale_factor=4, mode="nearest")
+    expected = F.adaptive_avg_pool2d(x4, (6 * scale, 6 * scale))
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+
+
+def test_real_esrgan_stays_first_for_sharp(store, nearest_gan):
+    ids = [c.id for c in available_upscalers(store, 4, "sharp")]
+    assert ids == ["realesrgan-x4plus", SHIPPED_GAN_ID]
+
+
+def test_the_built_in_gan_missing_is_a_model_error(tmp_path, monkeypatch):
+    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: None)
+    empty = ModelStore(models_dir=tmp_path / "none", user_dir=tmp_path / "user")
+    with pytest.raises(ModelError, match="semedit-gan-x4.safetensors is missing"):
+        choose_upscaler(empty, 4, SHIPPED_GAN_ID)

@@ -1,13 +1,15 @@
 """Image > Upscale Model: Faithful (default) or Sharp (GAN), kept in the settings; Sharp without
-Real-ESRGAN says how to fetch it."""
+Real-ESRGAN takes the built-in SemEdit GAN, and without either says how to fetch one."""
 
 from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
+from safetensors.torch import save_file
 
 from editor.core.imageio import save_image
+from editor.ops.sr_compact import CompactSR
 from editor.ui.main_window import MainWindow
 
 
@@ -63,7 +65,28 @@ def test_the_choice_is_kept_and_sharp_submits_real_esrgan(
     third.close()
 
 
-def test_sharp_without_real_esrgan_names_the_fetch_command(qtbot, tmp_path, photo, monkeypatch):
+def test_sharp_without_real_esrgan_submits_the_built_in_gan(qtbot, tmp_path, photo, monkeypatch):
+    weights = tmp_path / "semedit-gan-x4.safetensors"
+    save_file(CompactSR(channels=8, convs=2).state_dict(), str(weights))
+    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: weights)
+    win = _window(qtbot, tmp_path / "s.ini", tmp_path / "no-models")
+    _looks(win)["sharp"].trigger()
+    win.open_path(photo)
+    submitted: list[str] = []
+    monkeypatch.setattr(
+        win.session,
+        "submit",
+        lambda title, factory, **kw: submitted.append(factory.args[0].model.id) or 1,
+    )
+    assert win.run_upscale(3) == 1
+    assert submitted == ["semedit-gan-x4"]
+    assert "SemEdit GAN ×3 via ×4" in win.statusBar().currentMessage()
+    monkeypatch.setattr(win, "ask_save_changes", lambda *_: QMessageBox.StandardButton.Discard)
+    win.close()
+
+
+def test_sharp_without_any_gan_names_the_fetch_command(qtbot, tmp_path, photo, monkeypatch):
+    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: None)
     win = _window(qtbot, tmp_path / "s.ini", tmp_path / "no-models")
     _looks(win)["sharp"].trigger()
     win.open_path(photo)

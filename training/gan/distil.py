@@ -44,7 +44,7 @@ CHECKPOINT = REPO / "training" / "checkpoints" / "gan_x4.safetensors"
 LOG = REPO / "training" / "logs" / "gan_x4.log"
 EXPORT = REPO / "editor" / "resources" / "models" / "semedit-gan-x4.safetensors"
 HR_CROP, SCALE, CROPS_PER_PHOTO = 256, 4, 12
-LR_PATCH, BATCH, WARMUP, CHECKPOINT_EVERY = 32, 8, 1500, 100
+LR_PATCH, BATCH, WARMUP, CHECKPOINT_EVERY = 32, 8, 1200, 100
 
 
 def photos() -> list[Path]:
@@ -95,7 +95,7 @@ def load_pairs() -> list[tuple[torch.Tensor, torch.Tensor]]:
     return pairs
 
 
-def train(steps: int, threads: int) -> None:
+def train(steps: int, threads: int, warmup: int) -> None:
     torch.set_num_threads(threads)
     pairs = load_pairs()
     features = shared_features(SHARED / "models", "cpu", prefer=CONV3_ONLY)
@@ -110,7 +110,7 @@ def train(steps: int, threads: int) -> None:
     with LOG.open("a") as log:
         while distiller.step_count < steps:
             lr, hr = sampler.sample(BATCH)
-            parts = distiller.step(lr, hr, adversarial=distiller.step_count >= WARMUP)
+            parts = distiller.step(lr, hr, adversarial=distiller.step_count >= warmup)
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
             if distiller.step_count % CHECKPOINT_EVERY == 0:
@@ -141,13 +141,16 @@ def export() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", choices=("pairs", "train", "export"))
-    parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--steps", type=int, default=3600)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--warmup", type=int, default=WARMUP, help="steps without the adversarial term"
+    )
     args = parser.parse_args()
     if args.stage == "pairs":
         make_pairs(args.threads)
     elif args.stage == "train":
-        train(args.steps, args.threads)
+        train(args.steps, args.threads, args.warmup)
     else:
         export()
 
