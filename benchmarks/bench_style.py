@@ -359,7 +359,7 @@ def texture_quality(args, samples: Sequence[str], size: int) -> None:
     print("\n".join(rows))
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--threads", type=int, default=2)
@@ -398,7 +398,7 @@ def main() -> None:
         "--quality-contents", nargs="+", default=["golden_gate.jpg", "hoovertowernight.jpg"]
     )
     add_smoke_option(parser)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.smoke:
         # One thread: a smoke run shares the machine (tests, other workers); two crawl there.
         args.sizes, args.iterations, args.threads = SMOKE_SIZES, SMOKE_ITERATIONS, 1

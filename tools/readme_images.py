@@ -4,11 +4,12 @@
 
 Upscaling: a crop of golden_gate.jpg downscaled ×4, then upscaled by bicubic, our shipped network
 and CARN-M/RFDN when ../shared/models is present; "gan": the same crop, faithful (RFDN) against
-sharp (Real-ESRGAN). Removal: tubingen.jpg with an object mask,
+sharp (Real-ESRGAN, SemEdit GAN). Removal: tubingen.jpg with an object mask,
 filled by each method (the same mask generator as benchmarks/bench_remove.py). Style: photos at
 512 px with the public-domain paintings, every method, regions, keep colours, texture.
 
-    .venv/bin/python tools/readme_images.py style     # one part (upscaling, gan, removal, style)
+    .venv/bin/python tools/readme_images.py style     # one part (upscaling, gan, removal,
+                                                      # style, full-vgg)
 """
 
 from __future__ import annotations
@@ -62,10 +63,11 @@ def upscaling() -> None:
 
 
 def gan_upscaling() -> None:
-    """Faithful vs sharp: bicubic / the best faithful model / Real-ESRGAN / original, x4."""
+    """Faithful vs sharp: bicubic / the best faithful model / Real-ESRGAN / SemEdit GAN /
+    original, x4."""
     from editor.engine.edits.upscale import UpscaleRequest, run
     from editor.engine.jobs import RunContext, drive
-    from editor.engine.sr_choice import choose_upscaler
+    from editor.engine.sr_choice import SHIPPED_GAN_ID, choose_upscaler
     from editor.engine.store import ModelStore
 
     photo = np.asarray(Image.open(SHARED / "data" / "content" / "golden_gate.jpg").convert("RGB"))
@@ -73,10 +75,11 @@ def gan_upscaling() -> None:
     lr = np.asarray(Image.fromarray(hr).resize((64, 64), Image.BICUBIC))
     tiles = [label(np.asarray(Image.fromarray(lr).resize((256, 256), Image.BICUBIC)), "bicubic")]
     store = ModelStore(models_dir=SHARED / "models")
-    for look in ("faithful", "sharp"):
-        choice = choose_upscaler(store, 4, look=look)
+    choices = [choose_upscaler(store, 4, look=look) for look in ("faithful", "sharp")]
+    choices.append(choose_upscaler(store, 4, SHIPPED_GAN_ID))
+    for choice in choices:
         out = drive(run(UpscaleRequest(image=lr, scale=4, model=choice), RunContext()))
-        tiles.append(label(out, f"{choice.title} ({look})"))
+        tiles.append(label(out, f"{choice.title} ({'sharp' if choice.gan else 'faithful'})"))
     tiles.append(label(hr, "original"))
     save("upscale_gan_x4.jpg", tiles)
 
@@ -183,12 +186,38 @@ def style() -> None:
     save("style_regions_texture.jpg", [_half(t) for t in tiles])
 
 
+def style_full_vgg() -> None:
+    """Gatys on the full VGG19 against conv1-3 + aux: bench_style.py --quality's own results
+    (golden_gate, hoovertowernight x starry_night, 512 px), photo / old / full per row."""
+    import tempfile
+
+    import bench_style
+
+    with tempfile.TemporaryDirectory() as folder:
+        bench_style.main(["--quality", "--save", folder])
+        rows = []
+        for stem in ("golden_gate", "hoovertowernight"):
+            tiles = [label(_photo(f"content/{stem}.jpg", 512), "photo")]
+            for tag, title in (("old", "conv1-3 + aux"), ("full", "full VGG19")):
+                result = np.asarray(Image.open(Path(folder) / f"gatys_{stem}_512_{tag}.png"))
+                tiles.append(label(result[..., :3], title))
+            height = min(t.shape[0] for t in tiles)
+            rows.append(np.concatenate([_half(t[:height]) for t in tiles], axis=1))
+        width = min(r.shape[1] for r in rows)
+        OUT.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.concatenate([r[:, :width] for r in rows])).save(
+            OUT / "style_full_vgg.jpg", quality=88
+        )
+        print("wrote", OUT / "style_full_vgg.jpg")
+
+
 def _half(tile: np.ndarray) -> np.ndarray:
     return cv2.resize(tile, (tile.shape[1] // 2, tile.shape[0] // 2), interpolation=cv2.INTER_AREA)
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    parts = {"upscaling": upscaling, "gan": gan_upscaling, "removal": removal, "style": style}
+    parts = {"upscaling": upscaling, "gan": gan_upscaling, "removal": removal, "style": style,
+             "full-vgg": style_full_vgg}  # fmt: skip
     for part in sys.argv[1:] or parts:
         parts[part]()

@@ -16,8 +16,10 @@ The offline VGG19 stops at conv3_4, so the large-scale structure of a style come
 coarse to fine: the image is optimised from a 128 px level up, doubling to full size, so
 relu3_1 sees a large part of the picture at the coarsest level. Most iterations go to the coarse
 levels, where they are cheap (`split_iterations`), and a coarse level stops once it no longer
-improves. The optimiser is L-BFGS with a strong-Wolfe line search, as in Gatys et al.;
-benchmarks/bench_style.py compares the whole scheme with plain L-BFGS at full size.
+improves. The optimiser is L-BFGS with a strong-Wolfe line search, as in Gatys et al.; each
+level's starts with the step size the coarser level ended with (`_Curvature`), not L-BFGS's
+tiny first step. benchmarks/bench_style.py compares the whole scheme with plain L-BFGS at full
+size.
 
 Images are RGB 0..1 (1, 3, H, W) float32; masks (1, 1, H, W) 0..1 at the output's size. The
 feature network is any callable `features(rgb01, layers) -> {layer: (1, C, h, w)}`.
@@ -28,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import torch
@@ -121,6 +123,7 @@ class Settings:
     style_relative: bool = True
     layers: LayerPlan | None = None
     keep_detail: bool = False
+    finest_style: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,7 @@ def synthesise(
     cost = [n * h * w for n, (h, w) in zip(counts, sizes, strict=True)]
     done_cost = 0.0
     x: Tensor | None = None
+    curvature: _Curvature | None = None
     for level, ((h, w), n_iter) in enumerate(zip(sizes, counts, strict=True)):
         if on_evaluation is not None:
             begun = _progress(done_cost, cost[level], sum(cost), n_iter, 0)
@@ -296,10 +300,13 @@ def synthesise(
         else:
             start = resize(x.detach(), (h, w))
         x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+        level_plan = plan
+        if settings.finest_style is not None and level == len(sizes) - 1:
+            level_plan = replace(plan, style=settings.finest_style)
         fixed = _LevelTargets(
-            features, plan, settings, (h, w), full, content, content_mask, targets
+            features, level_plan, settings, (h, w), full, content, content_mask, targets
         )
-        objective = _Objective(features, plan, settings, fixed, x)
+        objective = _Objective(features, level_plan, settings, fixed, x)
         closure = _Reporting(
             objective,
             cancel,
@@ -309,6 +316,7 @@ def synthesise(
             progress=partial(_progress, done_cost, cost[level], sum(cost), n_iter),
         )
         optimiser = _lbfgs(x, settings, closure)
+        first_lr = _first_step_lr(x, closure, curvature, (h, w))
         iteration = 0
         previous = math.inf
         chunk = settings.preview_every
@@ -319,6 +327,9 @@ def synthesise(
             if finish is not None and finish():
                 return _full(x, full)
             chunk = min(chunk, n_iter - iteration)
+            if first_lr is not None:  # one iteration at the carried step size, then lr 1
+                chunk = 1
+                optimiser.param_groups[0]["lr"] = first_lr
             # max_eval is fixed at construction (1.25 x max_iter): it must follow the chunk, or
             # the line search's extra evaluations end a step after a fraction of its iterations.
             optimiser.param_groups[0].update(max_iter=chunk, max_eval=2 * chunk)
@@ -326,6 +337,9 @@ def synthesise(
             counted = optimiser.state[x].get("n_iter", 0)
             before = x.detach().clone()
             optimiser.step(closure)
+            if first_lr is not None:
+                optimiser.param_groups[0]["lr"] = 1.0
+                first_lr = None
             done = optimiser.state[x].get("n_iter", 0) - counted
             iteration += max(1, done)
             if torch.equal(before, x.detach()):
@@ -356,8 +370,47 @@ def synthesise(
                 content=objective.parts["content"],
             )
         done_cost += cost[level]
+        curvature = _Curvature.of(optimiser, x) or curvature
     assert x is not None
     return _full(x, full)
+
+
+@dataclass(frozen=True)
+class _Curvature:
+    """L-BFGS's scale of the inverse Hessian at the end of a level (``H_diag``, a step per unit
+    of gradient) and the level's pixel count, to start the next level's optimiser with.
+
+    A fresh L-BFGS takes its first step as ``lr / |g|_1`` times the gradient: on a 512 px image
+    that is far too short, and the strong-Wolfe line search spent 5-7 evaluations (each a
+    forward and backward pass through VGG19, ~1.5 s at 512 px) growing it back, on every
+    level. The losses are means over positions, so the Hessian shrinks as 1 / pixels and the
+    carried step grows with the pixel count."""
+
+    h_diag: float
+    pixels: int
+
+    @staticmethod
+    def of(optimiser: torch.optim.LBFGS, x: Tensor) -> _Curvature | None:
+        h_diag = optimiser.state[x].get("H_diag")
+        if not isinstance(h_diag, Tensor) or not math.isfinite(float(h_diag)) or h_diag <= 0:
+            return None
+        return _Curvature(float(h_diag), x.shape[-2] * x.shape[-1])
+
+
+def _first_step_lr(
+    x: Tensor, closure: _Reporting, curvature: _Curvature | None, size: tuple[int, int]
+) -> float | None:
+    """The lr that makes a fresh L-BFGS's first step ``-H g`` with the carried curvature (its
+    own rule is ``lr * min(1, 1 / |g|_1) * -g``), or None without one. Evaluates the start
+    once; the step's own first evaluation is then answered from `_Objective`'s cache."""
+    if curvature is None:
+        return None
+    with torch.enable_grad():
+        closure()
+    if x.grad is None:
+        return None
+    gamma = curvature.h_diag * size[0] * size[1] / curvature.pixels
+    return gamma * max(1.0, float(x.grad.abs().sum()))
 
 
 def _lbfgs(x: Tensor, settings: Settings, closure: _Reporting, done: int = 0) -> torch.optim.LBFGS:

@@ -11,6 +11,7 @@ import torch
 from editor.core.imageio import load_image
 from editor.engine.edits.pixels import to_rgb01
 from editor.engine.features import shared_features
+from editor.ops import style_transfer
 from editor.ops.neural_patch import PatchBank
 from editor.ops.style_losses import content_loss, resize
 from editor.ops.style_transfer import (
@@ -249,3 +250,28 @@ def test_a_stalled_line_search_restarts_lbfgs_and_a_second_stall_ends_the_level(
     assert len(steps) > 5 and steps[-1].iteration == 12
     result, steps = run(2)
     assert len(steps) == 2 and torch.equal(result, content.clamp(0, 1))  # the level ended
+
+
+def test_each_finer_level_starts_with_the_coarser_levels_step_size(vgg, shared_data, monkeypatch):
+    """A fresh L-BFGS's first step is lr / |g|_1 times the gradient: far too short on a large
+    image, and its line search spent 5-7 forward and backward passes growing it on every
+    level. Carrying the coarser level's curvature (scaled by the pixel count) makes the first
+    iteration of a finer level cost what any other does, with a loss as low."""
+    content = _picture(shared_data, "content/tubingen.jpg", 128)
+    style = _picture(shared_data, "style/starry_night.jpg", 128)
+    settings = Settings(iterations=24, coarsest=64, level_ratio=1.0)
+
+    def run():
+        evaluations = []
+        result, steps = _run(
+            synthesise(vgg, vgg.available_layers, [StyleTarget(style)], settings,
+                       content=content, on_evaluation=evaluations.append)  # fmt: skip
+        )
+        first = [e for e in evaluations if e.level == 1 and e.iteration == 1 and e.evaluation]
+        return len(first), steps[-1].loss
+
+    carried, carried_loss = run()
+    monkeypatch.setattr(style_transfer._Curvature, "of", staticmethod(lambda *_: None))
+    fresh, fresh_loss = run()
+    assert carried <= 2 < fresh, (carried, fresh)
+    assert carried_loss < fresh_loss * 1.05, (carried_loss, fresh_loss)
