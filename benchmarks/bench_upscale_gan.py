@@ -53,8 +53,13 @@ from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from editor.engine.sr_choice import SHIPPED_GAN_ID, choose_upscaler, load_upscaler  # noqa: E402
-from editor.engine.store import ModelError, ModelStore, default_models_dir  # noqa: E402
-from editor.ops.sr_models import build_rrdbnet_from_ncnn  # noqa: E402
+from editor.engine.store import (  # noqa: E402
+    ModelError,
+    ModelStore,
+    default_models_dir,
+    load_state_dict,
+)
+from editor.ops.sr_models import build_from_state_dict, build_rrdbnet_from_ncnn  # noqa: E402
 from editor.ops.style_losses import gram_matrix  # noqa: E402
 
 SHARED = REPO.parent / "shared"
@@ -140,11 +145,32 @@ class Texture:
         return float(np.mean(grams)), float(np.mean(percs))
 
 
-def _ours(store: ModelStore) -> tuple[list[tuple[str, Upscale]], list[str]]:
+def _ours(store: ModelStore, bf16: bool) -> tuple[list[tuple[str, Upscale]], list[str]]:
+    """SemEdit GAN as the editor runs it, and in the layouts/precisions it could use."""
     try:
-        return [(OURS_ROW, load_upscaler(choose_upscaler(store, 4, SHIPPED_GAN_ID), "cpu"))], []
+        choice = choose_upscaler(store, 4, SHIPPED_GAN_ID)
     except ModelError as exc:
         return [], [f"{SHIPPED_GAN_ID}: {exc}"]
+    ours = load_upscaler(choice, "cpu")
+    plain = build_from_state_dict("compact", load_state_dict(choice.path), 4)
+    nhwc = build_from_state_dict("compact", load_state_dict(choice.path), 4)
+    nhwc.net.to(memory_format=torch.channels_last)
+
+    def channels_last(x: torch.Tensor) -> torch.Tensor:
+        return nhwc(x.contiguous(memory_format=torch.channels_last))
+
+    rows: list[tuple[str, Upscale]] = [
+        (OURS_ROW, ours),
+        (f"{OURS_ROW} channels_last", channels_last),
+    ]
+    if bf16:
+
+        def autocast(x: torch.Tensor) -> torch.Tensor:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return plain(x).float()
+
+        rows.append((f"{OURS_ROW} bf16 autocast", autocast))
+    return rows, []
 
 
 def _methods(store: ModelStore, bf16: bool) -> tuple[list[tuple[str, Upscale]], list[str]]:
@@ -157,7 +183,7 @@ def _methods(store: ModelStore, bf16: bool) -> tuple[list[tuple[str, Upscale]], 
         )
     ]
     missing: list[str] = []
-    ours, ours_missing = _ours(store)
+    ours, ours_missing = _ours(store, bf16)
     try:
         faithful = choose_upscaler(store, 4)
         methods.append((f"{faithful.title} {FAITHFUL_ROW}", load_upscaler(faithful, "cpu")))

@@ -104,7 +104,10 @@ class Distiller:
         self.student.train()
         out = self.student(lr01)
         pixel = F.l1_loss(out, teacher01)
-        feat, gram = perceptual_terms(self.features, out, teacher01, w.layers)
+        if w.perceptual or w.gram:
+            feat, gram = perceptual_terms(self.features, out, teacher01, w.layers)
+        else:  # an L1-only warm-up: no VGG passes (most of a step's cost)
+            feat = gram = torch.zeros(())
         loss = w.pixel * pixel + w.perceptual * feat + w.gram * gram
         parts = {
             k: float(v.detach())

@@ -264,8 +264,14 @@ def test_each_finer_level_starts_with_the_coarser_levels_step_size(vgg, shared_d
     def run():
         evaluations = []
         result, steps = _run(
-            synthesise(vgg, vgg.available_layers, [StyleTarget(style)], settings,
-                       content=content, on_evaluation=evaluations.append)  # fmt: skip
+            synthesise(
+                vgg,
+                vgg.available_layers,
+                [StyleTarget(style)],
+                settings,
+                content=content,
+                on_evaluation=evaluations.append,
+            )  # fmt: skip
         )
         first = [e for e in evaluations if e.level == 1 and e.iteration == 1 and e.evaluation]
         return len(first), steps[-1].loss
