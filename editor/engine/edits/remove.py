@@ -13,9 +13,10 @@ Synthesis", with a classical content stage since no inpainting network is availa
   hole is rebuilt from patches of the surrounding image. About a second, no weights.
 - ``telea`` / ``ns``: OpenCV's diffusion inpainting; smooth, fine for thin scratches and wires.
 
-The content stage is pluggable: a learned inpainting network from the model store (e.g. LaMa for
-connected users) would replace `completion`; none is registered because no URL and checksum
-could be verified offline.
+The content stage is pluggable: when the model store has the content network (`big-lama`,
+LaMa's TorchScript export; `semedit models fetch big-lama`, 196 MB, Apache-2.0), refined runs it
+on the crop at <= 512 px (`editor.ops.inpaint_net`) in place of the PatchMatch completions, and
+the texture stage works from its prediction at full resolution. Offline it is not installed.
 
 Only the mask's bounding box plus context is processed; the result is composited back through a
 feathered mask, so pixels away from the mask stay bit-identical. Colour and illumination are
@@ -41,6 +42,7 @@ import numpy as np
 
 from editor.core.geometry import Rect
 from editor.engine.features import TUNED_ON_CONV3, shared_features, vgg_available
+from editor.engine.inpaint_models import installed_content_network
 from editor.engine.jobs import Run, RunContext, Update
 from editor.ops.inpaint_classic import inpaint_opencv
 from editor.ops.region import composite, crop_rect, feather_alpha
@@ -146,12 +148,14 @@ class RemoveRequest:
     models_dir: Path | None = None
 
 
-def run(request: RemoveRequest, ctx: RunContext, features=None) -> Run:
+def run(request: RemoveRequest, ctx: RunContext, features=None, content_network=None) -> Run:
     """Fill the masked region; return the full-size image (same shape and dtype).
 
     `features` (a FeatureExtractor) is loaded from the model store when the refined method
-    needs it and none is given. Raises ValueError for a mask of the wrong size, an empty mask
-    or an unknown method, and ModelMissing when refined has no VGG19 weights.
+    needs it and none is given; so is `content_network` (`big-lama`) when it is installed,
+    else refined's content stage is the mean of PatchMatch completions. Raises ValueError for
+    a mask of the wrong size, an empty mask or an unknown method, and ModelMissing when refined
+    has no VGG19 weights.
     """
     image, mask = request.image, request.mask
     if mask.ndim != 2 or mask.shape != image.shape[:2]:
@@ -175,12 +179,16 @@ def run(request: RemoveRequest, ctx: RunContext, features=None) -> Run:
     if request.method == "refined" and features is None:
         yield Update(progress=0.0, message="Loading VGG19 features")
         features = shared_features(request.models_dir, ctx.device, prefer=FEATURE_PREFER)
+    if request.method == "refined" and content_network is None:
+        content_network = installed_content_network(request.models_dir, ctx.device)
 
     crop, crop_mask = image[rect.slices], mask[rect.slices]
     yield Update(progress=0.02, message=f"Removing ({request.method}, {rect.w}×{rect.h} crop)")
     if request.method in PATCH_METHODS:
         hole = patch_hole(crop_mask)
-        filled = yield from _patch_fill(crop, hole, request.method, ctx, features, rect)
+        filled = yield from _patch_fill(
+            crop, hole, request.method, ctx, features, rect, content_network
+        )
         alpha_mask = hole.astype(np.uint8) * 255
     else:
         filled = inpaint_opencv(crop, crop_mask, request.method, request.radius)
@@ -215,25 +223,49 @@ def patch_hole(mask: np.ndarray) -> np.ndarray:
 
 
 def _patch_fill(
-    crop: np.ndarray, hole: np.ndarray, method: str, ctx: RunContext, features, rect
-) -> Run:
-    """PatchMatch (and for refined, the neural texture stage) on an 8-bit RGB view of the crop."""
+    crop: np.ndarray, hole: np.ndarray, method: str, ctx: RunContext, features, rect,
+    content_network=None,
+) -> Run:  # fmt: skip
+    """PatchMatch, or for refined a content stage (the content network when there is one,
+    else PatchMatch completions) and the neural texture stage, on an 8-bit RGB view of the
+    crop."""
     rgb8 = _to_rgb8(crop)
-    quick = completion(rgb8, hole, ctx)
-    share = 0.15 if method == "refined" else 0.95
-    yield Update(
-        progress=share,
-        message="Patch fill done",
-        preview=_from_rgb8(quick, crop, hole),
-        preview_rect=rect,
-    )
-    if method == "quick":
-        return _from_rgb8(quick, crop, hole)
+    if method == "refined" and content_network is not None:
+        from editor.ops.inpaint_net import network_fill
 
-    import torch
+        start = network_fill(content_network, rgb8, hole, ctx.device)
+        share = 0.3
+        yield Update(
+            progress=share,
+            message="Content network done",
+            preview=_from_rgb8(start, crop, hole),
+            preview_rect=rect,
+        )
+        mean = start.astype(np.float32)  # the network's prediction is the expected content
+        content = mean
+    else:
+        quick = completion(rgb8, hole, ctx)
+        share = 0.15 if method == "refined" else 0.95
+        yield Update(
+            progress=share,
+            message="Patch fill done",
+            preview=_from_rgb8(quick, crop, hole),
+            preview_rect=rect,
+        )
+        if method == "quick":
+            return _from_rgb8(quick, crop, hole)
+        mean = yield from _completions_mean(rgb8, hole, quick, ctx, share)
+        share += 0.15
+        content = content_target(mean, rgb8, hole)
+        start = quick
+    return (yield from _texture_stage(crop, hole, start, mean, content, share, ctx, features,
+                                      rect))  # fmt: skip
 
-    from editor.ops.neural_patch import NoTextureSource, refine_hole
 
+def _completions_mean(
+    rgb8: np.ndarray, hole: np.ndarray, quick: np.ndarray, ctx: RunContext, share: float
+) -> Run:
+    """The offline content stage: the mean of the quick fill and CONTENT_FILLS completions."""
     fills = [quick.astype(np.float32)] + [None] * len(CONTENT_FILLS)
     workers = max(1, min(len(CONTENT_FILLS), os.cpu_count() or 1))
     with ThreadPoolExecutor(workers, thread_name_prefix="content-fill") as pool:
@@ -252,12 +284,18 @@ def _patch_fill(
         finally:  # cancelled or closed: drop the queued ones (running ones see the flag)
             for future in futures:
                 future.cancel()
-    share += 0.15
-    mean = np.mean(fills, axis=0)
-    content = content_target(mean, rgb8, hole)
+    return np.mean(fills, axis=0)
+
+
+def _texture_stage(crop, hole, start, mean, content, share, ctx: RunContext, features, rect) -> Run:
+    """Yang et al.'s second stage from `start` (uint8), held to `content` (float 0..255) at
+    coarse scales, its finest scale seeded with `mean`'s detail."""
+    import torch
+
+    from editor.ops.neural_patch import NoTextureSource, refine_hole
 
     device = torch.device(ctx.device)
-    image01 = torch.from_numpy(quick).permute(2, 0, 1)[None].float().div(255).to(device)
+    image01 = torch.from_numpy(start).permute(2, 0, 1)[None].float().div(255).to(device)
     hole_t = torch.from_numpy(hole.astype(np.float32))[None, None].to(device)
     content01 = torch.from_numpy(content).permute(2, 0, 1)[None].div(255).to(device)
     detail01 = None
@@ -284,11 +322,11 @@ def _patch_fill(
         except NoTextureSource:
             yield Update(
                 progress=1.0,
-                message="Too small for the texture stage: the patch fill is kept",
-                preview=_from_rgb8(quick, crop, hole),
+                message="Too small for the texture stage: the content fill is kept",
+                preview=_from_rgb8(start, crop, hole),
                 preview_rect=rect,
             )
-            return _from_rgb8(quick, crop, hole)
+            return _from_rgb8(start, crop, hole)
         final = current
         pixels = _tensor_to_rgb8(current)
         yield Update(
@@ -302,8 +340,7 @@ def _patch_fill(
 
 def completion(rgb8: np.ndarray, hole: np.ndarray, ctx: RunContext, **settings) -> np.ndarray:
     """One PatchMatch completion (`settings` go to `patchmatch_fill`; none = the quick fill);
-    Telea where no whole patch lies outside the hole (a mask over nearly everything). This is
-    the content stage's slot: a learned inpainting network would stand here."""
+    Telea where no whole patch lies outside the hole (a mask over nearly everything)."""
     from editor.ops.patchmatch import patchmatch_fill
 
     try:
