@@ -270,20 +270,17 @@ def choose_upscaler(
         )
         what = f"cannot upscale ×{scale}" if known else "is not an upscaling model"
         raise ValueError(f"'{model_id}' {what}; models for ×{scale}: {', '.join(valid)}")
-    if model_id == SHIPPED_ID:
-        shipped = _shipped_choice(scale)
-        if shipped is None:
-            raise ModelError(
-                f"the built-in ×{scale} model is not installed "
-                f"(editor/resources/models/upscaler_x{scale}.safetensors is missing)"
-            )
-        return shipped
-    if model_id == SHIPPED_GAN_ID:
-        ours = _shipped_gan_choice(scale)
+    built_in = {
+        SHIPPED_ID: (_shipped_choice, f"upscaler_x{scale}.safetensors"),
+        SHIPPED_GAN_ID: (_shipped_gan_choice, SHIPPED_GAN_FILE),
+    }
+    if model_id in built_in:
+        make, file = built_in[model_id]
+        ours = make(scale)
         if ours is None:
             raise ModelError(
-                f"the built-in GAN model is not installed "
-                f"(editor/resources/models/{SHIPPED_GAN_FILE} is missing)"
+                f"the built-in model {model_id} is not installed "
+                f"(editor/resources/models/{file} is missing)"
             )
         return ours
     info = store.info(model_id)

@@ -22,6 +22,17 @@ def _window(qtbot, settings_path, models_dir):
     return win
 
 
+def _record_submits(win, monkeypatch) -> list[str]:
+    """The model ids of the upscale jobs the window submits (none of them runs)."""
+    submitted: list[str] = []
+    monkeypatch.setattr(
+        win.session,
+        "submit",
+        lambda title, factory, **kw: submitted.append(factory.args[0].model.id) or 1,
+    )
+    return submitted
+
+
 def _looks(win) -> dict[str, object]:
     return {act.data(): act for act in win.upscale_looks.actions()}
 
@@ -43,12 +54,7 @@ def test_the_choice_is_kept_and_sharp_submits_real_esrgan(
     looks["sharp"].trigger()
     assert win.settings.upscale_look() == "sharp"
     win.open_path(photo)
-    submitted: list[str] = []
-    monkeypatch.setattr(
-        win.session,
-        "submit",
-        lambda title, factory, **kw: submitted.append(factory.args[0].model.id) or 1,
-    )
+    submitted = _record_submits(win, monkeypatch)
     assert win.run_upscale(2) == 1
     assert submitted == ["realesrgan-x4plus"]
     assert "Real-ESRGAN ×2 via ×4" in win.statusBar().currentMessage()
@@ -72,12 +78,7 @@ def test_sharp_without_real_esrgan_submits_the_built_in_gan(qtbot, tmp_path, pho
     win = _window(qtbot, tmp_path / "s.ini", tmp_path / "no-models")
     _looks(win)["sharp"].trigger()
     win.open_path(photo)
-    submitted: list[str] = []
-    monkeypatch.setattr(
-        win.session,
-        "submit",
-        lambda title, factory, **kw: submitted.append(factory.args[0].model.id) or 1,
-    )
+    submitted = _record_submits(win, monkeypatch)
     assert win.run_upscale(3) == 1
     assert submitted == ["semedit-gan-x4"]
     assert "SemEdit GAN ×3 via ×4" in win.statusBar().currentMessage()
