@@ -13,6 +13,7 @@ from PIL import Image
 
 from editor.cli import main
 from editor.core.imageio import load_image
+from editor.engine.features import cpu_has_bf16
 from editor.ops.sr_models import build_rrdbnet_from_ncnn
 
 
@@ -36,6 +37,8 @@ def gan_x4(shared_models: Path):
         (folder / "realesrgan-x4plus.bin").read_bytes(),
         4,
     )
+    if cpu_has_bf16():  # as the editor runs it on this CPU (tests/engine/test_sr_choice_gan.py)
+        net.use_bf16()
 
     def upscale(rgb: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
@@ -78,7 +81,8 @@ def test_look_sharp_x2_is_x4_then_area_downscale(crop, shared_models, gan_x4, tm
     assert np.abs(hr.astype(np.float64) - np.rint(area * 255.0)).max() <= 1
 
 
-def test_look_sharp_without_the_model_is_one_line(crop, tmp_path, capsys):
+def test_look_sharp_without_any_gan_model_is_one_line(crop, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: None)
     out = tmp_path / "o.png"
     code = main(
         ["upscale", str(crop), "--scale", "4", "--look", "sharp", "-o", str(out)]

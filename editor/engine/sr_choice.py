@@ -299,7 +299,9 @@ def load_upscaler(choice: SRModelChoice, device: str) -> nn.Module:
 
     Input float (N, 3, h, w) RGB 0..1 on `device`; output (N, 3, h*s, w*s), not clipped. The
     module also exposes ``scale``, ``overlap`` (LR context pixels per tile side) and ``min_size``.
-    Loaded models are cached per (id, scale, device, file), at most a few at a time.
+    Loaded models are cached per (id, scale, device, file), at most a few at a time. On a CPU
+    with native bfloat16 (`editor.engine.features.cpu_has_bf16`; SEMEDIT_BF16=0 turns it off)
+    Real-ESRGAN runs under bf16 autocast (benchmarks/bench_upscale_gan.py).
     Raises ModelError when the file cannot be read or does not fit the architecture.
     """
     key = (choice.id, choice.scale, device, choice.path)
@@ -307,7 +309,11 @@ def load_upscaler(choice: SRModelChoice, device: str) -> nn.Module:
         model = _cache.get(key)
         if model is not None:
             return model
+    from editor.engine.features import cpu_has_bf16  # deferred: it imports torch
+
     model = _build(choice).to(device).eval()
+    if str(device) == "cpu" and cpu_has_bf16():
+        model.use_bf16()  # RRDBNet only; a no-op for the others
     with _cache_lock:
         while len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))

@@ -77,6 +77,7 @@ class SRUpscaler(nn.Module):
             self.overlap = _OVERLAP[kind]
         self.min_size = RFDN.MIN_SIZE if isinstance(net, RFDN) else 1
         self.channels_last = False
+        self.bf16 = False
 
     def use_channels_last(self) -> SRUpscaler:
         """NHWC weights and inputs (RRDBNet only): ~10-15 % faster on CPU (oneDNN's preferred
@@ -86,13 +87,26 @@ class SRUpscaler(nn.Module):
             self.channels_last = True
         return self
 
+    def use_bf16(self) -> SRUpscaler:
+        """Run the network under CPU bfloat16 autocast (RRDBNet only; the caller decides the
+        CPU computes bf16 natively, where Real-ESRGAN runs ~1.7x faster; on a Set14 comic crop
+        its picture moved 0.6 8-bit levels on average, 14 at most; emulated bf16 is many times
+        slower). Returns self."""
+        if isinstance(self.net, RRDBNet):
+            self.bf16 = True
+        return self
+
     def forward(self, lr01: torch.Tensor) -> torch.Tensor:
         if isinstance(self.net, CARNM):
             return self.net(lr01, self.scale)
         if isinstance(self.net, (RRDBNet, CompactSR)):  # native x4 only
             if self.channels_last:
                 lr01 = lr01.contiguous(memory_format=torch.channels_last)
-            hr = self.net(lr01)
+            if self.bf16 and lr01.device.type == "cpu":
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    hr = self.net(lr01).float()
+            else:
+                hr = self.net(lr01)
             if self.scale == self.net.scale:
                 return hr
             h, w = lr01.shape[-2:]  # downscale the x4 *picture*: clipped first, as saved
