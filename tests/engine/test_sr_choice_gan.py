@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 import torch.nn.functional as F
+from PIL import Image
 from safetensors.torch import save_file
 
 from editor.engine.sr_choice import (
