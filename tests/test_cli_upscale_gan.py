@@ -92,3 +92,26 @@ def test_look_sharp_without_any_gan_model_is_one_line(crop, tmp_path, capsys, mo
     assert code == 1 and len(lines) == 1
     assert "semedit models fetch realesrgan-x4plus" in lines[0]
     assert not out.exists()
+
+
+def test_model_semedit_gan_x4_runs_without_any_models_folder(crop, tmp_path, capsys, monkeypatch):
+    """The built-in GAN (here a CompactSR fresh from its initialisation: the nearest x4
+    enlargement) through the CLI at x2: x4, then an area downscale = the nearest x2."""
+    from safetensors.torch import save_file
+
+    from editor.ops.sr_compact import CompactSR
+
+    weights = tmp_path / "semedit-gan-x4.safetensors"
+    net = CompactSR(channels=8, convs=2)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(weights))
+    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: weights)
+    out = tmp_path / "x2.png"
+    code = main(
+        ["upscale", str(crop), "--scale", "2", "--look", "sharp", "-o", str(out)]
+        + ["--models", str(tmp_path / "empty")]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "upscaled with SemEdit GAN ×2 via ×4 (MIT)" in err
+    lr = load_image(crop).pixels
+    assert np.array_equal(load_image(out).pixels, lr.repeat(2, axis=0).repeat(2, axis=1))
