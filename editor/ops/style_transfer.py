@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 import torch
@@ -123,7 +123,6 @@ class Settings:
     style_relative: bool = True
     layers: LayerPlan | None = None
     keep_detail: bool = False
-    finest_style: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -300,13 +299,10 @@ def synthesise(
         else:
             start = resize(x.detach(), (h, w))
         x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-        level_plan = plan
-        if settings.finest_style is not None and level == len(sizes) - 1:
-            level_plan = replace(plan, style=settings.finest_style)
         fixed = _LevelTargets(
-            features, level_plan, settings, (h, w), full, content, content_mask, targets
+            features, plan, settings, (h, w), full, content, content_mask, targets
         )
-        objective = _Objective(features, level_plan, settings, fixed, x)
+        objective = _Objective(features, plan, settings, fixed, x)
         closure = _Reporting(
             objective,
             cancel,
