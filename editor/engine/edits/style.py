@@ -117,8 +117,11 @@ car and horses stay). Fewer cost too much: 40 iterations (19 / 13 / 8): tubingen
 (`editor.ops.style_transfer._Curvature`): the first iteration of the 256 and 512 px levels had
 cost 6 and 7 evaluations, now 2, so the 50 iterations take 57 evaluations instead of 66, and the
 same tuning photos came out at tubingen 10.4 / 7.7 / 0.68, raceway 9.1 / 6.1 / 0.61, pasture
-12.3 / 8.5 / 0.53 (before: 10.7 / 8.1 / 0.68, 7.4 / 4.9 / 0.64, 11.5 / 8.5 / 0.56). The photos
-not tuned on: the README's style section (benchmarks/bench_style.py --quality)."""
+12.3 / 8.5 / 0.53 (before: 10.7 / 8.1 / 0.68, 7.4 / 4.9 / 0.64, 11.5 / 8.5 / 0.56). Not kept:
+the finest level without relu5_1 (or without relu4_1 and relu5_1), which saves 20-40 % of its
+evaluations but lets the content term pull the deep statistics back to the photo's (tubingen
+deep x 8.1 -> 3.8 / 2.4). The photos not tuned on: the README's style section
+(benchmarks/bench_style.py --quality)."""
 
 FULL_CONTENT_LAYER = "relu3_2"
 FULL_SMALL_SIDE = 256
