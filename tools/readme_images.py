@@ -195,20 +195,25 @@ def style_full_vgg() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         bench_style.main(["--quality", "--save", folder])
-        rows = []
-        for stem in ("golden_gate", "hoovertowernight"):
-            tiles = [label(_photo(f"content/{stem}.jpg", 512), "photo")]
-            for tag, title in (("old", "conv1-3 + aux"), ("full", "full VGG19")):
-                result = np.asarray(Image.open(Path(folder) / f"gatys_{stem}_512_{tag}.png"))
-                tiles.append(label(result[..., :3], title))
-            height = min(t.shape[0] for t in tiles)
-            rows.append(np.concatenate([_half(t[:height]) for t in tiles], axis=1))
-        width = min(r.shape[1] for r in rows)
-        OUT.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.concatenate([r[:, :width] for r in rows])).save(
-            OUT / "style_full_vgg.jpg", quality=88
-        )
-        print("wrote", OUT / "style_full_vgg.jpg")
+        compose_full_vgg(Path(folder))
+
+
+def compose_full_vgg(folder: Path) -> None:
+    """style_full_vgg.jpg from a ``bench_style.py --quality --save FOLDER`` run's PNGs."""
+    rows = []
+    for stem in ("golden_gate", "hoovertowernight"):
+        tiles = [label(_photo(f"content/{stem}.jpg", 512), "photo")]
+        for tag, title in (("old", "conv1-3 + aux"), ("full", "full VGG19")):
+            result = np.asarray(Image.open(folder / f"gatys_{stem}_512_{tag}.png"))
+            tiles.append(label(result[..., :3], title))
+        height = min(t.shape[0] for t in tiles)
+        rows.append(np.concatenate([_half(t[:height]) for t in tiles], axis=1))
+    width = min(r.shape[1] for r in rows)
+    OUT.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate([r[:, :width] for r in rows])).save(
+        OUT / "style_full_vgg.jpg", quality=88
+    )
+    print("wrote", OUT / "style_full_vgg.jpg")
 
 
 def _half(tile: np.ndarray) -> np.ndarray:
