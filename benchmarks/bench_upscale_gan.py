@@ -150,30 +150,28 @@ class Texture:
 
 
 def _ours(store: ModelStore, bf16: bool) -> tuple[list[tuple[str, Upscale]], list[str]]:
-    """SemEdit GAN as the editor runs it, and in the layouts/precisions it could use."""
+    """SemEdit GAN in float32 (NCHW, channels_last) and bf16; the editor's row is tagged."""
     try:
         choice = choose_upscaler(store, 4, SHIPPED_GAN_ID)
     except ModelError as exc:
         return [], [f"{SHIPPED_GAN_ID}: {exc}"]
-    ours = load_upscaler(choice, "cpu")
-    plain = build_from_state_dict("compact", load_state_dict(choice.path), 4)
-    nhwc = build_from_state_dict("compact", load_state_dict(choice.path), 4)
+    editor_bf16 = load_upscaler(choice, "cpu").bf16
+
+    def compact() -> SRUpscaler:
+        return build_from_state_dict("compact", load_state_dict(choice.path), 4)
+
+    nhwc = compact()
     nhwc.net.to(memory_format=torch.channels_last)
 
     def channels_last(x: torch.Tensor) -> torch.Tensor:
         return nhwc(x.contiguous(memory_format=torch.channels_last))
 
     rows: list[tuple[str, Upscale]] = [
-        (OURS_ROW + EDITOR, ours),
-        (f"{OURS_ROW} channels_last", channels_last),
+        (f"{OURS_ROW} fp32{'' if editor_bf16 else EDITOR}", compact()),
+        (f"{OURS_ROW} fp32 channels_last", channels_last),
     ]
     if bf16:
-
-        def autocast(x: torch.Tensor) -> torch.Tensor:
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                return plain(x).float()
-
-        rows.append((f"{OURS_ROW} bf16 autocast", autocast))
+        rows.append((f"{OURS_ROW} bf16{EDITOR if editor_bf16 else ''}", compact().use_bf16()))
     return rows, []
 
 

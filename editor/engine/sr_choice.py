@@ -301,7 +301,7 @@ def load_upscaler(choice: SRModelChoice, device: str) -> nn.Module:
     module also exposes ``scale``, ``overlap`` (LR context pixels per tile side) and ``min_size``.
     Loaded models are cached per (id, scale, device, file), at most a few at a time. On a CPU
     with native bfloat16 (`editor.engine.features.cpu_has_bf16`; SEMEDIT_BF16=0 turns it off)
-    Real-ESRGAN runs under bf16 autocast (benchmarks/bench_upscale_gan.py).
+    the GAN networks run under bf16 autocast (benchmarks/bench_upscale_gan.py).
     Raises ModelError when the file cannot be read or does not fit the architecture.
     """
     key = (choice.id, choice.scale, device, choice.path)
@@ -313,7 +313,7 @@ def load_upscaler(choice: SRModelChoice, device: str) -> nn.Module:
 
     model = _build(choice).to(device).eval()
     if str(device) == "cpu" and cpu_has_bf16():
-        model.use_bf16()  # RRDBNet only; a no-op for the others
+        model.use_bf16()  # the GAN networks only; a no-op for the others
     with _cache_lock:
         while len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
