@@ -153,7 +153,7 @@ def export() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", choices=("pairs", "train", "export"))
-    parser.add_argument("--steps", type=int, default=4800)
+    parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--warmup", type=int, default=WARMUP, help="steps without the adversarial term"
