@@ -233,20 +233,43 @@ def _stop_workers(pool, graceful: bool) -> None:
     """End the pool's processes. After the last file they exit by themselves; a cancelled
     batch's get SIGTERM (a busy one unwinds its file: see `_stop`) and, past the grace time,
     SIGKILL: an idle worker blocked on its queue may not see SIGTERM at all, when the signal
-    lands on one of torch's threads instead of the one waiting."""
-    processes = list(getattr(pool, "_processes", {}).values())  # no public handle on them
+    lands on one of torch's threads instead of the one waiting.
+
+    Waiting is on the processes' sentinels, and reaping is left to the pool's own manager
+    thread, then done here only once that thread has ended: two threads reaping one process
+    race in `Popen.poll` (one gets the status, the other ECHILD), and a cancelled test run
+    found a worker whose exit status was lost that way, listed alive for ever."""
+    from multiprocessing.connection import wait
+
+    table = getattr(pool, "_processes", None) or {}  # no public handle on them
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=graceful, cancel_futures=True)
     if graceful:
         return
+    processes = _workers(table)
     for process in processes:
-        if process.is_alive():
-            process.terminate()
+        process.terminate()  # a no-op for one already gone
+    pending = {process.sentinel: process for process in processes}
     deadline = time.monotonic() + STOP_GRACE_S
-    for process in processes:
-        process.join(max(0.0, deadline - time.monotonic()))
-        if process.is_alive():
-            process.kill()
-            process.join()
+    while pending and (left := deadline - time.monotonic()) > 0:
+        for sentinel in wait(list(pending), timeout=left):
+            pending.pop(sentinel)
+    for process in pending.values():
+        process.kill()
+    if manager is not None:
+        manager.join(STOP_GRACE_S)  # it joins the workers it knows once they are gone
+    for process in _workers(table):  # any left (the manager still busy, or started late)
+        process.kill()
+        process.join()
+
+
+def _workers(table: dict) -> list:
+    """The processes in a pool's table, read while its manager thread may still change it."""
+    while True:
+        try:
+            return list(table.values())
+        except RuntimeError:  # changed size during the read
+            continue
 
 
 _worker_prepared: Prepared | BaseException | None = None
