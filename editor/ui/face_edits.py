@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject
 
 from editor.core.face_sets import FaceSetError, FaceSetLibrary
 from editor.engine.edits import faceswap
-from editor.engine.features import vgg_available
+from editor.engine.models.vgg import vgg_available
 from editor.ui.canvas import CanvasView
 from editor.ui.face_panel import FacePanel
 from editor.ui.job_bar import EditSession

@@ -54,11 +54,11 @@ from editor.core.imageio import (
 )
 from editor.core.patch import ArrayPatch
 from editor.core.style_library import StyleLibrary
-from editor.engine import fast_styles
 from editor.engine.edits import remove, upscale
-from editor.engine.fast_styles import list_fast_styles
+from editor.engine.models import fast_styles
+from editor.engine.models.fast_styles import list_fast_styles
+from editor.engine.models.upscalers import choose_upscaler
 from editor.engine.spill import remove_stale, temp_root
-from editor.engine.sr_choice import choose_upscaler
 from editor.engine.store import ModelError
 from editor.engine.worker import Engine
 from editor.ui.app_icon import APP_ID, app_icon

@@ -34,7 +34,7 @@ from editor.core.document import Document
 from editor.core.geometry import Rect
 from editor.core.style_library import StyleEntry, StyleLibraryError
 from editor.engine.edits import style
-from editor.engine.features import vgg_available
+from editor.engine.models.vgg import vgg_available
 from editor.ui.canvas import CanvasView
 from editor.ui.job_bar import EditSession
 from editor.ui.qimage import overlay_rgba, qimage_from_rgba

@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from editor.core.imageio import OPEN_FILTER, ImageIOError, load_image
-from editor.engine import fast_styles
 from editor.engine.edits import train_style_job
+from editor.engine.models import fast_styles
 from editor.engine.train_upscaler import SHARED_DATA
 from editor.engine.worker import Engine
 from editor.ui.form_rows import field_row

@@ -487,7 +487,7 @@ def test_no_two_actions_share_a_shortcut(window):
 def test_face_swap_replaces_the_face_under_the_mask_as_one_undo_step(window, qtbot, shared_data):
     from editor.core import mask_ops
     from editor.core.geometry import Rect
-    from editor.engine.face_models import detect_faces
+    from editor.engine.models.faces import detect_faces
 
     faces = shared_data / "faces"
     window.open_path(faces / "multi" / "two_people.jpg")

@@ -15,7 +15,7 @@ from shown_window import shown_window
 
 from editor.core.imageio import save_image
 from editor.engine.edits import upscale
-from editor.engine.sr_choice import SRModelChoice
+from editor.engine.models.upscalers import SRModelChoice
 from editor.engine.worker import Engine
 from editor.ui import main_window
 from editor.ui.main_window import MainWindow

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from editor.engine.jobs import Run, RunContext, Update
-from editor.engine.store import ModelStore
 
 
 @dataclass(frozen=True)
@@ -35,14 +34,16 @@ class FetchRequest:
     model_id: str
 
 
-def run(request: FetchRequest, ctx: RunContext, store: ModelStore) -> Run:
-    """Download the model's missing files, verified; return the folder that now holds it.
+def run(request: FetchRequest, ctx: RunContext) -> Run:
+    """Download the model's missing files into `ctx.models.store`, verified; return the folder
+    that now holds it.
 
     Yields Update(progress=done/total or None, message="Downloading <file>… 1.2 / 3.9 MB").
     Raises what `ModelStore.fetch` raises (ModelMissing, ChecksumMismatch, ModelError) and
     JobCancelled when `ctx.cancel_event` is set; the partial download is kept for a resume.
     """
     ctx.check_cancelled()
+    store = ctx.models.store
     events: queue.Queue[tuple] = queue.Queue()
 
     def on_progress(done: int, total: int | None, message: str) -> None:
