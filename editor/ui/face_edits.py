@@ -19,8 +19,8 @@ from editor.core.face_sets import FaceSetError, FaceSetLibrary
 from editor.engine.edits import faceswap
 from editor.engine.features import vgg_available
 from editor.ui.canvas import CanvasView
+from editor.ui.edit_session import EditSession
 from editor.ui.face_panel import FacePanel
-from editor.ui.job_bar import EditSession
 from editor.ui.tools import FacePickTool, ToolHost
 
 

@@ -30,19 +30,12 @@ from PySide6.QtWidgets import (
 
 from editor.engine.edits import fetch_model
 from editor.engine.jobs import Run, RunContext, RunFactory, Update
-from editor.engine.store import ENV_MODELS_DIR, ModelInfo, ModelStore, default_models_dir
+from editor.engine.store import ENV_MODELS_DIR, ModelInfo, ModelStore
 from editor.engine.worker import Engine
-from editor.ui.settings import Settings
 
 COLUMNS = ("Model", "Status", "Size", "Licence", "Where")
 COL_MODEL, COL_STATUS, COL_SIZE, COL_LICENCE, COL_WHERE = range(len(COLUMNS))
 IMPORT_FILTER = "Model weights (*.pth *.pt *.safetensors *.bin);;All files (*)"
-
-
-def make_store(settings: Settings) -> ModelStore:
-    """The store the GUI uses: the Preferences models folder, else $SEMEDIT_MODELS."""
-    folder = settings.models_dir()
-    return ModelStore(models_dir=Path(folder) if folder else default_models_dir())
 
 
 def _import_run(store: ModelStore, path: Path, ctx: RunContext) -> Run:
@@ -330,4 +323,4 @@ class ModelsDialog(QDialog):
         self._end()
 
 
-__all__ = ["ModelsDialog", "make_store"]
+__all__ = ["ModelsDialog"]

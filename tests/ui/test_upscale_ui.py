@@ -17,7 +17,7 @@ from editor.core.imageio import save_image
 from editor.engine.edits import upscale
 from editor.engine.sr_choice import SRModelChoice
 from editor.engine.worker import Engine
-from editor.ui import main_window
+from editor.ui import upscale_edits
 from editor.ui.main_window import MainWindow
 
 
@@ -156,7 +156,7 @@ def test_pan_and_zoom_reach_the_running_upscale(qtbot, monkeypatch, tmp_path):
     tile lies under it, and the preview that follows the tile is of that viewport."""
     fake = GatedUpscaler(2)
     choice = SRModelChoice("fake", "Fake", "residual", 2, Path("fake.safetensors"), "MIT")
-    monkeypatch.setattr(main_window, "choose_upscaler", lambda store, scale, **_: choice)
+    monkeypatch.setattr(upscale_edits, "choose_upscaler", lambda store, scale, **_: choice)
     monkeypatch.setattr(upscale, "load_upscaler", lambda model, device: fake)
     chosen = []
     original_next = upscale.next_tile
