@@ -288,13 +288,17 @@ class Engine(QObject):
         *,
         replace: bool = False,
         viewport: Rect | None = None,
+        models: Models | None = None,
     ) -> int:
-        """Queue a job and return its id; `replace` first cancels the running and waiting ones."""
+        """Queue a job and return its id; `replace` first cancels the running and waiting ones.
+        `models`: the store the run sees instead of the engine's (the Models dialog works on
+        the store it shows)."""
         if self._shut_down:
             raise RuntimeError("the engine is shut down")
         if replace:
             self.cancel_all()
-        ctx = RunContext(device=self._device, viewport=viewport, models=self.models())
+        chosen = (models or self._models()).on(self._device)
+        ctx = RunContext(device=self._device, viewport=viewport, models=chosen)
         job = _Job(self._next_id, name, factory, ctx)
         self._next_id += 1
         self._live.add(job.id)

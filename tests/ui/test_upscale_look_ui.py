@@ -34,7 +34,7 @@ def _record_submits(win, monkeypatch) -> list[str]:
 
 
 def _looks(win) -> dict[str, object]:
-    return {act.data(): act for act in win.upscale_looks.actions()}
+    return {act.data(): act for act in win.upscale_edits.looks.actions()}
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_the_choice_is_kept_and_sharp_submits_real_esrgan(
     win = _window(qtbot, tmp_path / "s.ini", shared_models)
     looks = _looks(win)
     assert looks["faithful"].isChecked() and not looks["sharp"].isChecked()
-    assert [a.text() for a in win.upscale_looks.actions()] == ["Faithful", "Sharp (GAN)"]
+    assert [a.text() for a in win.upscale_edits.looks.actions()] == ["Faithful", "Sharp (GAN)"]
     looks["sharp"].trigger()
     assert win.settings.upscale_look() == "sharp"
     win.open_path(photo)

@@ -34,6 +34,20 @@ class FetchRequest:
     model_id: str
 
 
+@dataclass(frozen=True)
+class ImportRequest:
+    """A weights file the user has, to copy into the store's user folder (hashed there)."""
+
+    path: Path
+
+
+def run_import(request: ImportRequest, ctx: RunContext) -> Run:
+    """`ModelStore.import_file` as a job: the copy and hash happen on the engine thread."""
+    ctx.check_cancelled()
+    yield Update(progress=None, message=f"Importing {request.path.name}…")
+    return ctx.models.store.import_file(request.path)
+
+
 def run(request: FetchRequest, ctx: RunContext) -> Run:
     """Download the model's missing files into `ctx.models.store`, verified; return the folder
     that now holds it.
