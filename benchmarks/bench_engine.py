@@ -37,8 +37,11 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer  # noqa: E40
 from editor.engine.device import describe_device  # noqa: E402
 from editor.engine.edits import remove  # noqa: E402
 from editor.engine.jobs import RunContext, RunFactory, Update, drive  # noqa: E402
+from editor.engine.models.manager import Models  # noqa: E402
+from editor.engine.store import ModelStore  # noqa: E402
 from editor.engine.worker import Engine  # noqa: E402
-from editor.ops.inpaint_classic import inpaint_opencv  # noqa: E402
+from editor.ops.inpaint.classic import inpaint_opencv  # noqa: E402
+from editor.ops.inpaint.hole import work_rect  # noqa: E402
 from editor.ops.patchmatch import patchmatch_fill  # noqa: E402
 
 TICK_MS = 10
@@ -204,12 +207,14 @@ def main(argv: list[str] | None = None) -> None:
     for fraction in (0.10, 0.01):
         mask = elliptical_mask(h, w, fraction)
         for method in remove.METHODS:
-            if method == "refined" and not remove.refined_available(MODELS):
+            models = Models(ModelStore(models_dir=MODELS))
+            if method == "refined" and not remove.refined_available(models):
                 print(f"| | refined | no VGG19 weights in {MODELS} | | |")
                 continue
-            request = remove.RemoveRequest(photo, mask, method=method, models_dir=MODELS)
-            crop = remove.work_rect(mask, method, request.margin)
-            edit_s = best_of(lambda r=request: drive(remove.run(r, RunContext())), repeats)
+            request = remove.RemoveRequest(photo, mask, method=method)
+            crop = work_rect(mask, method in remove.PATCH_METHODS, request.margin)
+            ctx = RunContext(models=models)
+            edit_s = best_of(lambda r=request, c=ctx: drive(remove.run(r, c)), repeats)
             whole = whole_image_fill(method, photo, mask)
             full = "—" if whole is None else f"{best_of(whole, repeats):.3f}"
             print(

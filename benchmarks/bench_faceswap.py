@@ -36,9 +36,9 @@ from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 from editor.engine.edits import faceswap  # noqa: E402
 from editor.engine.edits.faceswap import FaceSwapRequest, run  # noqa: E402
-from editor.engine.face_models import detect_faces, embedding  # noqa: E402
-from editor.engine.features import FULL_FIRST  # noqa: E402
 from editor.engine.jobs import RunContext, drive  # noqa: E402
+from editor.engine.models.faces import detect_faces, embedding  # noqa: E402
+from editor.engine.models.vgg import FULL_FIRST  # noqa: E402
 from editor.ops.face_swap import inter_ocular  # noqa: E402
 from editor.ops.face_swap_full import FullSettings  # noqa: E402
 
@@ -90,11 +90,9 @@ def main() -> int:
         target = photos[a][0]
         image = _load(target)
         identity = tuple(_load(p) for p in photos[b])
-        request = FaceSwapRequest(
-            image, identity, quick=quick, models_dir=MODELS, settings=settings
-        )
+        request = FaceSwapRequest(image, identity, quick=quick, settings=settings)
         t = time.perf_counter()
-        out = drive(run(request, RunContext()))
+        out = drive(run(request, RunContext.for_folder(MODELS)))
         seconds = time.perf_counter() - t
         mode = "quick" if quick else "full"
         before, after = detect_faces(image), detect_faces(out)

@@ -75,7 +75,7 @@ def quality(photo_side: int, iterations: int, photos: int, only: list[str] | Non
     import json
 
     from editor.engine.edits.style import DEFAULT_STRENGTH, style_weight
-    from editor.engine.features import FeatureExtractor
+    from editor.engine.models.vgg import FeatureExtractor
     from editor.engine.store import ModelStore
     from editor.ops.style_transfer import LayerPlan, Settings, style_distance
 

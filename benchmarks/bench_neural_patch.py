@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
-from editor.engine.features import FeatureExtractor  # noqa: E402
+from editor.engine.models.vgg import FeatureExtractor  # noqa: E402
 from editor.engine.store import ModelStore, default_models_dir  # noqa: E402
 from editor.ops.fill_metrics import perceptual_distance, sharpness_ratio  # noqa: E402
 from editor.ops.neural_patch import refine_hole  # noqa: E402

@@ -50,19 +50,15 @@ from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 from editor.core.imageio import load_image, save_image
 from editor.engine.edits import remove
-from editor.engine.edits.remove import (
-    CONTENT_FILLS,
-    METHODS,
-    RemoveRequest,
-    completion,
-    content_target,
-    patch_hole,
-    run,
-    work_rect,
-)
-from editor.engine.features import CONV3_ONLY, FULL_FIRST, shared_features
+from editor.engine.edits.remove import METHODS, RemoveRequest, run
 from editor.engine.jobs import RunContext, drive
+from editor.engine.models.manager import Models
+from editor.engine.models.vgg import CONV3_ONLY, FULL_FIRST, shared_features
+from editor.engine.store import ModelStore
 from editor.ops.fill_metrics import perceptual_distance, sharpness_ratio
+from editor.ops.inpaint import texture
+from editor.ops.inpaint.content import CONTENT_FILLS, completion, content_target
+from editor.ops.inpaint.hole import patch_hole, work_rect
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PHOTOS = [
@@ -161,9 +157,9 @@ def content_stages(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Refined's completions and (its completions' mean, its content target), each pasted into
     the hole of the crop `run` reads (no feather: the stage itself, not the blend)."""
-    rect = work_rect(mask, "refined", RemoveRequest.margin)
+    rect = work_rect(mask, True, RemoveRequest.margin)
     crop, hole = image[rect.slices], patch_hole(mask[rect.slices])
-    fills = [completion(crop, hole, RunContext(), **settings) for settings in ({}, *CONTENT_FILLS)]
+    fills = [completion(crop, hole, lambda: None, **settings) for settings in ({}, *CONTENT_FILLS)]
 
     def pasted(fill: np.ndarray) -> np.ndarray:
         out = image.copy()
@@ -205,6 +201,11 @@ def main() -> None:
     features = shared_features(models, "cpu", prefer=CONV3_ONLY)
     refine_features = shared_features(models, "cpu", prefer=remove.FEATURE_PREFER)
     deep_features = shared_features(models, "cpu", prefer=FULL_FIRST)
+    store = ModelStore(models_dir=models)
+
+    def with_features(features) -> Models:
+        return Models(store, provided={"vgg19": features})
+
     methods = [*METHODS, *(["refined-deep"] if args.deep else []), "pypatchmatch"]
     rows: dict[str, list[Score]] = {m: [] for m in methods + (list(STAGES) if args.stages else [])}
     chosen = SMOKE_PHOTOS if args.smoke else range(len(PHOTOS[: args.images]))
@@ -232,13 +233,12 @@ def main() -> None:
                 if out is None:
                     continue
             elif method == "refined-deep":
-                request = RemoveRequest(image, mask, method="refined", models_dir=models)
+                request = RemoveRequest(image, mask, method="refined")
                 with deep_texture_layers():
-                    out = drive(run(request, RunContext(), deep_features))
+                    out = drive(run(request, RunContext(models=with_features(deep_features))))
             else:
-                request = RemoveRequest(image, mask, method=method, models_dir=models)
-                refine = refine_features if method == "refined" else None
-                out = drive(run(request, RunContext(), refine))
+                request = RemoveRequest(image, mask, method=method)
+                out = drive(run(request, RunContext(models=with_features(refine_features))))
             report(rows, case, method, score(features, image, hole, out, time.perf_counter() - t0))
             strip.append(out)
         if args.stages:
@@ -275,11 +275,11 @@ DEEP_TEXTURE_LAYERS = ("relu3_1", "relu4_1")
 @contextlib.contextmanager
 def deep_texture_layers():
     """refined's texture stage on DEEP_TEXTURE_LAYERS for the duration (its settings otherwise)."""
-    remove.REFINE_PARAMS["layers"] = DEEP_TEXTURE_LAYERS
+    texture.REFINE_PARAMS["layers"] = DEEP_TEXTURE_LAYERS
     try:
         yield
     finally:
-        del remove.REFINE_PARAMS["layers"]
+        del texture.REFINE_PARAMS["layers"]
 
 
 Score = tuple[float, float, float, float]

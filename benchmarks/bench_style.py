@@ -58,7 +58,6 @@ import torch
 from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 
 from editor.core.imageio import load_image, save_image
-from editor.engine.edits.pixels import from_rgb01, to_rgb01
 from editor.engine.edits.style import (
     DEFAULT_ITERATIONS,
     DEFAULT_STRENGTH,
@@ -67,9 +66,10 @@ from editor.engine.edits.style import (
     gatys_settings,
     run_texture,
 )
-from editor.engine.features import CONV3_ONLY, shared_features, style_features
 from editor.engine.jobs import RunContext, drive
+from editor.engine.models.vgg import CONV3_ONLY, shared_features, style_features
 from editor.ops.neural_patch import PatchBank
+from editor.ops.pixels import from_rgb01, to_rgb01
 from editor.ops.style_losses import (
     content_loss,
     gram_matrix,

@@ -53,7 +53,7 @@ import torch  # noqa: E402
 from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from editor.engine.sr_choice import SHIPPED_GAN_ID, choose_upscaler, load_upscaler  # noqa: E402
+from editor.engine.models.upscalers import SHIPPED_GAN_ID, choose_upscaler, load_upscaler  # noqa: E402
 from editor.engine.store import (  # noqa: E402
     ModelError,
     ModelStore,
@@ -133,7 +133,7 @@ class Texture:
     """VGG Gram and aligned feature distances to the original (see the module docstring)."""
 
     def __init__(self, models_dir: Path | None) -> None:
-        from editor.engine.features import shared_features
+        from editor.engine.models.vgg import shared_features
 
         self.features = shared_features(models_dir, "cpu")
 

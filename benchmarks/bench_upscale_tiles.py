@@ -92,7 +92,7 @@ def run_case(case: str, models: Path, threads: int, smoke: bool = False) -> dict
     from editor.core.geometry import Rect
     from editor.engine.edits import upscale
     from editor.engine.jobs import JobCancelled, RunContext
-    from editor.engine.sr_choice import SRModelChoice, choose_upscaler, load_upscaler
+    from editor.engine.models.upscalers import SRModelChoice, choose_upscaler, load_upscaler
     from editor.engine.store import ModelStore
     from editor.ops.tiling import plan_tiles
 

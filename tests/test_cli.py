@@ -147,12 +147,12 @@ def test_models_list_shows_shared_weights_present(shared_models, capsys):
 def test_models_list_shows_the_built_in_upscalers(tmp_path, monkeypatch, capsys):
     gan = tmp_path / "semedit-gan-x4.safetensors"
     gan.write_bytes(b"weights")
-    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: gan)
+    monkeypatch.setattr("editor.engine.models.upscalers.shipped_gan_path", lambda: gan)
     assert main(["models", "list", "--models", str(tmp_path / "none")]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("semedit-gan-x4 "))
     assert "built in" in row and str(gan) in row and "MIT" in row
-    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: None)
+    monkeypatch.setattr("editor.engine.models.upscalers.shipped_gan_path", lambda: None)
     assert main(["models", "list", "--models", str(tmp_path / "none")]) == 0
     assert "semedit-gan-x4" not in capsys.readouterr().out
 

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from editor.cli import main
 from editor.core.imageio import load_image
-from editor.engine import fast_styles
+from editor.engine.models import fast_styles
 from editor.ops.transform_net import TransformNet, metadata_for
 
 

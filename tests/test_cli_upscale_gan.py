@@ -13,7 +13,7 @@ from PIL import Image
 
 from editor.cli import main
 from editor.core.imageio import load_image
-from editor.engine.features import cpu_has_bf16
+from editor.engine.models.vgg import cpu_has_bf16
 from editor.ops.sr_models import build_rrdbnet_from_ncnn
 
 
@@ -82,7 +82,7 @@ def test_look_sharp_x2_is_x4_then_area_downscale(crop, shared_models, gan_x4, tm
 
 
 def test_look_sharp_without_any_gan_model_is_one_line(crop, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: None)
+    monkeypatch.setattr("editor.engine.models.upscalers.shipped_gan_path", lambda: None)
     out = tmp_path / "o.png"
     code = main(
         ["upscale", str(crop), "--scale", "4", "--look", "sharp", "-o", str(out)]
@@ -104,7 +104,7 @@ def test_model_semedit_gan_x4_runs_without_any_models_folder(crop, tmp_path, cap
     weights = tmp_path / "semedit-gan-x4.safetensors"
     net = CompactSR(channels=8, convs=2)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(weights))
-    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: weights)
+    monkeypatch.setattr("editor.engine.models.upscalers.shipped_gan_path", lambda: weights)
     out = tmp_path / "x2.png"
     code = main(
         ["upscale", str(crop), "--scale", "2", "--look", "sharp", "-o", str(out)]

@@ -44,7 +44,7 @@ def save(name: str, tiles: list[np.ndarray]) -> None:
 def upscaling() -> None:
     from editor.engine.edits.upscale import UpscaleRequest, run
     from editor.engine.jobs import RunContext, drive
-    from editor.engine.sr_choice import available_upscalers
+    from editor.engine.models.upscalers import available_upscalers
     from editor.engine.store import ModelStore
 
     photo = np.asarray(Image.open(SHARED / "data" / "content" / "golden_gate.jpg").convert("RGB"))
@@ -67,7 +67,7 @@ def gan_upscaling() -> None:
     original, x4."""
     from editor.engine.edits.upscale import UpscaleRequest, run
     from editor.engine.jobs import RunContext, drive
-    from editor.engine.sr_choice import SHIPPED_GAN_ID, choose_upscaler
+    from editor.engine.models.upscalers import SHIPPED_GAN_ID, choose_upscaler
     from editor.engine.store import ModelStore
 
     photo = np.asarray(Image.open(SHARED / "data" / "content" / "golden_gate.jpg").convert("RGB"))
@@ -100,8 +100,8 @@ def removal() -> None:
     shown[hole] = (shown[hole] * 0.4 + np.array([255, 0, 0]) * 0.6).astype(np.uint8)
     tiles = [label(shown, "mask")]
     for method in METHODS:
-        req = RemoveRequest(image, mask, method=method, models_dir=SHARED / "models")
-        tiles.append(label(drive(run(req, RunContext())), method))
+        req = RemoveRequest(image, mask, method=method)
+        tiles.append(label(drive(run(req, RunContext.for_folder(SHARED / "models"))), method))
     half = [
         cv2.resize(t, (t.shape[1] // 2, t.shape[0] // 2), interpolation=cv2.INTER_AREA)
         for t in tiles
@@ -157,8 +157,8 @@ def style() -> None:
         art = _photo(painting, 512)
         tiles = [label(photo, "photo"), label(_thumb(art, photo.shape[0]), "style")]
         for method, title in (("gatys", "Gatys"), ("mrf", "patches (MRF)"), ("wct", "WCT")):
-            request = StyleRequest(photo, (StyleRegion(art),), method=method, models_dir=models)
-            tiles.append(label(drive(stylise(request, RunContext())), title))
+            request = StyleRequest(photo, (StyleRegion(art),), method=method)
+            tiles.append(label(drive(stylise(request, RunContext.for_folder(models))), title))
         save(name, [_half(t) for t in tiles])
 
     photo = _photo("content/golden_gate.jpg", 512)
@@ -166,16 +166,16 @@ def style() -> None:
     left[:, : photo.shape[1] // 2] = 255
     scream, starry = _photo("style/the_scream.jpg", 512), _photo("style/starry_night.jpg", 512)
     regions = (StyleRegion(scream, left), StyleRegion(starry, 255 - left))
-    two = drive(stylise(StyleRequest(photo, regions, models_dir=models), RunContext()))
+    two = drive(stylise(StyleRequest(photo, regions), RunContext.for_folder(models)))
     kept = drive(
         stylise(
-            StyleRequest(photo, (StyleRegion(starry),), keep_colors=True, models_dir=models),
-            RunContext(),
+            StyleRequest(photo, (StyleRegion(starry),), keep_colors=True),
+            RunContext.for_folder(models),
         )
     )
     shipwreck = _photo("style/shipwreck.jpg", 384)
     texture = drive(
-        run_texture(TextureRequest(shipwreck, size=(384, 384), models_dir=models), RunContext())
+        run_texture(TextureRequest(shipwreck, size=(384, 384)), RunContext.for_folder(models))
     )
     tiles = [
         label(two, "scream | starry night, one run"),

@@ -147,6 +147,7 @@ def _in_process(
     """Each file's own updates, scaled into the batch's progress, then its result."""
     total = len(items)
     outer = ctx.on_report
+    ctx.device, ctx.models = prepared.device, prepared.models  # the caller's cancel, their models
     try:
         for index, item in enumerate(items):
             ctx.check_cancelled()
@@ -333,7 +334,7 @@ def _worker_file(item: BatchItem) -> list[_Prepared | FileResult]:
 def _edit_file(prepared: Prepared, item: BatchItem) -> FileResult:
     global _worker_busy
     started = time.monotonic()
-    run = prepared.run(item, RunContext(device=prepared.device))
+    run = prepared.run(item, prepared.context())
     _worker_busy = True
     try:
         while True:

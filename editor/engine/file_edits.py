@@ -23,19 +23,36 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from editor.core.batch_plan import BatchItem
+from editor.engine.jobs import RunContext
+from editor.engine.models.manager import Models
 
 if TYPE_CHECKING:
-    from editor.engine.jobs import Run, RunContext
+    from editor.engine.jobs import Run
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A file edit ready to run on files: `run(item, ctx)`; `device` is where it computes;
-    `notes` are said once per batch (e.g. that refined removal falls back to quick)."""
+    """A file edit ready to run on files: `run(item, ctx)`, its ctx made by `context()` (where
+    it computes, the models it finds); `notes` are said once per batch (e.g. that refined
+    removal falls back to quick)."""
 
     run: Callable[[BatchItem, RunContext], Run]
-    device: str
+    models: Models
     notes: tuple[str, ...] = ()
+
+    @property
+    def device(self) -> str:
+        return self.models.device
+
+    def context(self) -> RunContext:
+        return RunContext(device=self.device, models=self.models)
+
+
+def _models(models_dir: Path | None, device: str) -> Models:
+    """The models of the folder given (--models), else $SEMEDIT_MODELS / the user folder."""
+    from editor.engine.store import ModelStore, default_models_dir
+
+    return Models(ModelStore(models_dir=models_dir or default_models_dir()), device)
 
 
 class FileEdit(Protocol):
@@ -123,24 +140,21 @@ class UpscaleEdit:
         from editor.engine.device import pick_device
         from editor.engine.edits.upscale import UpscaleRequest
         from editor.engine.edits.upscale import run as upscale
-        from editor.engine.sr_choice import choose_upscaler, load_upscaler
-        from editor.engine.store import ModelStore, default_models_dir
+        from editor.engine.models.upscalers import choose_upscaler
 
-        device = pick_device(self.device)
-        store = ModelStore(models_dir=self.models_dir or default_models_dir())
-        choice = choose_upscaler(store, self.scale, self.model, self.look)
+        models = _models(self.models_dir, pick_device(self.device))
+        choice = choose_upscaler(models.store, self.scale, self.model, self.look)
 
         def run(item: BatchItem, ctx: RunContext) -> Run:
             self.check(item)
             loaded = load_image(item.source)
-            upscaler = load_upscaler(choice, device)  # loaded once per process, then cached
             request = UpscaleRequest(loaded.pixels, self.scale, choice, tile=self.tile)
-            result = yield from upscale(request, ctx, upscaler)
+            result = yield from upscale(request, ctx)  # the network: loaded once, then cached
             yield _saving(item)
             save_image(item.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
             return f"upscaled with {choice.label}"
 
-        return Prepared(run, device)
+        return Prepared(run, models)
 
 
 # ---------------------------------------------------------------------------------------- remove
@@ -165,12 +179,10 @@ class RemoveEdit:
         from editor.engine.device import pick_device
         from editor.engine.edits.remove import RemoveRequest, refined_available
         from editor.engine.edits.remove import run as remove
-        from editor.engine.store import default_models_dir
 
-        device = pick_device(self.device)
-        models_dir = self.models_dir or default_models_dir()
+        models = _models(self.models_dir, pick_device(self.device))
         method, notes = self.method, ()
-        if method == "refined" and not refined_available(models_dir):
+        if method == "refined" and not refined_available(models):
             method = "quick"
             notes = (
                 "the refined method needs VGG19 feature weights (semedit models list); using quick",
@@ -186,14 +198,13 @@ class RemoveEdit:
                 mask=mask,
                 method=method,
                 radius=self.radius,
-                models_dir=models_dir,
             )
             result = yield from remove(request, ctx)
             yield _saving(item)
             save_image(item.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
             return None
 
-        return Prepared(run, device, notes)
+        return Prepared(run, models, notes)
 
 
 # ----------------------------------------------------------------------------------------- style
@@ -234,10 +245,9 @@ class StyleEdit:
             StyleRequest,
         )
         from editor.engine.edits.style import run as stylise
-        from editor.engine.fast_styles import resolve
-        from editor.engine.store import default_models_dir
+        from editor.engine.models.fast_styles import resolve
 
-        device = pick_device(self.device)
+        found = _models(self.models_dir, pick_device(self.device))
         fast = self.method == "fast"
         models = [str(resolve(name)) for name in self.models]  # an unknown name: the batch's
         styles = [load_image(path).pixels for path in self.styles]  # decoded once per batch
@@ -245,7 +255,6 @@ class StyleEdit:
         if strength is None:
             strength = FAST_STRENGTH if fast else DEFAULT_STRENGTH
         max_size = DEFAULT_MAX_SIZE if self.size is None else max(self.size, 64)
-        models_dir = self.models_dir or default_models_dir()
 
         def run(item: BatchItem, ctx: RunContext) -> Run:
             self.check(item)
@@ -275,14 +284,13 @@ class StyleEdit:
                 style_scale=self.style_scale,
                 iterations=self.iterations,
                 max_size=max_size,
-                models_dir=models_dir,
             )
             result = yield from stylise(request, ctx)
             yield _saving(item)
             save_image(item.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
             return None
 
-        return Prepared(run, device)
+        return Prepared(run, found)
 
 
 def resized(pixels, long_side: int, nearest: bool = False):
@@ -322,20 +330,17 @@ class FaceSwapEdit:
     def prepare(self) -> Prepared:
         from editor.core.imageio import load_image, save_image
         from editor.engine.device import pick_device
-        from editor.engine.edits.faceswap import FaceSwapRequest, FaceTargetError, rgb8
+        from editor.engine.edits.faceswap import FaceSwapRequest, FaceTargetError
         from editor.engine.edits.faceswap import run as swap
-        from editor.engine.store import default_models_dir
+        from editor.ops.pixels import to_rgb8
 
-        device = pick_device(self.device)
-        photos = tuple(rgb8(load_image(path).pixels) for path in self.faces)
-        models_dir = self.models_dir or default_models_dir()
+        models = _models(self.models_dir, pick_device(self.device))
+        photos = tuple(to_rgb8(load_image(path).pixels) for path in self.faces)
 
         def run(item: BatchItem, ctx: RunContext) -> Run:
             self.check(item)
             loaded = load_image(item.source)
-            request = FaceSwapRequest(
-                loaded.pixels, photos, self.target, quick=self.quick, models_dir=models_dir
-            )
+            request = FaceSwapRequest(loaded.pixels, photos, self.target, quick=self.quick)
             try:
                 result = yield from swap(request, ctx)
             except FaceTargetError as exc:
@@ -344,7 +349,7 @@ class FaceSwapEdit:
             save_image(item.output, result, icc_profile=loaded.icc_profile, exif=loaded.exif)
             return None
 
-        return Prepared(run, device)
+        return Prepared(run, models)
 
 
 def target_range(count: int) -> str:

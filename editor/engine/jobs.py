@@ -7,13 +7,16 @@ so an edit never knows who is watching it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from editor.core.geometry import Rect
+from editor.engine.models.manager import Models
 
 
 class JobCancelled(Exception):
@@ -37,8 +40,9 @@ class Update:
 
 @dataclass
 class RunContext:
-    """What a run may ask of its driver: the cancel flag, the torch device to use, the part of
-    the image the user is looking at now, and where to report progress from inside a long call.
+    """What a run may ask of its driver: the cancel flag, the torch device to use, the models
+    (`models`: the store the user chose, see `editor.engine.models`), the part of the image
+    the user is looking at now, and where to report progress from inside a long call.
 
     `viewport` is written by the UI thread while the run goes on (a plain attribute swap of an
     immutable Rect, so no lock is needed); tiled runs read it before each tile to do the visible
@@ -51,6 +55,21 @@ class RunContext:
     finish_event: threading.Event = field(default_factory=threading.Event)
     on_report: Callable[[Update], None] | None = None
     """Set by the driver (worker, CLI, `drive`): receives what `report` is given."""
+    models: Models = field(default_factory=Models)
+    clock: Callable[[], float] = time.monotonic
+    """Seconds, for pacing previews (tests pass a fake one)."""
+
+    def __post_init__(self) -> None:
+        self.models = self.models.on(self.device)
+
+    @classmethod
+    def for_folder(cls, models_dir: Path | None, **fields: Any) -> RunContext:
+        """A context whose models come from `models_dir` (then the user data folder): for the
+        drivers that take a folder (`--models DIR`), benchmarks and tests."""
+        from editor.engine.store import ModelStore
+
+        device = fields.get("device", "cpu")
+        return cls(models=Models(ModelStore(models_dir=models_dir), device), **fields)
 
     def report(self, update: Update) -> None:
         """Progress from inside one long call that cannot yield (an L-BFGS step evaluating its

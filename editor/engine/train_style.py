@@ -28,6 +28,7 @@ from editor.engine.train_args import (  # noqa: F401 - re-exported for the train
 from editor.engine.train_args import parse_style_args as parse_args
 from editor.engine.train_upscaler import Logger, atomic_save, load_rgb, read_metadata
 from editor.ops import style_train
+from editor.ops.pixels import rgb01_to_uint8
 from editor.ops.transform_net import TransformNet, metadata_for
 
 
@@ -38,16 +39,11 @@ def _device(name: str) -> torch.device:
 
 
 def _load_features(models_dir: Path | None, device: torch.device):
-    from editor.engine.features import FeatureExtractor
+    from editor.engine.models.vgg import FeatureExtractor
     from editor.engine.store import ModelStore
 
     store = ModelStore(models_dir=models_dir) if models_dir else ModelStore()
     return FeatureExtractor.from_store(store, device=device)
-
-
-def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) 0..1 -> (H, W, 3) uint8."""
-    return (rgb[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
 
 
 def main(argv: list[str] | None = None, *, project: bool = False) -> int:
@@ -153,8 +149,8 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
     preview_photo = torch.from_numpy(small.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
 
     def write_preview() -> None:
-        out = _to_uint8(trainer.stylise(preview_photo))
-        side = np.concatenate([_to_uint8(preview_photo), out], axis=1)
+        out = rgb01_to_uint8(trainer.stylise(preview_photo))
+        side = np.concatenate([rgb01_to_uint8(preview_photo), out], axis=1)
         args.preview.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.preview.with_name(args.preview.name + ".tmp.png")
         Image.fromarray(side).save(tmp)

@@ -33,6 +33,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -41,6 +42,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 from editor.core.geometry import Rect
 from editor.engine.device import pick_device, set_cpu_threads
 from editor.engine.jobs import JobCancelled, RunContext, RunFactory, Update
+from editor.engine.models.manager import Models
 
 log = logging.getLogger(__name__)
 
@@ -227,9 +229,11 @@ class Engine(QObject):
         threads: int | None = None,
         preview_interval_s: float = 0.1,
         parent: QObject | None = None,
+        models: Callable[[], Models] = Models,
     ) -> None:
         super().__init__(parent)
         self._device = pick_device(device)
+        self._models = models
         self._jobs = _JobQueue()
         self._next_id = 1
         self._live: set[int] = set()  # submitted and not yet reported ended (UI-thread view)
@@ -264,6 +268,12 @@ class Engine(QObject):
         """The torch device runs get in their `RunContext` ("cpu", "cuda", …)."""
         return self._device
 
+    def models(self) -> Models:
+        """What the next job will find at `ctx.models`: `models()` asked now (the UI passes
+        the store of its current Preferences, so a changed models folder counts from the next
+        job on)."""
+        return self._models().on(self._device)
+
     @property
     def busy(self) -> bool:
         """True while any submitted job has not yet reported finished/failed/cancelled."""
@@ -278,13 +288,17 @@ class Engine(QObject):
         *,
         replace: bool = False,
         viewport: Rect | None = None,
+        models: Models | None = None,
     ) -> int:
-        """Queue a job and return its id; `replace` first cancels the running and waiting ones."""
+        """Queue a job and return its id; `replace` first cancels the running and waiting ones.
+        `models`: the store the run sees instead of the engine's (the Models dialog works on
+        the store it shows)."""
         if self._shut_down:
             raise RuntimeError("the engine is shut down")
         if replace:
             self.cancel_all()
-        ctx = RunContext(device=self._device, viewport=viewport)
+        chosen = (models or self._models()).on(self._device)
+        ctx = RunContext(device=self._device, viewport=viewport, models=chosen)
         job = _Job(self._next_id, name, factory, ctx)
         self._next_id += 1
         self._live.add(job.id)

@@ -24,7 +24,7 @@ Per tile, after the network: keep_colors (the stylised luminance on the photo's 
 photo, 1 = the network's output). `style_scale` resizes the input by 1 / style_scale before the
 network and the output back, so > 1 gives larger brush strokes.
 
-Pure numpy/torch: the network arrives as an argument (see `editor.engine.fast_styles`).
+Pure numpy/torch: the network arrives as an argument (see `editor.engine.models.fast_styles`).
 """
 
 from __future__ import annotations

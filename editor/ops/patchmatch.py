@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from editor.ops.inpaint_classic import inpaint_opencv
+from editor.ops.inpaint.classic import inpaint_opencv
 
 __all__ = ["patchmatch_fill"]
 

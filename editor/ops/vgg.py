@@ -3,7 +3,7 @@
 Perceptual and style losses (Gatys et al., 2015; Johnson et al., 2016) compare activations of an
 ImageNet-trained VGG19 at named layers (relu1_1, relu2_1, ...). This module builds those layers
 and nothing else: no classifier, no weights, no files. Which weights fill it and which input
-convention they expect is decided at the edge (`editor.engine.features`).
+convention they expect is decided at the edge (`editor.engine.models.vgg`).
 
 Layer names follow the paper: block b (1..5), conv i within the block:
 `conv{b}_{i}` -> `relu{b}_{i}`, and `pool{b}` after each block. Blocks 1-2 have two convs,

@@ -19,7 +19,7 @@ features onto the full (normalised) VGG19's relu{j}_1: `DeepFeatures` uses them 
 for the deep VGG layers (relu4_1, relu5_1) that the shared conv1_1..conv3_4 weights lack.
 
 This module is pure torch: networks are built from state dicts handed in by the engine
-(`editor.engine.wct_models`); nothing here reads files.
+(`editor.engine.models.wct`); nothing here reads files.
 
 Speed (see `benchmarks/bench_wct.py`, 512 x 512): the convolutions dominate, as long as the
 eigendecompositions (C <= 128) stay on one thread (see `_eigh`). What the fast path saves over a

@@ -40,7 +40,7 @@ from editor.core.imageio import OPEN_FILTER
 from editor.engine import file_edits
 from editor.engine.batch import BatchReport, FileResult, run_batch
 from editor.engine.edits import remove
-from editor.engine.fast_styles import list_fast_styles
+from editor.engine.models.fast_styles import list_fast_styles
 from editor.engine.worker import Engine
 from editor.ui.form_rows import field_row
 from editor.ui.job_bar import JobClock

@@ -17,10 +17,10 @@ from PySide6.QtCore import QObject
 
 from editor.core.face_sets import FaceSetError, FaceSetLibrary
 from editor.engine.edits import faceswap
-from editor.engine.features import vgg_available
+from editor.engine.models.vgg import vgg_available
 from editor.ui.canvas import CanvasView
+from editor.ui.edit_session import EditSession
 from editor.ui.face_panel import FacePanel
-from editor.ui.job_bar import EditSession
 from editor.ui.tools import FacePickTool, ToolHost
 
 
@@ -166,7 +166,6 @@ class FaceEdits(QObject):
             tuple(library.path(p) for p in ready),
             quick=quick,
             target_point=point,
-            models_dir=models_dir,
             photo_landmarks=tuple(p.landmark_array() for p in ready),
         )
         name = f"Face swap ({face_set.name}{', quick' if quick else ''})"

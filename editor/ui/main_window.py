@@ -1,4 +1,8 @@
-"""The main window: menus, tools, docks, the job bar and the file workflow around one document."""
+"""The main window: menus, tools, docks, the job bar and the file workflow around one document.
+
+Each edit family's logic (requests, menus' state, results) lives in its controller
+(`remove_edits`, `style_edits`, `face_edits`, `upscale_edits`); the window wires actions to them.
+"""
 
 from __future__ import annotations
 
@@ -54,24 +58,24 @@ from editor.core.imageio import (
 )
 from editor.core.patch import ArrayPatch
 from editor.core.style_library import StyleLibrary
-from editor.engine import fast_styles
-from editor.engine.edits import remove, upscale
-from editor.engine.fast_styles import list_fast_styles
-from editor.engine.spill import remove_stale, temp_root
-from editor.engine.sr_choice import choose_upscaler
-from editor.engine.store import ModelError
+from editor.engine.models import fast_styles
+from editor.engine.models.fast_styles import list_fast_styles
+from editor.engine.models.manager import Models
+from editor.engine.spill import remove_stale
 from editor.engine.worker import Engine
 from editor.ui.app_icon import APP_ID, app_icon
 from editor.ui.autosave import Autosaver
 from editor.ui.canvas import CanvasView
 from editor.ui.commands import PatchCommand
 from editor.ui.dialogs import PreferencesDialog, SaveOptionsDialog
+from editor.ui.edit_session import EditSession
 from editor.ui.face_edits import FaceEdits
 from editor.ui.face_panel import FacePanel
-from editor.ui.job_bar import EditSession, JobBar
+from editor.ui.job_bar import JobBar
 from editor.ui.main_thread_gc import MainThreadGC
-from editor.ui.models_dialog import ModelsDialog, make_store
-from editor.ui.settings import Settings
+from editor.ui.models_dialog import ModelsDialog
+from editor.ui.remove_edits import RemoveEdits
+from editor.ui.settings import Settings, make_store
 from editor.ui.shortcuts import key_sequences
 from editor.ui.style_edits import StyleEdits
 from editor.ui.style_options import StyleOptions
@@ -87,24 +91,10 @@ from editor.ui.tools import (
     RectangleTool,
     Tool,
 )
+from editor.ui.upscale_edits import UpscaleEdits
 
 log = logging.getLogger(__name__)
 
-REMOVE_METHOD_LABELS = {
-    "refined": "Refined (patch fill + neural texture)",
-    "quick": "Quick (patch fill)",
-    "telea": "Telea (smooth diffusion)",
-    "ns": "Navier–Stokes (smooth diffusion)",
-}
-UPSCALE_LOOKS = (
-    ("faithful", "Faithful", "PSNR-trained networks: closest to the original on average, smooth"),
-    (
-        "sharp",
-        "Sharp (GAN)",
-        "Real-ESRGAN, else the built-in SemEdit GAN: draws believable texture "
-        "(×2/×3: ×4, then downscaled)",
-    ),
-)
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.tiff);;BMP (*.bmp)"
 
 
@@ -144,12 +134,25 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.engine = engine or Engine(
-            device=self.settings.device(), threads=self.settings.cpu_threads() or None
+            device=self.settings.device(),
+            threads=self.settings.cpu_threads() or None,
+            models=lambda: Models(make_store(self.settings)),
         )
         self.session = EditSession(self.engine, self.canvas, self.job_bar, self._push_result)
-        self.session.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.session.message.connect(self._show_status)
         self.session.newDocument.connect(self.open_result)
         self.canvas.viewportChanged.connect(self.session.set_viewport)
+        self.remove_edits = RemoveEdits(
+            self.session, self._show_status, lambda: Models(make_store(self.settings))
+        )
+        self.upscale_edits = UpscaleEdits(
+            self.session,
+            self.canvas,
+            self.settings,
+            self._show_status,
+            lambda title, text: self.show_error(title, text),  # late: tests replace show_error
+            self.set_compare,
+        )
         self._compare_before_hold: float | None = None
         self.autosaver = Autosaver(self)
 
@@ -172,8 +175,8 @@ class MainWindow(QMainWindow):
 
     def _build_tools(self) -> None:
         self.tools: dict[str, Tool] = {
-            "brush": BrushTool(self),
-            "eraser": EraserTool(self),
+            "brush": BrushTool(self, on_stroke=self._stroke_finished),
+            "eraser": EraserTool(self, on_stroke=self._stroke_finished),
             "rectangle": RectangleTool(self),
             "ellipse": EllipseTool(self),
             "lasso": LassoTool(self),
@@ -235,11 +238,11 @@ class MainWindow(QMainWindow):
             self.style_panel,
             self.style_options,
             self._push_result,
-            lambda text: self.statusBar().showMessage(text, 8000),
-            lambda: make_store(self.settings).models_dir,
+            self._show_status,
+            self._models_dir,
         )
         self.face_panel = FacePanel(self.face_sets)
-        self.face_panel.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.face_panel.message.connect(self._show_status)
         faces = QDockWidget("Faces", self)
         faces.setObjectName("faces")
         faces.setWidget(self.face_panel)
@@ -252,8 +255,8 @@ class MainWindow(QMainWindow):
             self.canvas,
             self.face_panel,
             self,
-            lambda text: self.statusBar().showMessage(text, 8000),
-            lambda: make_store(self.settings).models_dir,
+            self._show_status,
+            self._models_dir,
         )
         self.tools["face"] = self.face_edits.tool
         self.docks = [dock, styles, faces, history]
@@ -408,26 +411,6 @@ class MainWindow(QMainWindow):
         self.act_brush_smaller = a("Smaller Brush", partial(self.resize_brush, 1 / 1.2), "[")
         self.act_brush_bigger = a("Bigger Brush", partial(self.resize_brush, 1.2), "]")
         self.act_about = a("&About SemEdit", self.about)
-        self.remove_methods = QActionGroup(self)
-        for method in remove.METHODS:
-            act = QAction(REMOVE_METHOD_LABELS.get(method, method), self)
-            act.setCheckable(True)
-            act.setData(method)
-            act.setChecked(method == remove.DEFAULT_METHOD)
-            self.remove_methods.addAction(act)
-
-        self.upscale_looks = QActionGroup(self)  # Image > Upscale Model, kept in Settings
-        for look, label, tip in UPSCALE_LOOKS:
-            act = QAction(label, self)
-            act.setCheckable(True)
-            act.setData(look)
-            act.setToolTip(tip)
-            act.setChecked(look == self.settings.upscale_look())
-            self.upscale_looks.addAction(act)
-        self.upscale_looks.triggered.connect(
-            lambda act: self.settings.set_upscale_look(str(act.data()))
-        )
-
         self.tool_group = QActionGroup(self)
         self.tool_actions: dict[str, QAction] = {}
         for key, text, shortcut in [
@@ -497,7 +480,7 @@ class MainWindow(QMainWindow):
         image = bar.addMenu("&Image")
         image.addAction(self.act_remove)
         methods = image.addMenu("Remove &Method")
-        methods.addActions(self.remove_methods.actions())
+        methods.addActions(self.remove_edits.methods.actions())
         image.addAction(self.act_remove_on_release)
         image.addSeparator()
         style_menu = image.addMenu("&Style")
@@ -514,7 +497,7 @@ class MainWindow(QMainWindow):
         image.addSeparator()
         for act in self.act_upscale.values():
             image.addAction(act)
-        image.addMenu("Upscale Mo&del").addActions(self.upscale_looks.actions())
+        image.addMenu("Upscale Mo&del").addActions(self.upscale_edits.looks.actions())
         image.addSeparator()
         image.addAction(self.act_apply)
         image.addAction(self.act_cancel)
@@ -767,10 +750,14 @@ class MainWindow(QMainWindow):
             return
         command = PatchCommand(self.document, layer, patch, text, applied=applied, extra=extra)
         self.undo_stack.push(command)
-        if self.act_remove_on_release.isChecked() and text == "Brush stroke":
+
+    def _stroke_finished(self, erase: bool) -> None:
+        """A brush or eraser stroke became an undo command: Remove on Brush Release takes a
+        painted stroke, else the live style preview (when one is wanted) shows the new mask."""
+        if not erase and self.act_remove_on_release.isChecked():
             QTimer.singleShot(0, self.run_remove)
-        elif text in ("Brush stroke", "Erase stroke"):
-            self.style_edits.on_mask_stroke()  # the live style preview, when one is wanted
+        else:
+            self.style_edits.on_mask_stroke()
 
     def _push_result(
         self,
@@ -847,6 +834,11 @@ class MainWindow(QMainWindow):
     def toggle_compare(self, checked: bool) -> None:
         self.canvas.set_compare(0.5 if checked else None)
 
+    def set_compare(self, split: float | None) -> None:
+        """Show the compare split at `split` (None: off) with View ▸ Compare checked to match."""
+        self.act_compare.setChecked(split is not None)
+        self.canvas.set_compare(split)
+
     def keyPressEvent(self, event) -> None:
         # Hold backslash to see the whole image as opened.
         if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat() and self.document:
@@ -915,29 +907,7 @@ class MainWindow(QMainWindow):
 
     def run_remove(self) -> int | None:
         """Fill the masked region through the engine; the result waits for Apply."""
-        doc = self.document
-        if doc is None:
-            return None
-        if not doc.mask.any():
-            self.statusBar().showMessage(
-                "Paint over the object to remove first (B for the brush)", 6000
-            )
-            return None
-        method = self.remove_methods.checkedAction().data()
-        models_dir = make_store(self.settings).models_dir
-        if method == "refined" and not remove.refined_available(models_dir):
-            method = "quick"
-            self.statusBar().showMessage(
-                "Refined removal needs VGG19 feature weights (Edit ▸ Models…); using Quick", 8000
-            )
-        snapshot = doc.image.copy()
-        request = remove.RemoveRequest(
-            image=snapshot, mask=doc.mask.copy(), method=method, models_dir=models_dir
-        )
-        factory = partial(remove.run, request)
-        return self.session.submit(
-            f"Remove ({method})", factory, before=snapshot, consumes_mask=request.mask
-        )
+        return self.remove_edits.remove()
 
     def run_faceswap(self, photos: list[str] | None = None) -> int | None:
         """Swap the chosen face (Face tool; else the one under the mask, else the largest) for
@@ -972,31 +942,7 @@ class MainWindow(QMainWindow):
 
     def run_upscale(self, scale: int) -> int | None:
         """Enlarge the image; the visible part is upscaled first and shown beside the original."""
-        doc = self.document
-        if doc is None:
-            return None
-        try:
-            look = self.settings.upscale_look()
-            choice = choose_upscaler(make_store(self.settings), scale, look=look)
-        except (ModelError, ValueError) as error:
-            self.statusBar().showMessage(str(error))
-            self.show_error("Cannot upscale", str(error))
-            return None
-        request = upscale.UpscaleRequest(image=doc.image, scale=scale, model=choice)
-        try:  # output size, memory and temporary disk, before the job (and its copy) starts
-            request.check_fits(temp_root())
-        except upscale.UpscaleTooLarge as error:
-            self.show_error("Cannot upscale", str(error))
-            return None
-        request = replace(request, image=doc.image.copy())
-        factory = partial(upscale.run, request)  # loads the weights on the engine thread
-        if self.canvas.compare_split is None:
-            # Split where the user looks: half of the image can be off screen when zoomed in.
-            seen = self.canvas.visible_image_rect() or doc.bounds
-            self.act_compare.setChecked(True)
-            self.canvas.set_compare((seen.x + seen.w / 2) / doc.width)
-        self.statusBar().showMessage(f"Upscaling with {choice.label}")
-        return self.session.submit(f"Upscale ×{scale}", factory, scale=scale)
+        return self.upscale_edits.upscale(scale)
 
     def open_result(self, image, name: str) -> bool:
         """An edit that changes the image size (upscaling) opens its result as a new, unsaved
@@ -1015,8 +961,7 @@ class MainWindow(QMainWindow):
             suggested_name=f"{Path(source.display_name).stem}_x{scale}.png",
         )
         self.set_document(document, history=f"{name} of {source.display_name}")
-        self.act_compare.setChecked(False)
-        self.canvas.set_compare(None)
+        self.set_compare(None)
         self.undo_stack.resetClean()  # a new, unsaved image
         self._update_title()
         self.statusBar().showMessage(
@@ -1040,7 +985,6 @@ class MainWindow(QMainWindow):
             self._train_dialog = TrainStyleDialog(
                 self.engine,
                 self.fast_styles_dir,
-                models_dir=make_store(self.settings).models_dir,
                 picture=picture,
                 picture_name=entry.name if picture is not None else "",
                 parent=self,
@@ -1058,7 +1002,7 @@ class MainWindow(QMainWindow):
             self._batch_dialog = BatchDialog(
                 self.engine,
                 fast_styles_dir=self.fast_styles_dir,
-                models_dir=make_store(self.settings).models_dir,
+                models_dir=self._models_dir(),
                 parent=self,
             )
             document = self.document
@@ -1072,6 +1016,13 @@ class MainWindow(QMainWindow):
         name = Path(path).name[: -len(".safetensors")]
         self.style_panel.refresh(select=FAST_PREFIX + name)
         self.statusBar().showMessage(f"Fast style {name} is ready in the Styles panel", 8000)
+
+    def _models_dir(self) -> Path | None:
+        """The models folder of a fresh store: a folder changed in Preferences takes effect."""
+        return make_store(self.settings).models_dir
+
+    def _show_status(self, text: str, timeout_ms: int = 8000) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
 
     def preferences(self) -> None:
         PreferencesDialog.edit(self, self.settings)

@@ -9,6 +9,7 @@ one line in the dialog, never a popup: a missing model is a normal state, not an
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
@@ -29,27 +30,14 @@ from PySide6.QtWidgets import (
 )
 
 from editor.engine.edits import fetch_model
-from editor.engine.jobs import Run, RunContext, RunFactory, Update
-from editor.engine.store import ENV_MODELS_DIR, ModelInfo, ModelStore, default_models_dir
+from editor.engine.jobs import RunFactory
+from editor.engine.models.manager import Models
+from editor.engine.store import ENV_MODELS_DIR, ModelInfo, ModelStore
 from editor.engine.worker import Engine
-from editor.ui.settings import Settings
 
 COLUMNS = ("Model", "Status", "Size", "Licence", "Where")
 COL_MODEL, COL_STATUS, COL_SIZE, COL_LICENCE, COL_WHERE = range(len(COLUMNS))
 IMPORT_FILTER = "Model weights (*.pth *.pt *.safetensors *.bin);;All files (*)"
-
-
-def make_store(settings: Settings) -> ModelStore:
-    """The store the GUI uses: the Preferences models folder, else $SEMEDIT_MODELS."""
-    folder = settings.models_dir()
-    return ModelStore(models_dir=Path(folder) if folder else default_models_dir())
-
-
-def _import_run(store: ModelStore, path: Path, ctx: RunContext) -> Run:
-    """`store.import_file` as a job: the copy and hash happen on the engine thread."""
-    ctx.check_cancelled()
-    yield Update(progress=None, message=f"Importing {path.name}…")
-    return store.import_file(path)
 
 
 def _size_words(info: ModelInfo) -> str:
@@ -231,13 +219,7 @@ class ModelsDialog(QDialog):
             return None
         assert model_id is not None
         request = fetch_model.FetchRequest(model_id)
-        store = self.store
-        self._start(
-            "download",
-            model_id,
-            f"Download {model_id}",
-            lambda ctx: fetch_model.run(request, ctx, store),
-        )
+        self._start("download", model_id, f"Download {model_id}", partial(fetch_model.run, request))
         return self.job_id
 
     def import_dialog(self) -> int | None:
@@ -249,15 +231,17 @@ class ModelsDialog(QDialog):
         )
         if not name:
             return None
-        path, store = Path(name), self.store
-        self._start("import", "", f"Import {path.name}", lambda ctx: _import_run(store, path, ctx))
+        request = fetch_model.ImportRequest(Path(name))
+        self._start(
+            "import", "", f"Import {request.path.name}", partial(fetch_model.run_import, request)
+        )
         return self.job_id
 
     def _start(self, kind: str, model_id: str, name: str, factory: RunFactory) -> None:
         queued = self.engine.busy
         self._job_kind, self._job_model = kind, model_id
         self.error_label.clear()
-        self.job_id = self.engine.submit(name, factory)
+        self.job_id = self.engine.submit(name, factory, models=Models(self.store))
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setVisible(True)
@@ -330,4 +314,4 @@ class ModelsDialog(QDialog):
         self._end()
 
 
-__all__ = ["ModelsDialog", "make_store"]
+__all__ = ["ModelsDialog"]

@@ -1,4 +1,5 @@
-"""Preferences kept between runs, on top of QSettings (one place knows the keys and defaults)."""
+"""Preferences kept between runs, on top of QSettings (one place knows the keys and defaults),
+and the model store those preferences point at."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtGui import QColor
 
 from editor.core.imageio import DEFAULT_MAX_MEGAPIXELS
 from editor.engine.edits import style
+from editor.engine.store import ModelStore, default_models_dir
 
 MAX_RECENT = 10
 DEFAULT_AUTOSAVE_SECONDS = 3
@@ -160,3 +162,11 @@ class Settings:
         self.q.setValue("style/keep_colors", bool(keep_colors))
         self.q.setValue("style/scale", float(scale))
         self.q.setValue("style/steps", int(iterations or 0))
+
+
+def make_store(settings: Settings) -> ModelStore:
+    """The store the GUI uses: the Preferences models folder, else $SEMEDIT_MODELS.
+
+    Made afresh where it is needed, so a models folder changed in Preferences takes effect."""
+    folder = settings.models_dir()
+    return ModelStore(models_dir=Path(folder) if folder else default_models_dir())

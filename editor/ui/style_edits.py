@@ -34,9 +34,9 @@ from editor.core.document import Document
 from editor.core.geometry import Rect
 from editor.core.style_library import StyleEntry, StyleLibraryError
 from editor.engine.edits import style
-from editor.engine.features import vgg_available
+from editor.engine.models.vgg import vgg_available
 from editor.ui.canvas import CanvasView
-from editor.ui.job_bar import EditSession
+from editor.ui.edit_session import EditSession
 from editor.ui.qimage import overlay_rgba, qimage_from_rgba
 from editor.ui.style_options import METHOD_LABELS, StyleOptions
 from editor.ui.style_panel import StylePanel
@@ -104,7 +104,6 @@ class StyleEdits(QObject):
         options.removeRegionRequested.connect(self.remove_region)
         options.clearRegionsRequested.connect(self.clear_regions)
         options.clearSampleRequested.connect(self.clear_sample)
-        session.applied.connect(self._on_applied)
         session.bar.stateChanged.connect(self._on_bar_state)
         self._preview_jobs: set[int] = set()  # live preview jobs not yet ended
         self._latest_preview: int | None = None
@@ -232,9 +231,10 @@ class StyleEdits(QObject):
             if region.item is not None:
                 region.item.setVisible(self._overlays_shown)
 
-    def _on_applied(self, name: str) -> None:
-        if name.startswith(STYLISE) and self.regions:
-            self.clear_regions()  # they are painted now; the next run starts afresh
+    def _regions_painted(self) -> None:
+        """A Stylise result was applied: its regions are painted now; the next run starts afresh."""
+        if self.regions:
+            self.clear_regions()
 
     # --- runs ----------------------------------------------------------------------------------
 
@@ -299,7 +299,6 @@ class StyleEdits(QObject):
             keep_colors=p.keep_colors,
             style_scale=p.style_scale,
             iterations=p.iterations,
-            models_dir=self._models_dir(),
         )
         if method == "fast":
             label = ", ".join(dict.fromkeys(e.name for e in used))
@@ -314,6 +313,7 @@ class StyleEdits(QObject):
             before=snapshot,
             finishable=method not in style.ONE_PASS_METHODS,
             apply_when_done=apply_when_done,
+            on_applied=self._regions_painted,
         )
 
     # --- live brush preview --------------------------------------------------------------------
@@ -346,7 +346,6 @@ class StyleEdits(QObject):
             strength=p.strength,
             keep_colors=p.keep_colors,
             style_scale=p.style_scale,
-            models_dir=self._models_dir(),
         )
         self.cancel_previews()
         engine = self.session.engine
@@ -462,7 +461,6 @@ class StyleEdits(QObject):
             mask=doc.mask.copy(),
             iterations=p.iterations,
             sample_scale=p.style_scale,
-            models_dir=self._models_dir(),
         )
         factory = partial(style.run_texture, request)
         return self.session.submit(TEXTURE, factory, before=snapshot, finishable=True)

@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 
 from editor.core.imageio import OPEN_FILTER
 from editor.core.style_library import StyleEntry, StyleLibrary, StyleLibraryError
-from editor.engine.fast_styles import FastStyle, FastStyleError, check_style_file
+from editor.engine.models.fast_styles import FastStyle, FastStyleError, check_style_file
 from editor.ui.qimage import qimage_from_pixels
 
 ICON_SIZE = 72

@@ -95,14 +95,24 @@ class Tool:
 
 
 class BrushTool(Tool):
-    """Paints the mask with round dabs; the outline under the cursor shows the brush size."""
+    """Paints the mask with round dabs; the outline under the cursor shows the brush size.
+
+    on_stroke: called with `erase` once a finished stroke is in the host's undo stack, so what
+    follows a stroke (Remove on release, the live style preview) never keys on its label."""
 
     name = "Brush"
     erase = False
 
-    def __init__(self, host: ToolHost, brush: Brush | None = None) -> None:
+    def __init__(
+        self,
+        host: ToolHost,
+        brush: Brush | None = None,
+        *,
+        on_stroke: Callable[[bool], None] | None = None,
+    ) -> None:
         super().__init__(host)
         self.brush = brush or Brush()
+        self.on_stroke = on_stroke
         self._stroke: MaskStroke | None = None
 
     def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> None:
@@ -126,6 +136,8 @@ class BrushTool(Tool):
         if not patch.empty:
             text = "Erase stroke" if self.erase else "Brush stroke"
             self.host.push_patch("mask", patch, text, applied=True)
+            if self.on_stroke is not None:
+                self.on_stroke(self.erase)
 
     def cancel(self) -> None:
         if self._stroke is not None and self.document is not None:

@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from editor.core.imageio import OPEN_FILTER, ImageIOError, load_image
-from editor.engine import fast_styles
 from editor.engine.edits import train_style_job
+from editor.engine.models import fast_styles
 from editor.engine.train_upscaler import SHARED_DATA
 from editor.engine.worker import Engine
 from editor.ui.form_rows import field_row
@@ -76,7 +76,6 @@ class TrainStyleDialog(QDialog):
         engine: Engine,
         folder: Path,
         *,
-        models_dir: Path | None = None,
         picture: Path | None = None,
         picture_name: str = "",
         parent: QWidget | None = None,
@@ -87,7 +86,6 @@ class TrainStyleDialog(QDialog):
         self.setMinimumWidth(480)
         self.engine = engine
         self.folder = Path(folder)
-        self.models_dir = models_dir
         self.job_id: int | None = None
         self.result: Path | None = None
 
@@ -273,7 +271,6 @@ class TrainStyleDialog(QDialog):
             size=int(self.size_box.value()),
             resume=found is not None,
             painting_label=label,
-            models_dir=self.models_dir,
         )
         self.result = None
         self.job_id = self.engine.submit(

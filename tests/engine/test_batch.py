@@ -18,6 +18,7 @@ from editor.core.batch_plan import plan_batch
 from editor.engine import batch
 from editor.engine.file_edits import Prepared
 from editor.engine.jobs import JobCancelled, RunContext, Update
+from editor.engine.models.manager import Models
 
 
 def inputs(folder: Path, names: list[str]) -> Path:
@@ -59,7 +60,7 @@ class ScriptedEdit:
             item.output.write_bytes(b"written")
             return None
 
-        return Prepared(run, "cpu")
+        return Prepared(run, Models())
 
 
 def drive(run, ctx: RunContext, timeout: float = 60.0, cancel_when=None):

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from editor.engine.face_models import detect_faces, load_mobilefacenet
+from editor.engine.models.faces import detect_faces, load_mobilefacenet
 from editor.engine.store import ModelMissing
 from editor.ops.face_embedding import aligned_112, unit_embedding
 

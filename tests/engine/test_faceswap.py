@@ -11,12 +11,12 @@ from editor.engine.edits.faceswap import (
     FaceSwapRequest,
     find_faces,
     find_photo_faces,
-    rgb8,
     run,
 )
-from editor.engine.face_models import SAME_PERSON, detect_faces, embedding
 from editor.engine.jobs import RunContext, drive
+from editor.engine.models.faces import SAME_PERSON, detect_faces, embedding
 from editor.ops.face_swap import face_mask, inter_ocular
+from editor.ops.pixels import to_rgb8 as rgb8
 
 
 def _load(path) -> np.ndarray:
@@ -43,7 +43,7 @@ def test_faces_are_found_left_to_right_with_68_landmarks(faces):
 
 
 def test_big_images_are_searched_shrunk_with_landmarks_at_full_size(faces, monkeypatch):
-    from editor.engine import face_models
+    from editor.engine.models import faces as face_models
 
     image = _load(faces / "multi" / "two_people.jpg")
     full = detect_faces(image)
@@ -133,7 +133,7 @@ def test_full_mode_needs_the_feature_weights(faces, tmp_path):
     photo = _load(faces / "biden" / "biden.jpg")
     image = _load(faces / "obama" / "obama.jpg")
     with pytest.raises(ModelMissing, match="vgg19"):
-        drive(run(FaceSwapRequest(image, (photo,), quick=False, models_dir=tmp_path), RunContext()))
+        drive(run(FaceSwapRequest(image, (photo,), quick=False), RunContext.for_folder(tmp_path)))
 
 
 def test_full_mode_streams_previews_and_keeps_identity_and_pose(faces, shared_models):
@@ -142,11 +142,9 @@ def test_full_mode_streams_previews_and_keeps_identity_and_pose(faces, shared_mo
     image = _load(faces / "obama" / "obama.jpg")[::2, ::2]  # a smaller photo: a faster test
     photos = tuple(_load(faces / "biden" / n) for n in ("biden.jpg", "biden2.jpg"))
     settings = FullSettings(size=96, iterations=12, preview_every=4)
-    request = FaceSwapRequest(
-        image, photos, quick=False, models_dir=shared_models, settings=settings
-    )
+    request = FaceSwapRequest(image, photos, quick=False, settings=settings)
     updates = []
-    out = drive(run(request, RunContext()), updates.append)
+    out = drive(run(request, RunContext.for_folder(shared_models)), updates.append)
     progress = [u.progress for u in updates]
     assert progress == sorted(progress) and progress[-1] == 1.0
     previews = [u for u in updates if u.preview is not None]
@@ -161,7 +159,9 @@ def test_full_mode_streams_previews_and_keeps_identity_and_pose(faces, shared_mo
     error = np.linalg.norm(after.landmarks - before.landmarks, axis=1).mean()
     assert error < 0.05 * inter_ocular(before.landmarks)
     # What the optimisation adds to the quick result is brightness, not colour blotches.
-    quick = drive(run(FaceSwapRequest(image, photos), RunContext())).astype(int)
+    quick = drive(run(FaceSwapRequest(image, photos), RunContext.for_folder(shared_models))).astype(
+        int
+    )
     change = out.astype(int) - quick
     moved = np.abs(change).max(axis=2) > 2
     colour = np.abs(change - change.mean(axis=2, keepdims=True)).max(axis=2)
@@ -171,7 +171,7 @@ def test_full_mode_streams_previews_and_keeps_identity_and_pose(faces, shared_mo
 def test_identity_term_moves_the_face_towards_the_identity_embedding(faces, shared_models):
     import torch
 
-    from editor.engine.face_models import load_mobilefacenet
+    from editor.engine.models.faces import load_mobilefacenet
     from editor.ops.face_embedding import unit_embedding
     from editor.ops.face_swap_full import FullSettings
 
@@ -188,8 +188,8 @@ def test_identity_term_moves_the_face_towards_the_identity_embedding(faces, shar
     cosines = []
     for weight in (0.0, 4.0):
         settings = FullSettings(size=96, iterations=12, identity_weight=weight)
-        request = FaceSwapRequest(
-            image, (photo,), quick=False, models_dir=shared_models, settings=settings
+        request = FaceSwapRequest(image, (photo,), quick=False, settings=settings)
+        cosines.append(
+            float(embed(drive(run(request, RunContext.for_folder(shared_models)))) @ wanted)
         )
-        cosines.append(float(embed(drive(run(request, RunContext()))) @ wanted))
     assert cosines[1] > cosines[0] + 0.02, cosines

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from editor.engine import fast_styles
+from editor.engine.models import fast_styles
 from editor.ops.transform_net import TransformNet, metadata_for
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from editor.engine.features import CONV3_ONLY, DEFAULT_PREFER, FULL_FIRST, FeatureExtractor
+from editor.engine.models.vgg import CONV3_ONLY, DEFAULT_PREFER, FULL_FIRST, FeatureExtractor
 from editor.engine.store import ModelMissing, ModelStore, load_registry, sha256_file
 from editor.ops.vgg import VGG19Features, torchvision_index
 
@@ -43,7 +43,7 @@ def _without(shared_models: Path, tmp_path: Path, *folders: str) -> Path:
 
 def _photo(shared_data: Path, name: str, size: tuple[int, int]) -> torch.Tensor:
     from editor.core.imageio import load_image
-    from editor.engine.edits.pixels import to_rgb01
+    from editor.ops.pixels import to_rgb01
     from editor.ops.style_losses import resize
 
     return resize(to_rgb01(load_image(shared_data / "content" / name).pixels), size)
@@ -167,7 +167,7 @@ def test_vgg_stops_at_the_deepest_requested_layer():
 def test_style_features_add_deep_layers_from_the_compressed_encoder(shared_models, tmp_path):
     import torch
 
-    from editor.engine.features import WithDeepLayers, style_features
+    from editor.engine.models.vgg import WithDeepLayers, style_features
 
     # conv1_1..conv3_4 and the encoders, no full network: the older combination.
     features = style_features(_without(shared_models, tmp_path, "vgg19", "wct16x"), "cpu")
@@ -184,7 +184,7 @@ def test_style_features_add_deep_layers_from_the_compressed_encoder(shared_model
 def test_style_features_fall_back_to_vgg_without_the_encoders(shared_models, tmp_path):
     import shutil
 
-    from editor.engine.features import FeatureExtractor, style_features
+    from editor.engine.models.vgg import FeatureExtractor, style_features
 
     only_vgg = tmp_path / "models"
     (only_vgg / "vgg19").mkdir(parents=True)
@@ -254,7 +254,12 @@ def test_deep_layers_tell_photos_apart(full, shared_data):
 
 
 def test_style_features_use_the_full_network_when_asked_first(shared_models, tmp_path):
-    from editor.engine.features import FULL_FIRST, FeatureExtractor, WithDeepLayers, style_features
+    from editor.engine.models.vgg import (
+        FULL_FIRST,
+        FeatureExtractor,
+        WithDeepLayers,
+        style_features,
+    )
 
     if not (shared_models / FULL).is_file():
         pytest.skip("../shared/models has no vgg19_full")
@@ -270,7 +275,7 @@ def test_style_features_use_the_full_network_when_asked_first(shared_models, tmp
 
 
 def test_bf16_features_stay_close_to_float32_and_carry_gradients(full, shared_data):
-    from editor.engine.features import Bf16Features
+    from editor.engine.models.vgg import Bf16Features
 
     fast = Bf16Features(full)
     assert fast.available_layers == full.available_layers
@@ -291,7 +296,7 @@ def test_bf16_features_stay_close_to_float32_and_carry_gradients(full, shared_da
 
 
 def test_bf16_only_for_the_full_network_on_a_cpu_that_has_it(shared_models, monkeypatch):
-    from editor.engine import features as module
+    from editor.engine.models import vgg as module
 
     if not (shared_models / FULL).is_file():
         pytest.skip("../shared/models has no vgg19_full")
@@ -310,7 +315,7 @@ def test_bf16_only_for_the_full_network_on_a_cpu_that_has_it(shared_models, monk
 
 
 def test_bf16_can_be_turned_off(monkeypatch):
-    from editor.engine.features import cpu_has_bf16
+    from editor.engine.models.vgg import cpu_has_bf16
 
     monkeypatch.setenv("SEMEDIT_BF16", "0")
     assert cpu_has_bf16() is False

@@ -12,6 +12,7 @@ from http_server import DATA, FILE_NAME, tiny_registry
 from editor.engine.edits import fetch_model
 from editor.engine.edits.fetch_model import FetchRequest
 from editor.engine.jobs import JobCancelled, RunContext, Update, drive
+from editor.engine.models.manager import Models
 from editor.engine.store import ChecksumMismatch, ModelStore
 
 
@@ -33,7 +34,9 @@ def test_updates_carry_increasing_progress_and_the_result_is_verified(store, ser
         if update.progress:
             server.gate.set()
 
-    where = drive(fetch_model.run(FetchRequest("tiny"), RunContext(), store), on_update)
+    where = drive(
+        fetch_model.run(FetchRequest("tiny"), RunContext(models=Models(store))), on_update
+    )
 
     assert where == store.user_dir
     assert (where / FILE_NAME).read_bytes() == DATA
@@ -47,16 +50,19 @@ def test_updates_carry_increasing_progress_and_the_result_is_verified(store, ser
 
 
 def test_a_present_model_is_not_downloaded_again(store, server):
-    drive(fetch_model.run(FetchRequest("tiny"), RunContext(), store))
+    drive(fetch_model.run(FetchRequest("tiny"), RunContext(models=Models(store))))
     assert len(server.requests) == 1
-    assert drive(fetch_model.run(FetchRequest("tiny"), RunContext(), store)) == store.user_dir
+    assert (
+        drive(fetch_model.run(FetchRequest("tiny"), RunContext(models=Models(store))))
+        == store.user_dir
+    )
     time.sleep(0.05)
     assert len(server.requests) == 1
 
 
 def test_cancel_mid_way_raises_and_keeps_the_part(store, server):
     server.mode = "gate"  # half the file arrives, the rest waits: the download is caught mid-way
-    ctx = RunContext()
+    ctx = RunContext(models=Models(store))
 
     def on_update(update: Update) -> None:
         if update.progress:
@@ -64,7 +70,7 @@ def test_cancel_mid_way_raises_and_keeps_the_part(store, server):
             server.gate.set()
 
     with pytest.raises(JobCancelled):
-        drive(fetch_model.run(FetchRequest("tiny"), ctx, store), on_update)
+        drive(fetch_model.run(FetchRequest("tiny"), ctx), on_update)
 
     part = store.user_dir / (FILE_NAME + ".part")
     assert 0 < part.stat().st_size < len(DATA)
@@ -74,7 +80,7 @@ def test_cancel_mid_way_raises_and_keeps_the_part(store, server):
 
 def test_closing_the_run_early_stops_the_download(store, server):
     server.mode = "gate"
-    run = fetch_model.run(FetchRequest("tiny"), RunContext(), store)
+    run = fetch_model.run(FetchRequest("tiny"), RunContext(models=Models(store)))
     update = next(run)
     while not update.progress:
         update = next(run)
@@ -87,16 +93,16 @@ def test_closing_the_run_early_stops_the_download(store, server):
 def test_wrong_bytes_raise_checksum_mismatch(store, server):
     server.mode = "wrong"
     with pytest.raises(ChecksumMismatch):
-        drive(fetch_model.run(FetchRequest("tiny"), RunContext(), store))
+        drive(fetch_model.run(FetchRequest("tiny"), RunContext(models=Models(store))))
     assert not (store.user_dir / FILE_NAME).exists()
     assert not fetch_threads()
 
 
 def test_cancelled_before_start_downloads_nothing(store, server):
-    ctx = RunContext()
+    ctx = RunContext(models=Models(store))
     ctx.cancel_event.set()
     with pytest.raises(JobCancelled):
-        drive(fetch_model.run(FetchRequest("tiny"), ctx, store))
+        drive(fetch_model.run(FetchRequest("tiny"), ctx))
     assert server.requests == []
 
 

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from editor.core.geometry import Rect
-from editor.engine.edits.remove import METHODS, RemoveRequest, run, work_rect
+from editor.engine.edits.remove import METHODS, PATCH_METHODS, RemoveRequest, run
 from editor.engine.jobs import JobCancelled, RunContext, Update, drive
-from editor.ops.inpaint_classic import inpaint_opencv
+from editor.engine.models.manager import Models
+from editor.ops.inpaint.classic import inpaint_opencv
+from editor.ops.inpaint.hole import work_rect as patch_rect
 
 OBJECT = Rect(30, 20, 40, 20)  # the red block in the rgb_image fixture
 
@@ -24,8 +26,8 @@ def test_remove_replaces_the_object_and_nothing_far_away(rgb_image, method, requ
     mask = _object_mask(rgb_image.shape)
     updates: list[Update] = []
     models = request.getfixturevalue("shared_models") if method == "refined" else None
-    req = RemoveRequest(rgb_image, mask, method=method, models_dir=models)
-    out = drive(run(req, RunContext()), updates.append)
+    req = RemoveRequest(rgb_image, mask, method=method)
+    out = drive(run(req, RunContext.for_folder(models)), updates.append)
 
     assert out.shape == rgb_image.shape and out.dtype == rgb_image.dtype
     far = np.ones(mask.shape, bool)
@@ -59,6 +61,10 @@ def test_remove_on_uint16_rgba_keeps_dtype_and_far_pixels():
     keep[15:35, 25:50] = False
     assert np.array_equal(out[keep], image[keep])
     assert not np.array_equal(out[20:30, 30:45], image[20:30, 30:45])
+
+
+def work_rect(mask, method, margin):
+    return patch_rect(mask, method in PATCH_METHODS, margin)
 
 
 def test_work_rect_is_what_the_edit_reads_half_the_hole_of_context_for_patch_methods():
@@ -135,8 +141,8 @@ def test_refined_streams_previews_and_sharpens_the_quick_fill(shared_models):
     mask = np.zeros(image.shape[:2], np.uint8)
     mask[25:50, 40:70] = 255
     updates: list[Update] = []
-    req = RemoveRequest(image, mask, method="refined", models_dir=shared_models)
-    out = drive(run(req, RunContext()), updates.append)
+    req = RemoveRequest(image, mask, method="refined")
+    out = drive(run(req, RunContext.for_folder(shared_models)), updates.append)
     previews = [u for u in updates if u.preview is not None]
     assert len(previews) >= 3  # the quick fill, refinement steps, the result
     keep = np.ones(mask.shape, bool)
@@ -149,11 +155,9 @@ def test_refined_streams_previews_and_sharpens_the_quick_fill(shared_models):
 def test_refined_without_feature_weights_says_which_model_is_missing(rgb_image, tmp_path):
     from editor.engine.store import ModelMissing
 
-    req = RemoveRequest(
-        rgb_image, _object_mask(rgb_image.shape), method="refined", models_dir=tmp_path
-    )
+    req = RemoveRequest(rgb_image, _object_mask(rgb_image.shape), method="refined")
     with pytest.raises(ModelMissing, match="vgg19"):
-        drive(run(req, RunContext()))
+        drive(run(req, RunContext.for_folder(tmp_path)))
 
 
 def test_quick_fill_on_a_grey_image_stays_grey(rgb_image):
@@ -164,15 +168,15 @@ def test_quick_fill_on_a_grey_image_stays_grey(rgb_image):
 
 def test_refined_without_the_detail_layer_still_fills(shared_models, monkeypatch):
     """DETAIL_GAIN = 0 turns the quick fill's detail transfer off; the edit still works."""
-    from editor.engine.edits import remove
+    from editor.ops.inpaint import texture
 
-    monkeypatch.setattr(remove, "DETAIL_GAIN", 0.0)
+    monkeypatch.setattr(texture, "DETAIL_GAIN", 0.0)
     rng = np.random.default_rng(2)
     image = np.tile((rng.random((32, 32, 3)) * 255).astype(np.uint8), (2, 2, 1))
     mask = np.zeros(image.shape[:2], np.uint8)
     mask[20:40, 24:44] = 255
-    req = RemoveRequest(image, mask, method="refined", models_dir=shared_models)
-    out = drive(run(req, RunContext()))
+    req = RemoveRequest(image, mask, method="refined")
+    out = drive(run(req, RunContext.for_folder(shared_models)))
     assert out.shape == image.shape and out.dtype == image.dtype
     assert not np.array_equal(out[mask > 0], image[mask > 0])
     assert np.array_equal(out[:10], image[:10])
@@ -181,7 +185,7 @@ def test_refined_without_the_detail_layer_still_fills(shared_models, monkeypatch
 def test_refined_content_follows_the_patch_fill_where_telea_disagrees():
     # Where Telea's smooth fill agrees with the patch fill the content target hedges between
     # them; where it smears something else in (60+ levels apart), the patch fill alone.
-    from editor.engine.edits.remove import CONTENT_PATCH_SHARE, _patch_share
+    from editor.ops.inpaint.content import CONTENT_PATCH_SHARE, _patch_share
 
     quick = np.full((64, 96, 3), 100, np.uint8)
     smooth = quick.copy()
@@ -196,14 +200,14 @@ def test_refined_content_follows_the_patch_fill_where_telea_disagrees():
 def test_refined_content_target_is_the_mean_of_the_completions(rgb_image, monkeypatch):
     # The content stage stands in for a content network's expected fill: the quick fill and
     # each CONTENT_FILLS completion, averaged (Telea's share set to 0 to see the mean alone).
-    from editor.engine.edits import remove
-    from editor.ops import neural_patch
+    from editor.ops.inpaint import content as stage
+    from editor.ops.inpaint import texture
 
-    runs = [{}, *remove.CONTENT_FILLS]  # the quick fill first, then the completions
+    runs = [{}, *stage.CONTENT_FILLS]  # the quick fill first, then the completions
     levels = [40 + 160 * (index % 2) for index in range(len(runs))]
     calls: list[dict] = []
 
-    def completion(rgb8, hole, ctx, **settings):
+    def completion(rgb8, hole, cancel, **settings):
         calls.append(settings)
         out = rgb8.copy()
         out[hole] = levels[runs.index(settings)]
@@ -216,12 +220,13 @@ def test_refined_content_target_is_the_mean_of_the_completions(rgb_image, monkey
         yield 1.0, image01
         return image01
 
-    monkeypatch.setattr(remove, "completion", completion)
-    monkeypatch.setattr(remove, "CONTENT_PATCH_SHARE", 1.0)
-    monkeypatch.setattr(neural_patch, "refine_hole", refine)
+    monkeypatch.setattr(stage, "completion", completion)
+    monkeypatch.setattr(stage, "CONTENT_PATCH_SHARE", 1.0)
+    monkeypatch.setattr(texture, "refine_hole", refine)
     mask = _object_mask(rgb_image.shape)
     updates: list[Update] = []
-    drive(run(RemoveRequest(rgb_image, mask), RunContext(), features=object()), updates.append)
+    ctx = RunContext(models=Models(provided={"vgg19": object()}))
+    drive(run(RemoveRequest(rgb_image, mask), ctx), updates.append)
 
     assert len(calls) == len(runs) and all(settings in calls for settings in runs)
     inside = seen["hole"][0, 0] > 0
@@ -229,22 +234,22 @@ def test_refined_content_target_is_the_mean_of_the_completions(rgb_image, monkey
     assert np.allclose(content.numpy(), np.mean(levels), atol=0.5)
     assert np.allclose(seen["image01"][0].permute(1, 2, 0)[inside].numpy() * 255, 40)  # quick
     fills = [u.message for u in updates if u.message.startswith("Content fill")]
-    assert len(fills) == len(remove.CONTENT_FILLS)
+    assert len(fills) == len(stage.CONTENT_FILLS)
 
 
 def test_refined_cancelled_during_the_content_stage_stops(rgb_image, monkeypatch):
     # The completions run side by side. One is done when the user cancels; the others see the
     # flag at their next step (as patchmatch_fill checks between iterations) and the run ends
     # there, before the texture stage.
-    from editor.engine.edits import remove
+    from editor.ops.inpaint import content as stage
 
-    ctx = RunContext()
+    ctx = RunContext(models=Models(provided={"vgg19": object()}))
     finished: list[dict] = []
 
-    def completion(rgb8, hole, ctx_, **settings):
-        if settings and settings != remove.CONTENT_FILLS[0]:
-            assert ctx_.cancel_event.wait(timeout=10)
-            ctx_.check_cancelled()
+    def completion(rgb8, hole, cancel, **settings):
+        if settings and settings != stage.CONTENT_FILLS[0]:
+            assert ctx.cancel_event.wait(timeout=10)
+            cancel()
         finished.append(settings)
         return rgb8.copy()
 
@@ -255,13 +260,13 @@ def test_refined_cancelled_during_the_content_stage_stops(rgb_image, monkeypatch
         if update.message.startswith("Content fill"):
             ctx.cancel_event.set()
 
-    monkeypatch.setattr(remove, "completion", completion)
+    monkeypatch.setattr(stage, "completion", completion)
     with pytest.raises(JobCancelled):
         drive(
-            run(RemoveRequest(rgb_image, _object_mask(rgb_image.shape)), ctx, object()),
+            run(RemoveRequest(rgb_image, _object_mask(rgb_image.shape)), ctx),
             cancel_at_first_completion,
         )
-    assert finished == [{}, remove.CONTENT_FILLS[0]]
+    assert finished == [{}, stage.CONTENT_FILLS[0]]
     assert not any(u.message == "Refining texture" for u in updates)
 
 
@@ -276,7 +281,7 @@ def test_refined_leaves_a_flat_sky_flat(shared_models, shared_data):
     image = np.asarray(photo.resize((490, 367), Image.Resampling.LANCZOS))
     mask = np.zeros(image.shape[:2], np.uint8)
     cv2.ellipse(mask, (304, 110), (30, 55), 20, 0, 360, 255, -1)
-    out = drive(run(RemoveRequest(image, mask, models_dir=shared_models), RunContext()))
+    out = drive(run(RemoveRequest(image, mask), RunContext.for_folder(shared_models)))
 
     def grain(a: np.ndarray) -> float:
         f = a.astype(np.float32)

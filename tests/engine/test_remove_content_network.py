@@ -18,15 +18,17 @@ from torch import nn
 from editor.core.geometry import Rect
 from editor.engine.edits import remove
 from editor.engine.edits.remove import RemoveRequest
-from editor.engine.inpaint_models import (
+from editor.engine.jobs import RunContext, Update, drive
+from editor.engine.models.content import (
     CONTENT_NETWORK_ID,
     content_network_installed,
-    installed_content_network,
     load_content_network,
 )
-from editor.engine.jobs import RunContext, Update, drive
+from editor.engine.models.manager import Models
 from editor.engine.store import ModelError, ModelStore, load_registry
-from editor.ops.inpaint_net import network_fill
+from editor.ops.inpaint import content
+from editor.ops.inpaint.content import NetworkContent, PatchMatchMean
+from editor.ops.inpaint.network import network_fill
 
 OBJECT = Rect(30, 20, 40, 20)  # the red block in the rgb_image fixture
 
@@ -84,7 +86,8 @@ def test_the_checksum_is_checked_before_anything_is_loaded(scripted, tmp_path, m
     monkeypatch.setattr(torch.jit, "load", refuse)
     with pytest.raises(ModelError, match="big-lama"):
         load_content_network(real, "cpu")
-    assert installed_content_network(tmp_path / "models", "cpu") is None  # offline: none
+    offline = Models(ModelStore(models_dir=tmp_path / "models", user_dir=tmp_path / "user"))
+    assert isinstance(offline.load("content"), PatchMatchMean)  # offline: the classical stage
 
 
 def test_a_file_that_is_not_torchscript_is_a_model_error(tmp_path):
@@ -128,17 +131,20 @@ def test_refined_runs_its_texture_stage_on_the_networks_prediction(
     scripted, rgb_image, shared_models, monkeypatch
 ):
     store, _ = scripted
-    net = load_content_network(store, "cpu")
+    stage = Models(store).load("content")  # the store has the (stand-in) network: it is used
+    assert isinstance(stage, NetworkContent)
 
     def no_patchmatch(*args, **kwargs):
         raise AssertionError("the PatchMatch content stage ran beside the content network")
 
+    monkeypatch.setattr(content, "completion", no_patchmatch)
     monkeypatch.setattr(remove, "completion", no_patchmatch)
-    monkeypatch.setattr(remove, "installed_content_network", lambda models_dir, device: net)
     mask = _object_mask(rgb_image.shape)
     updates: list[Update] = []
-    request = RemoveRequest(rgb_image, mask, method="refined", models_dir=shared_models)
-    out = drive(remove.run(request, RunContext()), updates.append)
+    request = RemoveRequest(rgb_image, mask, method="refined")
+    ctx = RunContext.for_folder(shared_models)
+    ctx.models.provided["content"] = stage
+    out = drive(remove.run(request, ctx), updates.append)
     messages = [u.message for u in updates]
     assert "Content network done" in messages and "Refining texture" in messages
     far = np.ones(mask.shape, bool)

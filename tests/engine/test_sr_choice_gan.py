@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import save_file
 
-from editor.engine.sr_choice import (
+from editor.engine.models.upscalers import (
     SHIPPED_GAN_ID,
     SRModelChoice,
     available_upscalers,
@@ -66,7 +66,7 @@ def test_the_anime_model_only_by_id(store):
 
 
 def test_sharp_without_any_gan_model_names_the_fetch_command(tmp_path, monkeypatch):
-    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: None)
+    monkeypatch.setattr("editor.engine.models.upscalers.shipped_gan_path", lambda: None)
     empty = ModelStore(models_dir=tmp_path / "none", user_dir=tmp_path / "user")
     with pytest.raises(ModelError, match="semedit models fetch realesrgan-x4plus"):
         choose_upscaler(empty, 4, look="sharp")
@@ -98,7 +98,7 @@ def nearest_gan(tmp_path, monkeypatch):
     net = CompactSR(channels=8, convs=2)
     path = tmp_path / "semedit-gan-x4.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: path)
+    monkeypatch.setattr("editor.engine.models.upscalers.shipped_gan_path", lambda: path)
     return path
 
 
@@ -134,7 +134,7 @@ def test_real_esrgan_stays_first_for_sharp(store, nearest_gan):
 
 
 def test_the_built_in_gan_missing_is_a_model_error(tmp_path, monkeypatch):
-    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: None)
+    monkeypatch.setattr("editor.engine.models.upscalers.shipped_gan_path", lambda: None)
     empty = ModelStore(models_dir=tmp_path / "none", user_dir=tmp_path / "user")
     with pytest.raises(ModelError, match="semedit-gan-x4.safetensors is missing"):
         choose_upscaler(empty, 4, SHIPPED_GAN_ID)
@@ -154,7 +154,7 @@ def test_real_esrgan_runs_in_bf16_where_the_cpu_has_it(store, shared_data, monke
     with torch.inference_mode():
         reference = fp32(lr).clamp(0, 1)
     clear_cache()
-    monkeypatch.setattr("editor.engine.features.cpu_has_bf16", lambda: True)
+    monkeypatch.setattr("editor.engine.models.vgg.cpu_has_bf16", lambda: True)
     fast = load_upscaler(choice, "cpu")
     assert fast.bf16
     with torch.inference_mode():
@@ -169,8 +169,8 @@ def test_the_shipped_gan_draws_the_photos_texture(shared_models, shared_data):
     """semedit-gan-x4 as shipped: x4 on a Set14 baboon crop (never trained on), its texture
     statistics (Gram distance over VGG relu1_1..relu3_1) far closer to the original's than
     bicubic's, and its low frequencies still the input's."""
-    from editor.engine.features import shared_features
-    from editor.engine.sr_choice import shipped_gan_path
+    from editor.engine.models.upscalers import shipped_gan_path
+    from editor.engine.models.vgg import shared_features
     from editor.ops.style_losses import gram_matrix
 
     assert shipped_gan_path() is not None, "editor/resources/models/semedit-gan-x4.safetensors"

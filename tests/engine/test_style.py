@@ -37,11 +37,9 @@ def _box_mask(shape, rect: Rect) -> np.ndarray:
 def test_style_changes_the_region_only_and_streams_previews(rgb_image, painting, shared_models):
     region = Rect(10, 10, 60, 50)
     mask = _box_mask(rgb_image.shape, region)
-    request = StyleRequest(
-        rgb_image, (StyleRegion(painting, mask),), iterations=12, models_dir=shared_models
-    )
+    request = StyleRequest(rgb_image, (StyleRegion(painting, mask),), iterations=12)
     updates: list[Update] = []
-    out = drive(run(request, RunContext()), updates.append)
+    out = drive(run(request, RunContext.for_folder(shared_models)), updates.append)
 
     assert out.shape == rgb_image.shape and out.dtype == rgb_image.dtype
     far = np.ones(mask.shape, bool)
@@ -67,8 +65,8 @@ def test_every_layout_comes_back_in_its_own(rgb_image, painting, shared_models, 
         image = np.concatenate([rgb_image, alpha], axis=2)
     else:
         image = rgb_image.astype(np.uint16) * 257 + 100
-    request = StyleRequest(image, (StyleRegion(painting),), iterations=3, models_dir=shared_models)
-    out = drive(run(request, RunContext()))
+    request = StyleRequest(image, (StyleRegion(painting),), iterations=3)
+    out = drive(run(request, RunContext.for_folder(shared_models)))
     assert out.shape == image.shape and out.dtype == image.dtype
     assert not np.array_equal(out, image)
     if layout == "rgba":
@@ -88,9 +86,10 @@ def test_keep_colors_keeps_the_mean_colour(shared_data, shared_models):
             keep_colors=keep,
             strength=0.8,
             iterations=15,
-            models_dir=shared_models,
         )
-        means[keep] = drive(run(request, RunContext())).reshape(-1, 3).mean(axis=0)
+        means[keep] = (
+            drive(run(request, RunContext.for_folder(shared_models))).reshape(-1, 3).mean(axis=0)
+        )
     target = photo.reshape(-1, 3).mean(axis=0)
     kept = np.abs(means[True] - target).max()
     assert kept < 6, (means[True], target)
@@ -98,10 +97,8 @@ def test_keep_colors_keeps_the_mean_colour(shared_data, shared_models):
 
 
 def test_finish_request_returns_a_full_size_result_early(rgb_image, painting, shared_models):
-    ctx = RunContext()
-    request = StyleRequest(
-        rgb_image, (StyleRegion(painting),), iterations=400, models_dir=shared_models
-    )
+    ctx = RunContext.for_folder(shared_models)
+    request = StyleRequest(rgb_image, (StyleRegion(painting),), iterations=400)
     updates = 0
 
     def on_update(update: Update) -> None:
@@ -118,8 +115,8 @@ def test_finish_request_returns_a_full_size_result_early(rgb_image, painting, sh
 
 
 def test_cancel_raises(rgb_image, painting, shared_models):
-    ctx = RunContext()
-    request = StyleRequest(rgb_image, (StyleRegion(painting),), models_dir=shared_models)
+    ctx = RunContext.for_folder(shared_models)
+    request = StyleRequest(rgb_image, (StyleRegion(painting),))
     gen = run(request, ctx)
     next(gen)
     ctx.cancel_event.set()
@@ -130,10 +127,8 @@ def test_cancel_raises(rgb_image, painting, shared_models):
 def test_texture_fill_changes_only_the_hole(rgb_image, painting, shared_models):
     hole = Rect(40, 30, 40, 30)
     mask = _box_mask(rgb_image.shape, hole)
-    request = TextureRequest(
-        painting, image=rgb_image, mask=mask, iterations=10, models_dir=shared_models
-    )
-    out = drive(run_texture(request, RunContext()))
+    request = TextureRequest(painting, image=rgb_image, mask=mask, iterations=10)
+    out = drive(run_texture(request, RunContext.for_folder(shared_models)))
     far = np.ones(mask.shape, bool)
     far[hole.expand(8).clip(128, 96).slices] = False
     assert np.array_equal(out[far], rgb_image[far])
@@ -155,8 +150,8 @@ def test_texture_fill_changes_only_the_hole(rgb_image, painting, shared_models):
 )
 def test_new_texture_has_the_asked_size(painting, shared_models, device):
     # On CUDA this once failed: the start noise was drawn on the CPU and never moved.
-    request = TextureRequest(painting, size=(50, 40), iterations=4, models_dir=shared_models)
-    out = drive(run_texture(request, RunContext(device=device)))
+    request = TextureRequest(painting, size=(50, 40), iterations=4)
+    out = drive(run_texture(request, RunContext.for_folder(shared_models, device=device)))
     assert out.shape == (40, 50, 3) and out.dtype == np.uint8 and out.std() > 5
 
 
@@ -187,14 +182,14 @@ def test_bad_requests_say_what_is_wrong(rgb_image, painting, change, message):
 
 
 def test_missing_weights_name_the_model(rgb_image, painting, tmp_path):
-    request = StyleRequest(rgb_image, (StyleRegion(painting),), models_dir=tmp_path)
+    request = StyleRequest(rgb_image, (StyleRegion(painting),))
     with pytest.raises(ModelMissing, match="vgg19"):
-        drive(run(request, RunContext()))
+        drive(run(request, RunContext.for_folder(tmp_path)))
 
 
 def test_texture_auto_iterations_are_the_texture_default():
-    from editor.engine.edits.style import DEFAULT_ITERATIONS, _texture_settings
+    from editor.engine.edits.style import DEFAULT_ITERATIONS, texture_settings
 
-    assert _texture_settings(None, 1.0, 0.0).iterations == DEFAULT_ITERATIONS
-    assert _texture_settings(30, 1.0, 0.0).iterations == 30
+    assert texture_settings(None, 1.0, 0.0).iterations == DEFAULT_ITERATIONS
+    assert texture_settings(30, 1.0, 0.0).iterations == 30
     assert TextureRequest(np.zeros((8, 8, 3), np.uint8)).iterations is None

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from editor.core.imageio import load_image
-from editor.engine.edits import style, style_onepass
-from editor.engine.fast_styles import FastStyleError, load_fast_style
+from editor.engine.edits import style
+from editor.engine.edits.style import onepass as style_onepass
 from editor.engine.jobs import JobCancelled, RunContext, drive
+from editor.engine.models.fast_styles import FastStyleError, load_fast_style
 from editor.ops import fast_style
 
 
@@ -225,15 +226,14 @@ def test_wct_preview_reuses_the_prepared_style(shared_models, shared_data):
         image,
         (style.StyleRegion(style=picture, mask=mask),),
         method="wct",
-        models_dir=shared_models,
     )
     style_onepass._prepared_cache.clear()
-    first, rect = drive(style.run_preview(req, RunContext()))
+    first, rect = drive(style.run_preview(req, RunContext.for_folder(shared_models)))
     assert len(style_onepass._prepared_cache) == 1
-    second, _ = drive(style.run_preview(req, RunContext()))
+    second, _ = drive(style.run_preview(req, RunContext.for_folder(shared_models)))
     assert len(style_onepass._prepared_cache) == 1 and np.array_equal(first, second)
     assert max(first.shape[:2]) == style_onepass.PREVIEW_MAX_SIZE and first.dtype == np.uint8
     assert not np.array_equal(
         first[first.shape[0] // 2],
-        style_onepass._resize_pixels(image[rect.slices], first.shape[:2])[first.shape[0] // 2],
+        style_onepass.resize_pixels(image[rect.slices], first.shape[:2])[first.shape[0] // 2],
     )

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from editor.core.imageio import load_image
-from editor.engine.edits.pixels import to_rgb01
 from editor.engine.edits.style import gatys_settings
-from editor.engine.features import CONV3_ONLY, FULL_FIRST, shared_features, style_features
+from editor.engine.models.vgg import CONV3_ONLY, FULL_FIRST, shared_features, style_features
+from editor.ops.pixels import to_rgb01
 from editor.ops.style_losses import resize
 from editor.ops.style_transfer import StyleTarget, layer_plan, style_distance, synthesise
 
@@ -158,9 +158,11 @@ def test_cnnmrf_on_the_full_network_keeps_the_town_and_takes_the_paintings_patch
         return float(np.corrcoef(_edges(to_rgb01(image)), _edges(to_rgb01(photo)))[0, 1])
 
     request = style.StyleRequest(photo, (style.StyleRegion(painting),), method="mrf",
-                                 iterations=12, models_dir=models)  # fmt: skip
-    full = drive(style.run(request, RunContext()))
-    old = drive(style.run(request, RunContext(), style_features(models, "cpu", CONV3_ONLY)))
+                                 iterations=12)  # fmt: skip
+    full = drive(style.run(request, RunContext.for_folder(models)))
+    conv3 = RunContext.for_folder(models)
+    conv3.models.provided["vgg19"] = style_features(models, "cpu", CONV3_ONLY)
+    old = drive(style.run(request, conv3))
     ours, theirs = patch_distance(full), patch_distance(old)
     assert ours < 0.95 * theirs < 0.95 * patch_distance(photo), (ours, theirs)
     assert edges(full) > edges(old) + 0.1, (edges(full), edges(old))

@@ -26,10 +26,8 @@ def painting(shared_data) -> np.ndarray:
 
 
 def test_gatys_reports_each_evaluation_between_its_steps(rgb_image, painting, shared_models):
-    request = StyleRequest(
-        rgb_image, (StyleRegion(painting),), iterations=6, models_dir=shared_models
-    )
-    ctx = RunContext()
+    request = StyleRequest(rgb_image, (StyleRegion(painting),), iterations=6)
+    ctx = RunContext.for_folder(shared_models)
     updates: list[Update] = []
     drive(run(request, ctx), updates.append, ctx)
 
@@ -45,10 +43,8 @@ def test_gatys_reports_each_evaluation_between_its_steps(rgb_image, painting, sh
 
 
 def test_cancel_stops_inside_a_step_within_one_evaluation(rgb_image, painting, shared_models):
-    request = StyleRequest(
-        rgb_image, (StyleRegion(painting),), iterations=6, models_dir=shared_models
-    )
-    ctx = RunContext()
+    request = StyleRequest(rgb_image, (StyleRegion(painting),), iterations=6)
+    ctx = RunContext.for_folder(shared_models)
     substeps: list[Update] = []
 
     def on_update(update: Update) -> None:

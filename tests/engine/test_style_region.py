@@ -68,10 +68,8 @@ def test_optimised_style_fades_in_over_a_feather_scaled_to_the_photo(
     photo, painting, shared_models
 ):
     mask = _box_mask(photo.shape)
-    request = style.StyleRequest(
-        photo, (style.StyleRegion(painting, mask),), iterations=10, models_dir=shared_models
-    )
-    out = drive(style.run(request, RunContext()))
+    request = style.StyleRequest(photo, (style.StyleRegion(painting, mask),), iterations=10)
+    out = drive(style.run(request, RunContext.for_folder(shared_models)))
     _assert_feathered(photo, out)
 
 
@@ -114,11 +112,9 @@ def test_default_strength_keeps_the_photos_objects_in_the_region(shared_data, sh
     box = Rect(24, 10, 64, 56)  # the butterfly's wing, cut by the box's edges
     mask = np.zeros(photo.shape[:2], np.uint8)
     mask[box.slices] = 255
-    request = style.StyleRequest(
-        photo, (style.StyleRegion(painting, mask),), iterations=30, models_dir=shared_models
-    )
+    request = style.StyleRequest(photo, (style.StyleRegion(painting, mask),), iterations=30)
     assert request.strength == style.DEFAULT_STRENGTH
-    out = drive(style.run(request, RunContext()))
+    out = drive(style.run(request, RunContext.for_folder(shared_models)))
     assert np.abs(out[box.slices].astype(int) - photo[box.slices]).mean() > 8  # painted
     # The old default (style weight 20) gives 0.37 here (0.32 at 120 iterations): the painting's
     # own composition instead of the wing; the default now gives 0.65 (0.63 at 120).

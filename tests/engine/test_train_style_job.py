@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from editor.engine import fast_styles
 from editor.engine.edits import train_style_job as job
 from editor.engine.jobs import JobCancelled, RunContext, drive
+from editor.engine.models import fast_styles
 
 
 def tiny_photos(folder, n=3):
@@ -27,7 +27,7 @@ def stripes(h=48, w=48):
     return ((img + 1) * 127.5).astype(np.uint8)
 
 
-def tiny_request(tmp_path, models, **kw):
+def tiny_request(tmp_path, **kw):
     values = dict(
         name="stripes",
         painting=stripes(),
@@ -39,7 +39,6 @@ def tiny_request(tmp_path, models, **kw):
         batch_size=1,
         channels=(8, 8, 8),
         blocks=1,
-        models_dir=models,
         report_every=1,
         preview_every_s=0.0,
     )
@@ -49,7 +48,9 @@ def tiny_request(tmp_path, models, **kw):
 
 def test_tiny_run_writes_a_listed_style_with_thumbnail(tmp_path, shared_models):
     updates = []
-    out = drive(job.run(tiny_request(tmp_path, shared_models), RunContext()), updates.append)
+    out = drive(
+        job.run(tiny_request(tmp_path), RunContext.for_folder(shared_models)), updates.append
+    )
     assert out == tmp_path / "fast" / "stripes.safetensors" and out.is_file()
     assert (tmp_path / "fast" / "stripes.png").is_file()
     assert not job.checkpoint_path(tmp_path / "fast", "stripes").exists()
@@ -63,7 +64,7 @@ def test_tiny_run_writes_a_listed_style_with_thumbnail(tmp_path, shared_models):
 
 
 def test_cancel_keeps_a_checkpoint_and_no_network_then_resume_finishes(tmp_path, shared_models):
-    ctx = RunContext()
+    ctx = RunContext.for_folder(shared_models)
     seen = []
 
     def cancel_after_two_steps(update):
@@ -71,7 +72,7 @@ def test_cancel_keeps_a_checkpoint_and_no_network_then_resume_finishes(tmp_path,
         if update.message.startswith("step 2/"):
             ctx.cancel_event.set()
 
-    request = tiny_request(tmp_path, shared_models, steps=6)
+    request = tiny_request(tmp_path, steps=6)
     with pytest.raises(JobCancelled):
         drive(job.run(request, ctx), cancel_after_two_steps)
     folder = tmp_path / "fast"
@@ -83,16 +84,16 @@ def test_cancel_keeps_a_checkpoint_and_no_network_then_resume_finishes(tmp_path,
     assert found.photos == tmp_path / "photos" and found.painting_label == "stripes.png"
     assert [s for s in fast_styles.list_fast_styles(folder) if not s.shipped] == []
 
-    resumed = tiny_request(tmp_path, shared_models, painting=None, resume=True, steps=6)
+    resumed = tiny_request(tmp_path, painting=None, resume=True, steps=6)
     updates = []
-    out = drive(job.run(resumed, RunContext()), updates.append)
+    out = drive(job.run(resumed, RunContext.for_folder(shared_models)), updates.append)
     steps = [u.message for u in updates if u.message.startswith("step ")]
     assert steps[0].startswith("step 4/6") and steps[-1].startswith("step 6/6")
     assert out.is_file() and job.find_checkpoints(folder) == []
 
 
 def test_closing_the_generator_checkpoints_too(tmp_path, shared_models):
-    run = job.run(tiny_request(tmp_path, shared_models, steps=50), RunContext())
+    run = job.run(tiny_request(tmp_path, steps=50), RunContext.for_folder(shared_models))
     for update in run:
         if update.message.startswith("step 3/"):
             break
@@ -103,9 +104,9 @@ def test_closing_the_generator_checkpoints_too(tmp_path, shared_models):
 
 def test_bad_requests_fail_in_one_line(tmp_path):
     with pytest.raises(ValueError, match="style name"):
-        drive(job.run(tiny_request(tmp_path, None, name="../evil"), RunContext()))
+        drive(job.run(tiny_request(tmp_path, name="../evil"), RunContext()))
     with pytest.raises(ValueError, match="nothing to resume"):
-        drive(job.run(tiny_request(tmp_path, None, resume=True), RunContext()))
+        drive(job.run(tiny_request(tmp_path, resume=True), RunContext()))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no photos"):
-        drive(job.run(tiny_request(tmp_path, None, photos=tmp_path / "empty"), RunContext()))
+        drive(job.run(tiny_request(tmp_path, photos=tmp_path / "empty"), RunContext()))

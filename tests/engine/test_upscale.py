@@ -16,7 +16,7 @@ from editor.core.geometry import Rect
 from editor.engine.edits import upscale
 from editor.engine.edits.upscale import UpscaleRequest
 from editor.engine.jobs import JobCancelled, RunContext, Update, drive
-from editor.engine.sr_choice import (
+from editor.engine.models.upscalers import (
     SHIPPED_ID,
     SRModelChoice,
     choose_upscaler,
@@ -66,7 +66,10 @@ def texture(h: int = 70, w: int = 90, c: int = 3, dtype=np.uint8) -> np.ndarray:
 
 def run_all(request: UpscaleRequest, upscaler, ctx: RunContext | None = None):
     updates: list[Update] = []
-    result = drive(upscale.run(request, ctx or RunContext(), upscaler), updates.append)
+    ctx = ctx or RunContext()
+    if upscaler is not None:
+        ctx.models.provided["upscaler"] = upscaler
+    result = drive(upscale.run(request, ctx), updates.append)
     return result, updates
 
 
@@ -134,9 +137,9 @@ def test_uint16_keeps_precision():
 
 def test_bad_requests():
     with pytest.raises(ValueError, match="scale"):
-        drive(upscale.run(UpscaleRequest(texture(), 5, fake_choice(5)), RunContext(), Recording()))
+        run_all(UpscaleRequest(texture(), 5, fake_choice(5)), Recording())
     with pytest.raises(ValueError, match="chosen for"):
-        drive(upscale.run(UpscaleRequest(texture(), 3, fake_choice(2)), RunContext(), Recording()))
+        run_all(UpscaleRequest(texture(), 3, fake_choice(2)), Recording())
     with pytest.raises(ValueError, match="C in 1/3/4"):
         drive(upscale.run(UpscaleRequest(texture()[..., :2], 2, fake_choice()), RunContext()))
 
@@ -201,8 +204,10 @@ def test_every_pan_is_previewed_and_served_by_the_next_tile(monkeypatch):
     monkeypatch.setattr(upscale, "next_tile", spy)
     request = UpscaleRequest(image, 2, fake_choice(), tile=32, overlap=4)
     updates: list[Update] = []
-    drive(upscale.run(request, ctx, Recording(hook=hook), clock=FakeClock()), updates.append)
-    after_tile = updates[1:13]  # updates[0] is the bicubic preview before any tile
+    ctx.clock = FakeClock()
+    ctx.models.provided["upscaler"] = Recording(hook=hook)
+    drive(upscale.run(request, ctx), updates.append)
+    after_tile = updates[2:14]  # loading, then the bicubic preview before any tile
     assert after_tile[0].preview_rect == pans[1] and after_tile[0].preview is not None
     assert after_tile[0].preview.shape == (72, 76, 3)
     assert after_tile[2].preview_rect == pans[3] and after_tile[2].preview is not None
@@ -355,7 +360,7 @@ def test_wrong_model_id_names_valid_ones(tmp_path):
 
 
 def test_no_model_for_scale_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr("editor.engine.sr_choice.shipped_path", lambda scale: None)
+    monkeypatch.setattr("editor.engine.models.upscalers.shipped_path", lambda scale: None)
     store = ModelStore(models_dir=None, user_dir=tmp_path / "user")
     with pytest.raises(ModelError, match="no upscaling model is available for ×3"):
         choose_upscaler(store, 3)

@@ -53,7 +53,7 @@ def test_perceptual_distance_only_sees_the_hole():
 
 
 def test_perceptual_distance_ranks_telea_worse_than_the_original(shared_models):
-    from editor.engine.features import FeatureExtractor
+    from editor.engine.models.vgg import FeatureExtractor
     from editor.engine.store import ModelStore
 
     vgg = FeatureExtractor.from_store(ModelStore(models_dir=shared_models), "cpu")

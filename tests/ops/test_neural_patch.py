@@ -14,7 +14,7 @@ from editor.ops.neural_patch import nearest_patch_indices, nearest_patch_loss, r
 @pytest.fixture
 def vgg(shared_models):
     """The real FeatureExtractor from ../shared/models (skips when the models are absent)."""
-    from editor.engine.features import FeatureExtractor
+    from editor.engine.models.vgg import FeatureExtractor
     from editor.engine.store import ModelStore
 
     return FeatureExtractor.from_store(ModelStore(models_dir=shared_models), "cpu")

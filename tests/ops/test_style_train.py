@@ -14,7 +14,7 @@ from editor.ops.style_train import StyleTrainConfig, StyleTrainer
 
 @pytest.fixture
 def features(shared_models):
-    from editor.engine.features import FeatureExtractor
+    from editor.engine.models.vgg import FeatureExtractor
     from editor.engine.store import ModelStore
 
     return FeatureExtractor.from_store(ModelStore(models_dir=shared_models), "cpu")

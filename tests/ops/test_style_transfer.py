@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from editor.core.imageio import load_image
-from editor.engine.edits.pixels import to_rgb01
-from editor.engine.features import shared_features
+from editor.engine.models.vgg import shared_features
 from editor.ops import style_transfer
 from editor.ops.neural_patch import PatchBank
+from editor.ops.pixels import to_rgb01
 from editor.ops.style_losses import content_loss, resize
 from editor.ops.style_transfer import (
     LayerPlan,

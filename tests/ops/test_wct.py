@@ -269,7 +269,7 @@ def test_deep_features_shapes_non_negative_and_differentiable(nets):
 
 def test_aux_relu3_1_tracks_the_real_vgg_relu3_1(nets, shared_models, tubingen):
     """The aux heads approximate the *normalised* VGG19, so compare per channel up to a scale."""
-    from editor.engine.features import FeatureExtractor
+    from editor.engine.models.vgg import FeatureExtractor
     from editor.engine.store import ModelStore
 
     vgg = FeatureExtractor.from_store(ModelStore(models_dir=shared_models))

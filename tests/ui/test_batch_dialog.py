@@ -17,6 +17,7 @@ from editor.core.batch_plan import OUTPUT_FORMATS
 from editor.core.imageio import load_image, save_image
 from editor.engine.file_edits import Prepared
 from editor.engine.jobs import Update
+from editor.engine.models.manager import Models
 from editor.engine.worker import Engine
 from editor.ui.batch_dialog import FORMATS, BatchDialog
 
@@ -157,7 +158,7 @@ class GatedEdit:
                 yield Update(message="waiting")
                 threading.Event().wait(0.01)
 
-        return Prepared(run, "cpu")
+        return Prepared(run, Models())
 
 
 def test_cancel_keeps_what_was_written_and_quitting_asks_first(

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from editor.core.imageio import save_image
 from editor.core.style_library import StyleLibrary
 from editor.engine.edits import train_style_job
-from editor.engine.fast_styles import list_fast_styles
+from editor.engine.models.fast_styles import list_fast_styles
 from editor.ops.transform_net import TransformNet, metadata_for
 from editor.ui.main_window import MainWindow
 from editor.ui.style_panel import FAST_PREFIX

@@ -139,7 +139,7 @@ def test_applying_a_removal_clears_its_mask_and_undo_brings_both_back(
     window.open_path(image_file)
     paint(window, [(30, 30), (70, 30)], size=10)
     mask = window.document.mask.copy()
-    for action in window.remove_methods.actions():
+    for action in window.remove_edits.methods.actions():
         action.setChecked(action.data() == "telea")
     window.run_remove()
     qtbot.waitUntil(lambda: window.session.pending is not None, timeout=30000)

@@ -371,7 +371,7 @@ def test_refined_remove_streams_previews_with_the_shared_weights(
     window.settings.set_models_dir(str(shared_models))
     window.open_path(image_file)
     _paint_box(window, 28, 18, 72, 42)
-    assert window.remove_methods.checkedAction().data() == "refined"
+    assert window.remove_edits.methods.checkedAction().data() == "refined"
     previews = []
     window.engine.preview.connect(lambda job, update: previews.append(update))
     window.run_remove()
@@ -399,6 +399,20 @@ def test_remove_on_release_starts_after_a_brush_stroke(window, image_file, qtbot
     _drag(window, [(40, 30), (60, 30)])
     qtbot.waitUntil(lambda: window.session.pending is not None, timeout=20000)
     assert window.job_bar.apply_button.isVisible()
+
+
+def test_remove_on_release_ignores_erasing_and_region_tools(window, image_file, qtbot):
+    """Only a finished brush stroke starts it, whatever the undo step is called."""
+    window.open_path(image_file)
+    window.act_remove_on_release.setChecked(True)
+    _paint_box(window, 28, 18, 72, 42)
+    window.set_tool("eraser")
+    _set_brush(window, 12)
+    _drag(window, [(40, 30), (60, 30)])
+    qtbot.wait(50)  # Remove on release starts from a zero-length timer
+    assert window.undo_stack.count() == 2
+    assert window.session.running is None and window.session.pending is None
+    assert not window.engine.busy
 
 
 def test_escape_drops_a_half_drawn_polygon(window, image_file):
@@ -487,7 +501,7 @@ def test_no_two_actions_share_a_shortcut(window):
 def test_face_swap_replaces_the_face_under_the_mask_as_one_undo_step(window, qtbot, shared_data):
     from editor.core import mask_ops
     from editor.core.geometry import Rect
-    from editor.engine.face_models import detect_faces
+    from editor.engine.models.faces import detect_faces
 
     faces = shared_data / "faces"
     window.open_path(faces / "multi" / "two_people.jpg")

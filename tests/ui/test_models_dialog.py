@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from editor.engine.store import ModelStore
 from editor.engine.worker import Engine
-from editor.ui.models_dialog import ModelsDialog, make_store
-from editor.ui.settings import Settings
+from editor.ui.models_dialog import ModelsDialog
+from editor.ui.settings import Settings, make_store
 
 
 @pytest.fixture

@@ -99,9 +99,9 @@ def test_apply_while_the_real_run_goes_on(window, qtbot, monkeypatch):
     ended = []
     real_run = style.run
 
-    def watched(request, ctx, features=None):
+    def watched(request, ctx):
         try:
-            result = yield from real_run(request, ctx, features)
+            result = yield from real_run(request, ctx)
         except JobCancelled:
             ended.append("cancelled")
             raise

@@ -34,7 +34,7 @@ def _record_submits(win, monkeypatch) -> list[str]:
 
 
 def _looks(win) -> dict[str, object]:
-    return {act.data(): act for act in win.upscale_looks.actions()}
+    return {act.data(): act for act in win.upscale_edits.looks.actions()}
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_the_choice_is_kept_and_sharp_submits_real_esrgan(
     win = _window(qtbot, tmp_path / "s.ini", shared_models)
     looks = _looks(win)
     assert looks["faithful"].isChecked() and not looks["sharp"].isChecked()
-    assert [a.text() for a in win.upscale_looks.actions()] == ["Faithful", "Sharp (GAN)"]
+    assert [a.text() for a in win.upscale_edits.looks.actions()] == ["Faithful", "Sharp (GAN)"]
     looks["sharp"].trigger()
     assert win.settings.upscale_look() == "sharp"
     win.open_path(photo)
@@ -74,7 +74,7 @@ def test_the_choice_is_kept_and_sharp_submits_real_esrgan(
 def test_sharp_without_real_esrgan_submits_the_built_in_gan(qtbot, tmp_path, photo, monkeypatch):
     weights = tmp_path / "semedit-gan-x4.safetensors"
     save_file(CompactSR(channels=8, convs=2).state_dict(), str(weights))
-    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: weights)
+    monkeypatch.setattr("editor.engine.models.upscalers.shipped_gan_path", lambda: weights)
     win = _window(qtbot, tmp_path / "s.ini", tmp_path / "no-models")
     _looks(win)["sharp"].trigger()
     win.open_path(photo)
@@ -87,7 +87,7 @@ def test_sharp_without_real_esrgan_submits_the_built_in_gan(qtbot, tmp_path, pho
 
 
 def test_sharp_without_any_gan_names_the_fetch_command(qtbot, tmp_path, photo, monkeypatch):
-    monkeypatch.setattr("editor.engine.sr_choice.shipped_gan_path", lambda: None)
+    monkeypatch.setattr("editor.engine.models.upscalers.shipped_gan_path", lambda: None)
     win = _window(qtbot, tmp_path / "s.ini", tmp_path / "no-models")
     _looks(win)["sharp"].trigger()
     win.open_path(photo)

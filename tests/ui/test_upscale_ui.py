@@ -15,9 +15,10 @@ from shown_window import shown_window
 
 from editor.core.imageio import save_image
 from editor.engine.edits import upscale
-from editor.engine.sr_choice import SRModelChoice
+from editor.engine.models.manager import Models
+from editor.engine.models.upscalers import SRModelChoice
 from editor.engine.worker import Engine
-from editor.ui import main_window
+from editor.ui import upscale_edits
 from editor.ui.main_window import MainWindow
 
 
@@ -156,8 +157,7 @@ def test_pan_and_zoom_reach_the_running_upscale(qtbot, monkeypatch, tmp_path):
     tile lies under it, and the preview that follows the tile is of that viewport."""
     fake = GatedUpscaler(2)
     choice = SRModelChoice("fake", "Fake", "residual", 2, Path("fake.safetensors"), "MIT")
-    monkeypatch.setattr(main_window, "choose_upscaler", lambda store, scale, **_: choice)
-    monkeypatch.setattr(upscale, "load_upscaler", lambda model, device: fake)
+    monkeypatch.setattr(upscale_edits, "choose_upscaler", lambda store, scale, **_: choice)
     chosen = []
     original_next = upscale.next_tile
 
@@ -168,7 +168,9 @@ def test_pan_and_zoom_reach_the_running_upscale(qtbot, monkeypatch, tmp_path):
     monkeypatch.setattr(upscale, "next_tile", spy_next)
     image = np.random.default_rng(3).integers(0, 256, (400, 480, 3), dtype=np.uint8)
     save_image(tmp_path / "photo.png", image)  # 3 x 3 tiles of the default size
-    engine = Engine(device="cpu", preview_interval_s=0.0)
+    engine = Engine(
+        device="cpu", preview_interval_s=0.0, models=lambda: Models(provided={"upscaler": fake})
+    )
     with shown_window(qtbot, monkeypatch, tmp_path, engine=engine) as win:
         assert win.open_path(tmp_path / "photo.png")
         sent, previews = [], []

@@ -30,8 +30,8 @@ from safetensors.torch import load_file, save_file
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from editor.engine.features import CONV3_ONLY, shared_features  # noqa: E402
-from editor.engine.sr_choice import choose_upscaler, load_upscaler  # noqa: E402
+from editor.engine.models.upscalers import choose_upscaler, load_upscaler  # noqa: E402
+from editor.engine.models.vgg import CONV3_ONLY, shared_features  # noqa: E402
 from editor.engine.store import ModelStore  # noqa: E402
 from editor.ops.gan_distil import Distiller, DistilWeights  # noqa: E402
 from editor.ops.sr_compact import CompactSR  # noqa: E402

@@ -7,7 +7,7 @@ full (`editor.ops.face_swap_full.swap_full`): from the quick result, an optimisa
 round the face with a content term, landmark-region-restricted neural patches from all the
 identity photos, a lighting and a TV term; previews stream; then warped back and blended.
 
-Faces come from dlib (`editor.engine.face_models`): detected, 68 landmarks, numbered left to
+Faces come from dlib (`editor.engine.models.faces`): detected, 68 landmarks, numbered left to
 right; the default target is the largest face. `find_faces` (the canvas's outlines) and
 `find_photo_faces` (a face set's photos, whose landmarks the set then keeps so a swap skips the
 detection) are engine jobs of their own. Pixels outside the blended face are returned
@@ -27,10 +27,9 @@ import torch
 from editor.core.geometry import Rect
 from editor.core.imageio import ImageIOError, load_image
 from editor.core.mask_ops import mask_bbox
-from editor.engine.edits.pixels import from_rgb01, to_rgb01
-from editor.engine.face_models import Face, detect_faces, load_mobilefacenet
-from editor.engine.features import TUNED_ON_CONV3, style_features
 from editor.engine.jobs import Run, RunContext, Update
+from editor.engine.models.faces import Face, FaceIdentity, detect_faces
+from editor.engine.models.vgg import TUNED_ON_CONV3, VGGFeatures
 from editor.ops.face_embedding import unit_embedding
 from editor.ops.face_swap import (
     apply_affine,
@@ -41,6 +40,7 @@ from editor.ops.face_swap import (
     similarity_fit,
 )
 from editor.ops.face_swap_full import FullSettings, face_frame, region_labels, swap_full
+from editor.ops.pixels import from_rgb01, to_rgb01, to_rgb8
 
 FEATURE_PREFER = TUNED_ON_CONV3
 """The full mode's VGG19: conv1-3 + the wct16x relu4_1 approximation, which it is tuned on. The
@@ -58,24 +58,15 @@ class FaceSwapRequest:
     found here; target: the face's index left to right from 0 (users count from 1: the
     CLI and the UI convert), None = the face at `target_point`
     (x, y) (the GUI: where the user clicked or painted), else the largest; quick: warp and blend
-    only (else the optimisation follows, which needs the VGG19 weights from `models_dir` or the
-    model store)."""
+    only (else the optimisation follows, which needs the VGG19 weights: the run's `ctx.models`)."""
 
     image: np.ndarray
     photos: tuple[np.ndarray | Path, ...]
     target: int | None = None
     quick: bool = True
     target_point: tuple[float, float] | None = None
-    models_dir: Path | None = None
     settings: FullSettings = FullSettings()
     photo_landmarks: tuple[np.ndarray, ...] = ()
-
-
-def rgb8(pixels: np.ndarray) -> np.ndarray:
-    """Document pixels (any layout, 8 or 16 bit) -> (H, W, 3) uint8 RGB, what dlib and the swap
-    take."""
-    rgb01 = to_rgb01(pixels)[0].permute(1, 2, 0).numpy()
-    return np.ascontiguousarray(np.rint(rgb01 * 255.0).astype(np.uint8))
 
 
 class FaceTargetError(ValueError):
@@ -116,7 +107,7 @@ def _photo_rgb(photo: np.ndarray | Path) -> np.ndarray:
     if isinstance(photo, np.ndarray):
         return photo
     try:
-        return rgb8(load_image(photo).pixels)
+        return to_rgb8(load_image(photo).pixels)
     except ImageIOError as error:
         raise ValueError(f"cannot read the face photo {Path(photo).name}: {error}") from error
 
@@ -124,7 +115,7 @@ def _photo_rgb(photo: np.ndarray | Path) -> np.ndarray:
 def find_faces(image: np.ndarray, ctx: RunContext) -> Run:
     """The document's faces, left to right (for the canvas's outlines); [] when none."""
     yield Update(progress=0.1, message="Finding faces")
-    faces = detect_faces(rgb8(image))
+    faces = detect_faces(to_rgb8(image))
     yield Update(progress=1.0, message=f"{len(faces)} face(s)")
     return faces
 
@@ -151,7 +142,7 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
     if known and len(known) != len(request.photos):
         raise ValueError(f"{len(known)} landmark sets for {len(request.photos)} photos")
     yield Update(progress=0.05, message="Finding faces")
-    rgb = rgb8(request.image)
+    rgb = to_rgb8(request.image)
     faces = detect_faces(rgb)
     index = pick_target(faces, request.target, request.target_point)
     ctx.check_cancelled()
@@ -173,7 +164,7 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
     landmarks = faces[index].landmarks
     swapped, _ = quick_swap(rgb, landmarks, photos, photo_landmarks)
     if not request.quick:
-        features = style_features(request.models_dir, ctx.device, prefer=FEATURE_PREFER)
+        features = ctx.models.load(VGGFeatures.id, style=True, prefer=FEATURE_PREFER)
         swapped = yield from _optimise(
             rgb, swapped, landmarks, photos, photo_landmarks, features, request, ctx
         )
@@ -233,7 +224,7 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
 
     identity = None
     if request.settings.identity_weight:
-        net = load_mobilefacenet(request.models_dir, str(ctx.device))
+        net = ctx.models.load(FaceIdentity.id)
         with torch.no_grad():
             wanted = torch.stack(
                 [

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from editor.engine.jobs import Run, RunContext, Update
-from editor.engine.store import ModelStore
 
 
 @dataclass(frozen=True)
@@ -35,14 +34,30 @@ class FetchRequest:
     model_id: str
 
 
-def run(request: FetchRequest, ctx: RunContext, store: ModelStore) -> Run:
-    """Download the model's missing files, verified; return the folder that now holds it.
+@dataclass(frozen=True)
+class ImportRequest:
+    """A weights file the user has, to copy into the store's user folder (hashed there)."""
+
+    path: Path
+
+
+def run_import(request: ImportRequest, ctx: RunContext) -> Run:
+    """`ModelStore.import_file` as a job: the copy and hash happen on the engine thread."""
+    ctx.check_cancelled()
+    yield Update(progress=None, message=f"Importing {request.path.name}…")
+    return ctx.models.store.import_file(request.path)
+
+
+def run(request: FetchRequest, ctx: RunContext) -> Run:
+    """Download the model's missing files into `ctx.models.store`, verified; return the folder
+    that now holds it.
 
     Yields Update(progress=done/total or None, message="Downloading <file>… 1.2 / 3.9 MB").
     Raises what `ModelStore.fetch` raises (ModelMissing, ChecksumMismatch, ModelError) and
     JobCancelled when `ctx.cancel_event` is set; the partial download is kept for a resume.
     """
     ctx.check_cancelled()
+    store = ctx.models.store
     events: queue.Queue[tuple] = queue.Queue()
 
     def on_progress(done: int, total: int | None, message: str) -> None:

@@ -5,7 +5,7 @@ style loss of one painting over random crops of many photos) as a run generator:
 progress and, every `preview_every_s` seconds, a preview (a photo beside its stylisation by the
 current weights) and returns the path of the finished network.
 
-Files, all in the user's fast-styles folder (`editor.engine.fast_styles.user_dir()`):
+Files, all in the user's fast-styles folder (`editor.engine.models.fast_styles.user_dir()`):
 
     <folder>/<name>.safetensors              the finished network (written once, at the end)
     <folder>/<name>.png                      its thumbnail for the Styles panel
@@ -33,8 +33,10 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from editor.engine.jobs import JobCancelled, Run, RunContext, Update
+from editor.engine.models.vgg import VGGFeatures
 from editor.engine.train_upscaler import atomic_save, list_images, load_rgb, read_metadata
 from editor.ops import style_train
+from editor.ops.pixels import rgb01_to_uint8
 from editor.ops.transform_net import metadata_for
 
 DEFAULT_STEPS = 1000
@@ -64,7 +66,6 @@ class TrainStyleRequest:
     batch_size: int = 4
     channels: tuple[int, int, int] = style_train.StyleTrainConfig.channels
     blocks: int = style_train.StyleTrainConfig.blocks
-    models_dir: Path | None = None
     checkpoint_every_s: float = 60.0
     preview_every_s: float = 2.0
     report_every: int = 5
@@ -129,11 +130,6 @@ def find_checkpoints(folder: Path) -> list[TrainingCheckpoint]:
     return found
 
 
-def _to_uint8(rgb01: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) 0..1 -> (H, W, 3) uint8."""
-    return (rgb01[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-
-
 def _atomic_png(pixels: np.ndarray, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
@@ -146,7 +142,6 @@ def run(request: TrainStyleRequest, ctx: RunContext) -> Run:
 
     ValueError for a bad name, no photos, or nothing to resume; ModelMissing without VGG19.
     """
-    from editor.engine.features import shared_features
 
     name = check_name(request.name)
     folder = Path(request.folder)
@@ -208,7 +203,7 @@ def run(request: TrainStyleRequest, ctx: RunContext) -> Run:
         raise ValueError(f"no readable photos in {photos_dir}")
     yield Update(progress=0.0, message="Loading VGG19 features")
     device = torch.device(ctx.device)
-    features = shared_features(request.models_dir, str(device))
+    features = ctx.models.load(VGGFeatures.id)
     style = torch.from_numpy(painting.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
     trainer = style_train.StyleTrainer(features, style, photos, config, device=device)
     if state is not None:
@@ -219,7 +214,7 @@ def run(request: TrainStyleRequest, ctx: RunContext) -> Run:
     preview_t = torch.from_numpy(preview_in.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
 
     def preview() -> np.ndarray:
-        return np.concatenate([preview_in, _to_uint8(trainer.stylise(preview_t))], axis=1)
+        return np.concatenate([preview_in, rgb01_to_uint8(trainer.stylise(preview_t))], axis=1)
 
     def save_checkpoint() -> None:
         tensors = trainer.state_tensors()

@@ -54,7 +54,6 @@ from __future__ import annotations
 import math
 import mmap
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,9 +65,10 @@ import numpy as np
 from editor.core.geometry import Rect
 from editor.core.imageio import max_pixels
 from editor.engine.jobs import Run, RunContext, Update
+from editor.engine.models.upscalers import SRModelChoice, Upscalers
 from editor.engine.spill import SpillFolder
-from editor.engine.sr_choice import SRModelChoice, load_upscaler
 from editor.engine.upscale_needs import UpscaleNeeds, UpscaleTooLarge, check_upscale_fits
+from editor.ops.pixels import max_value
 from editor.ops.tiling import Tile, TileBlender, plan_tiles
 
 Upscaler = Callable[[Any], Any]
@@ -181,10 +181,6 @@ class _Spill:
 # ------------------------------------------------------------------------------------- colours
 
 
-def _max_value(dtype: np.dtype) -> float:
-    return 65535.0 if dtype == np.uint16 else 255.0
-
-
 def _upscale_tile(
     lr: np.ndarray, scale: int, upscaler: Upscaler, device: str, maxval: float
 ) -> np.ndarray:
@@ -277,7 +273,7 @@ class _ViewportPreview:
             y1 = max(min(self._to_preview(area.bottom - self.rect.y), ph), y0 + 1)
             hr = cv2.resize(hr, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
             hr = hr.reshape(y1 - y0, x1 - x0, self.pixels.shape[2])
-        maxval = _max_value(self.pixels.dtype)
+        maxval = max_value(self.pixels.dtype)
         self.pixels[y0:y1, x0:x1] = np.clip(np.rint(hr), 0, maxval).astype(self.pixels.dtype)
         return True
 
@@ -321,19 +317,13 @@ def next_tile(pending: list[Tile], viewport: Rect | None) -> Tile:
     return min(pending, key=lambda t: _priority(t, viewport))  # min keeps the first of ties
 
 
-def run(
-    request: UpscaleRequest,
-    ctx: RunContext,
-    upscaler: Upscaler | None = None,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-) -> Run:
+def run(request: UpscaleRequest, ctx: RunContext) -> Run:
     """Upscale `request.image` by `request.scale`; return the (H*s, W*s, C) array (same dtype).
 
-    `upscaler` is the loaded network (`editor.engine.sr_choice.load_upscaler`); None loads
-    `request.model` on ctx.device here, on the running thread. Yields an Update per tile with
+    The network of `request.model` comes from `ctx.models` (family `upscaler`), loaded on the
+    running thread. Yields an Update per tile with
     progress and, when ctx.viewport is set, a preview of the viewport (see the module
-    docstring). `clock` (seconds) paces the previews; tests pass a fake one. Raises ValueError
+    docstring). `ctx.clock` paces the previews. Raises ValueError
     for a bad request, JobCancelled within one tile of a cancel.
     """
     _validate(request)
@@ -341,12 +331,11 @@ def run(
     request.check_fits(spill_root)
     image, s, title = request.image, request.scale, request.model.title
     h, w, c = image.shape
-    if upscaler is None:
-        yield Update(progress=0.0, message=f"Loading {title} ×{s}")
-        upscaler = load_upscaler(request.model, ctx.device)
+    yield Update(progress=0.0, message=f"Loading {title} ×{s}")
+    upscaler = ctx.models.load(Upscalers.id, choice=request.model)
     ctx.check_cancelled()
     overlap = max(request.overlap, int(getattr(upscaler, "overlap", 0)))
-    maxval = _max_value(image.dtype)
+    maxval = max_value(image.dtype)
     spilled = request.output_bytes() > request.max_memory_mb * (1 << 20)
 
     with SpillFolder(spill_root) as folder:  # removed however the run ends (editor.engine.spill)
@@ -360,7 +349,7 @@ def run(
         preview = _ViewportPreview(image, s, blender)
         seen_viewport = ctx.viewport
         preview.reset(seen_viewport, done, overlap)
-        last_preview = clock()
+        last_preview = ctx.clock()
         yield Update(
             progress=0.0,
             message=f"{title} ×{s}: {total} tiles",
@@ -389,7 +378,7 @@ def run(
             visible_left = preview.rect is not None and any(
                 not t.core.intersect(preview.rect).empty for t in pending
             )
-            now = clock()
+            now = ctx.clock()
             send = changed and (
                 moved or now - last_preview >= PREVIEW_INTERVAL_S or not visible_left or not pending
             )

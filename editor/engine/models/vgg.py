@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from editor.engine.models.base import ModelFamily
 from editor.engine.store import ModelError, ModelMissing, ModelStore, load_state_dict
 from editor.ops.vgg import (
     CONV_NAMES,
@@ -153,10 +154,13 @@ class FeatureExtractor(nn.Module):
         return self.net(self.normalise(rgb), layers)
 
 
+def _store_key(store: ModelStore) -> tuple[str, str]:
+    return (str(store.models_dir), str(store.user_dir))
+
+
 def vgg_available(models_dir: Path | None) -> bool:
     """Whether some VGG19 feature weights are installed (the perceptual edits can run)."""
-    store = ModelStore(models_dir=models_dir)
-    return any(store.locate(model_id) is not None for model_id in DEFAULT_PREFER)
+    return VGGFeatures(ModelStore(models_dir=models_dir)).available()
 
 
 def shared_features(
@@ -165,18 +169,11 @@ def shared_features(
     pool: str = "max",
     prefer: Sequence[str] = DEFAULT_PREFER,
 ) -> FeatureExtractor:
-    """The VGG19 feature extractor every perceptual edit shares, loaded once per (folder,
-    device, pooling, preference) and kept: the engine runs one job at a time on its thread, and
-    the network is frozen (so `vgg19-full` is dequantised once per session, not per job)."""
-    key = (str(models_dir), str(device), pool, tuple(prefer))
-    if key not in _SHARED:
-        _SHARED[key] = FeatureExtractor.from_store(
-            ModelStore(models_dir=models_dir), device, prefer=prefer, pool=pool
-        )
-    return _SHARED[key]
+    """`VGGFeatures.load` for a models folder (benchmarks and tools, which have no run)."""
+    return VGGFeatures(ModelStore(models_dir=models_dir), device).load(pool=pool, prefer=prefer)
 
 
-_SHARED: dict[tuple[str, str, str, tuple[str, ...]], FeatureExtractor] = {}
+_SHARED: dict[tuple, FeatureExtractor] = {}
 
 
 DEEP_LAYERS = ("relu4_1", "relu5_1")
@@ -261,29 +258,63 @@ def style_features(
     prefer: Sequence[str] = DEFAULT_PREFER,
     bf16: bool = False,
 ) -> FeatureExtractor | WithDeepLayers | Bf16Features:
-    """What the optimisation-based style edits see: VGG19 with average pooling (Gatys et al.:
-    smoother gradients for synthesis) - the full network when installed (`vgg19-torchvision`
-    or `vgg19-full`), else conv1_1..conv3_4 plus approximate relu4_1/relu5_1 when the `wct16x`
-    encoders are installed. prefer: the VGG19 models to try, in order (benchmarks pass
-    CONV3_ONLY to compare with the older combination). bf16: the full network on a CPU with
-    native bfloat16 runs under autocast (`Bf16Features`); elsewhere float32."""
-    vgg = shared_features(models_dir, device, pool="avg", prefer=prefer)
-    if "relu4_1" in vgg.available_layers:
-        if bf16 and str(device) == "cpu" and cpu_has_bf16():
-            return Bf16Features(vgg)
-        return vgg
-    key = (str(models_dir), str(device), vgg.source)
-    if key not in _WITH_DEEP:
-        from editor.engine.wct_models import load_deep_features
+    """`VGGFeatures.load(style=True)` for a models folder (benchmarks and tools)."""
+    family = VGGFeatures(ModelStore(models_dir=models_dir), device)
+    return family.load(style=True, prefer=prefer, bf16=bf16)
 
-        store = ModelStore(models_dir=models_dir)
-        if store.locate("wct16x") is None:
+
+class VGGFeatures(ModelFamily):
+    """The VGG19 feature network every perceptual edit and metric shares."""
+
+    id = "vgg19"
+    title = "VGG19 features"
+
+    def available(self, prefer: Sequence[str] = DEFAULT_PREFER, **_: Any) -> bool:
+        return any(self.store.locate(model_id) is not None for model_id in prefer)
+
+    def load(
+        self,
+        *,
+        pool: str = "max",
+        prefer: Sequence[str] = DEFAULT_PREFER,
+        style: bool = False,
+        bf16: bool = False,
+    ) -> FeatureExtractor | WithDeepLayers | Bf16Features:
+        """The first of `prefer` installed, loaded once per (store, device, pooling,
+        preference) and kept: the engine runs one job at a time on its thread, and the network
+        is frozen (so `vgg19-full` is dequantised once per session, not per job).
+
+        style: what the optimisation-based style edits see - average pooling (Gatys et al.:
+        smoother gradients for synthesis), the full network when installed, else conv1_1..
+        conv3_4 plus approximate relu4_1/relu5_1 when the `wct16x` encoders are installed.
+        bf16: the full network on a CPU with native bfloat16 runs under autocast
+        (`Bf16Features`); elsewhere float32."""
+        if style:
+            return self._style(prefer, bf16)
+        key = (*_store_key(self.store), self.device, pool, tuple(prefer))
+        if key not in _SHARED:
+            _SHARED[key] = FeatureExtractor.from_store(
+                self.store, self.device, prefer=prefer, pool=pool
+            )
+        return _SHARED[key]
+
+    def _style(self, prefer: Sequence[str], bf16: bool):
+        vgg = self.load(pool="avg", prefer=prefer)
+        if "relu4_1" in vgg.available_layers:
+            if bf16 and self.device == "cpu" and cpu_has_bf16():
+                return Bf16Features(vgg)
             return vgg
-        try:
-            _WITH_DEEP[key] = WithDeepLayers(vgg, load_deep_features(store, device))
-        except ModelError:
-            return vgg
-    return _WITH_DEEP[key]
+        key = (*_store_key(self.store), self.device, vgg.source)
+        if key not in _WITH_DEEP:
+            from editor.engine.models.wct import load_deep_features
+
+            if self.store.locate("wct16x") is None:
+                return vgg
+            try:
+                _WITH_DEEP[key] = WithDeepLayers(vgg, load_deep_features(self.store, self.device))
+            except ModelError:
+                return vgg
+        return _WITH_DEEP[key]
 
 
-_WITH_DEEP: dict[tuple[str, str, str], WithDeepLayers] = {}
+_WITH_DEEP: dict[tuple, WithDeepLayers] = {}

@@ -1,7 +1,8 @@
 """The removal's content network from the model store (`big-lama`), for connected users.
 
-Offline, nothing is installed and the refined removal keeps its classical content stage (the
-mean of PatchMatch completions). The file is TorchScript: it is loaded only after the store has
+`ContentStages` is the content stage's model family: the network when it is installed, else
+the classical stage (the mean of PatchMatch completions), which needs no weights. The file is
+TorchScript: it is loaded only after the store has
 checked its sha256 against the registry, and only with ``torch.jit.load`` (no pickle)."""
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from editor.engine.models.base import ModelFamily
 from editor.engine.store import ModelError, ModelStore
 
 if TYPE_CHECKING:
     import torch
+
+    from editor.ops.inpaint.content import ContentStage
 
 CONTENT_NETWORK_ID = "big-lama"
 
@@ -52,19 +56,30 @@ def load_content_network(store: ModelStore, device: str) -> torch.jit.ScriptModu
     return net
 
 
-def installed_content_network(
-    models_dir: Path | None, device: str
-) -> torch.jit.ScriptModule | None:
-    """The content network when it is installed, else None (the offline content stage)."""
-    store = ModelStore(models_dir=models_dir)
-    if not content_network_installed(store):
-        return None
-    return load_content_network(store, device)
+class ContentStages(ModelFamily):
+    """Object removal's content stage: the content network when installed, else the mean of
+    PatchMatch completions (`editor.ops.inpaint.content`), which needs no weights."""
+
+    id = "content"
+    title = "Removal content stage"
+
+    def available(self, **_: object) -> bool:
+        return True  # the offline stage always is
+
+    def network_installed(self) -> bool:
+        return content_network_installed(self.store)
+
+    def load(self) -> ContentStage:
+        from editor.ops.inpaint.content import NetworkContent, PatchMatchMean
+
+        if not self.network_installed():
+            return PatchMatchMean()
+        return NetworkContent(load_content_network(self.store, self.device), self.device)
 
 
 __all__ = [
     "CONTENT_NETWORK_ID",
+    "ContentStages",
     "content_network_installed",
-    "installed_content_network",
     "load_content_network",
 ]

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from editor.engine.models.base import ModelFamily
 from editor.engine.store import ModelError, ModelInfo, ModelStore, load_state_dict
 
 if TYPE_CHECKING:
@@ -300,7 +301,7 @@ def load_upscaler(choice: SRModelChoice, device: str) -> nn.Module:
     Input float (N, 3, h, w) RGB 0..1 on `device`; output (N, 3, h*s, w*s), not clipped. The
     module also exposes ``scale``, ``overlap`` (LR context pixels per tile side) and ``min_size``.
     Loaded models are cached per (id, scale, device, file), at most a few at a time. On a CPU
-    with native bfloat16 (`editor.engine.features.cpu_has_bf16`; SEMEDIT_BF16=0 turns it off)
+    with native bfloat16 (`editor.engine.models.vgg.cpu_has_bf16`; SEMEDIT_BF16=0 turns it off)
     the GAN networks run under bf16 autocast (benchmarks/bench_upscale_gan.py).
     Raises ModelError when the file cannot be read or does not fit the architecture.
     """
@@ -309,7 +310,7 @@ def load_upscaler(choice: SRModelChoice, device: str) -> nn.Module:
         model = _cache.get(key)
         if model is not None:
             return model
-    from editor.engine.features import cpu_has_bf16  # deferred: it imports torch
+    from editor.engine.models.vgg import cpu_has_bf16  # deferred: it imports torch
 
     model = _build(choice).to(device).eval()
     if str(device) == "cpu" and cpu_has_bf16():
@@ -341,6 +342,20 @@ def _build(choice: SRModelChoice) -> nn.Module:
         return build_from_state_dict(choice.kind, state_dict, choice.scale)  # type: ignore[arg-type]
     except ValueError as exc:
         raise ModelError(f"{choice.path.name}: {exc}") from exc
+
+
+class Upscalers(ModelFamily):
+    """The super-resolution networks: the registry's faithful and GAN models, and ours."""
+
+    id = "upscaler"
+    title = "Upscalers"
+
+    def available(self, *, scale: int = 4, look: str = "faithful") -> bool:
+        return bool(available_upscalers(self.store, scale, look))
+
+    def load(self, *, choice: SRModelChoice) -> nn.Module:
+        """The network of `choice` (from `choose_upscaler`), eval mode, on the device."""
+        return load_upscaler(choice, self.device)
 
 
 def clear_cache() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from editor.engine.models.base import ModelFamily
 from editor.engine.store import ModelError
 
 LANDMARKS_FILE = "shape_predictor_68_face_landmarks.dat"
@@ -114,18 +115,40 @@ def embedding(rgb: np.ndarray, face: Face) -> np.ndarray:
         return np.array(recogniser.compute_face_descriptor(image, shape))
 
 
-@cache
 def load_mobilefacenet(models_dir: Path | None, device: str = "cpu"):
-    """MobileFaceNet with its verified weights from the model store (`mobilefacenet`), in eval
-    mode with frozen parameters; ModelMissing names the file and `semedit models fetch`."""
-    import torch
-
+    """`FaceIdentity.load` for a models folder (tests and benchmarks, which have no run)."""
     from editor.engine.store import ModelStore
-    from editor.ops.face_embedding import MobileFaceNet
 
-    path = ModelStore(models_dir=models_dir).file_path("mobilefacenet")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    net = MobileFaceNet()
-    net.load_state_dict(state, strict=True)
-    net.eval().requires_grad_(False)
-    return net.to(device)
+    return FaceIdentity(ModelStore(models_dir=models_dir), device).load()
+
+
+_identity_cache: dict[tuple[Path, str], object] = {}
+
+
+class FaceIdentity(ModelFamily):
+    """MobileFaceNet, the face swap's identity term (`mobilefacenet` in the store)."""
+
+    id = "face-identity"
+    title = "Face identity (MobileFaceNet)"
+
+    def available(self, **_: object) -> bool:
+        return self.store.locate("mobilefacenet") is not None
+
+    def load(self):
+        """MobileFaceNet with its verified weights, in eval mode with frozen parameters;
+        ModelMissing names the file and `semedit models fetch`."""
+        import torch
+
+        from editor.ops.face_embedding import MobileFaceNet
+
+        path = self.store.file_path("mobilefacenet")
+        key = (path, self.device)
+        with _lock:
+            if key in _identity_cache:
+                return _identity_cache[key]
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net = MobileFaceNet()
+        net.load_state_dict(state, strict=True)
+        net.eval().requires_grad_(False)
+        with _lock:
+            return _identity_cache.setdefault(key, net.to(self.device))

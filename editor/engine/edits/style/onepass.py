@@ -1,15 +1,14 @@
 """The one-pass style methods: fast style networks and universal style transfer (WCT), and
 the live brush preview they make possible.
 
-- fast (Johnson et al. 2016): each region's trained network (`editor.engine.fast_styles`) once
-  over the region's own crop, in overlapping tiles when large (`editor.ops.fast_style`);
+- fast (Johnson et al. 2016): each region's trained network (`editor.engine.models.fast_styles`)
+  once over the region's own crop, in overlapping tiles when large (`editor.ops.fast_style`);
   strength blends with the photo, keep colours keeps its chrominance.
 - wct (Li et al. 2017, with the 16x-compressed encoders of Wang et al. 2020, model `wct16x`):
   whitening and colouring transforms coarse to fine, about a second; strength = alpha.
 - `run_preview`: either of them on the regions' box at a reduced size, for every brush stroke.
 
-Requests, validation and compositing are those of `editor.engine.edits.style`, which dispatches
-here.
+Requests, validation and region geometry are `common`'s; `stylise` dispatches here.
 """
 
 from __future__ import annotations
@@ -21,22 +20,24 @@ import numpy as np
 import torch
 
 from editor.core.geometry import Rect
-from editor.engine.edits.pixels import from_rgb01, to_rgb01
-from editor.engine.edits.style import (
+from editor.engine.edits.style.common import (
     MAX_STYLE_SIDE,
     ONE_PASS_METHODS,
     StyleRequest,
-    _check_request,
-    _limit,
-    _region_box,
-    _resize_pixels,
-    _union,
+    check_request,
     feather_px,
+    limit_side,
+    region_box,
+    resize_pixels,
     style_reaches,
+    union_mask,
 )
 from editor.engine.jobs import Run, RunContext, Update
+from editor.ops.pixels import from_rgb01, rgb_view, to_rgb01
 from editor.ops.region import composite
-from editor.ops.style_transfer import scale_picture
+from editor.ops.style_transfer import (
+    scale_picture,
+)
 
 PREVIEW_MAX_SIZE = 320
 """Long side of the live preview of wct (see editor.ops.wct.PREVIEW_MAX_SIZE)."""
@@ -48,12 +49,10 @@ this size the preview is the crop itself, i.e. exactly the result."""
 
 def run_wct(request, content, styles, wheres, ctx) -> Run:
     """WCT (Li et al. 2017) with the compressed encoders: one pass, strength = alpha."""
-    from editor.engine.store import ModelStore
-    from editor.engine.wct_models import load_wct_models
     from editor.ops.wct import stylise_wct
 
     yield Update(progress=0.0, message="Loading the universal style networks")
-    models = load_wct_models(ModelStore(models_dir=request.models_dir), ctx.device)
+    models = ctx.models.load("wct16x")
     yield Update(progress=0.1, message="Universal style transfer")
     # The style picture at style_scale x the content's long side, as the optimiser has it.
     scaled = [
@@ -72,40 +71,30 @@ def run_wct(request, content, styles, wheres, ctx) -> Run:
         )
 
 
-def _rgb(pixels: np.ndarray) -> np.ndarray:
-    """(H, W[, C]) in any document layout -> (H, W, 3) of the same dtype (alpha dropped)."""
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    if pixels.shape[2] >= 3:
-        return pixels[..., :3]
-    return np.repeat(pixels[..., :1], 3, axis=2)
-
-
-def _from01(rgb01: np.ndarray, like: np.ndarray) -> np.ndarray:
+def from01(rgb01: np.ndarray, like: np.ndarray) -> np.ndarray:
     """(H, W, 3) float32 0..1 -> `like`'s layout and dtype (see pixels.from_rgb01)."""
     return from_rgb01(torch.from_numpy(rgb01).permute(2, 0, 1)[None], like)
 
 
 def run_fast(request: StyleRequest, ctx: RunContext) -> Run:
     """Fast styles: each region's network once over its own crop (tiled when large)."""
-    from editor.engine.fast_styles import load_fast_style
     from editor.ops.fast_style import iter_stylise_fast
 
     yield Update(progress=0.0, message="Loading the fast style networks")
-    nets = [load_fast_style(region.model, ctx.device) for region in request.regions]
+    nets = [ctx.models.load("fast-style", name=region.model) for region in request.regions]
     image = request.image
     out = image
     count = len(request.regions)
     for i, (region, net) in enumerate(zip(request.regions, nets, strict=True)):
         ctx.check_cancelled()
-        rect, alpha = _region_box(image, region.mask)
+        rect, alpha = region_box(image, region.mask)
         crop = image[rect.slices]
         name = Path(region.model).stem if region.model else "fast style"
         label = f"Fast style {name} on {rect.w}×{rect.h}"
         tiles = iter_stylise_fast(
             net,
-            _rgb(crop),
-            stats_image=_rgb(image),
+            rgb_view(crop),
+            stats_image=rgb_view(image),
             origin=(rect.x, rect.y),
             strength=request.strength,
             keep_colors=request.keep_colors,
@@ -120,7 +109,7 @@ def run_fast(request: StyleRequest, ctx: RunContext) -> Run:
                 break
             ctx.check_cancelled()
             yield Update(progress=0.05 + 0.9 * (i + done) / count, message=label)
-        out = composite(out, _from01(styled, crop), rect, alpha)
+        out = composite(out, from01(styled, crop), rect, alpha)
     return out
 
 
@@ -140,7 +129,7 @@ def _with_photo_statistics(net, model, image: np.ndarray, style_scale: float, de
     if key not in _statistics_cache:
         while len(_statistics_cache) >= _STATISTICS_KEEP:
             _statistics_cache.pop(next(iter(_statistics_cache)))
-        _statistics_cache[key] = with_statistics_of(net, _rgb(image), style_scale, device)
+        _statistics_cache[key] = with_statistics_of(net, rgb_view(image), style_scale, device)
     return _statistics_cache[key]
 
 
@@ -161,7 +150,7 @@ def _prepared_style(style_pixels: np.ndarray, scale: float, keep_colors: bool, m
     hit = _prepared_cache.get(key)
     if hit is not None and hit[0] is style_pixels:
         return hit[1]
-    style01 = to_rgb01(_limit(style_pixels, MAX_STYLE_SIDE), device)
+    style01 = to_rgb01(limit_side(style_pixels, MAX_STYLE_SIDE), device)
     picture = scale_picture(style01, scale)
     prepared = prepare_style(picture, models.encoders, DEFAULT_LEVELS, luminance=keep_colors)
     while len(_prepared_cache) >= _PREPARED_KEEP:
@@ -180,17 +169,17 @@ def run_preview(request: StyleRequest, ctx: RunContext) -> Run:
     canvas stretches them over it). Also yields them as the run's one preview update.
     """
     image = request.image
-    _check_request(request, ONE_PASS_METHODS)
+    check_request(request, ONE_PASS_METHODS)
     masks = [r.mask for r in request.regions]
-    union = _union(masks)
-    rect, alpha = _region_box(image, None if union is None else union.astype(np.uint8))
+    union = union_mask(masks)
+    rect, alpha = region_box(image, None if union is None else union.astype(np.uint8))
     cap = FAST_PREVIEW_MAX_SIZE if request.method == "fast" else PREVIEW_MAX_SIZE
     factor = min(1.0, cap / max(rect.w, rect.h))
     if request.method == "wct":
         factor = cap / max(rect.w, rect.h)  # always this size: the cached style matches it
     size = (max(1, round(rect.h * factor)), max(1, round(rect.w * factor)))
     crop = image[rect.slices]
-    small = _resize_pixels(crop, size)
+    small = resize_pixels(crop, size)
     small_alpha = cv2.resize(alpha, (size[1], size[0]), interpolation=cv2.INTER_AREA)
     # Each style reaches over its feather ramp, as in `run`, so the preview's edge fades too.
     reaches = style_reaches(masks, rect, feather_px(image.shape))
@@ -203,19 +192,18 @@ def run_preview(request: StyleRequest, ctx: RunContext) -> Run:
     yield Update(progress=0.1, message="Preview")
     device = ctx.device
     if request.method == "fast":
-        from editor.engine.fast_styles import load_fast_style
         from editor.ops.fast_style import stylise_fast
 
         result = small
         for region, where in zip(request.regions, small_masks, strict=True):
             ctx.check_cancelled()
-            net = load_fast_style(region.model, device)
+            net = ctx.models.load("fast-style", name=region.model)
             # Statistics of the whole photo at the result's scale: the preview of a shrunk crop
             # normalises like the full-size pass.
             scale = request.style_scale
             styled = stylise_fast(
                 _with_photo_statistics(net, region.model, image, scale, device),
-                _rgb(small),
+                rgb_view(small),
                 origin=(round(rect.x * factor), round(rect.y * factor)),
                 strength=request.strength,
                 keep_colors=request.keep_colors,
@@ -223,14 +211,12 @@ def run_preview(request: StyleRequest, ctx: RunContext) -> Run:
                 device=device,
             )
             weights = np.ones(size, np.float32) if where is None else where
-            result = composite(result, _from01(styled, small), Rect(0, 0, size[1], size[0]),
+            result = composite(result, from01(styled, small), Rect(0, 0, size[1], size[0]),
                                weights)  # fmt: skip
     else:
-        from editor.engine.store import ModelStore
-        from editor.engine.wct_models import load_wct_models
         from editor.ops.wct import stylise_wct
 
-        models = load_wct_models(ModelStore(models_dir=request.models_dir), device)
+        models = ctx.models.load("wct16x")
         ctx.check_cancelled()
         content = to_rgb01(small, device)
         styles = []

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from editor.engine.models.base import ModelFamily
 from editor.engine.store import ModelError, ModelMissing, ModelStore, load_state_dict
 from editor.ops.wct import LEVELS, CompressedDecoder, CompressedEncoder, DeepFeatures
 
@@ -111,6 +112,20 @@ def load_wct_models(
 def load_deep_features(store: ModelStore, device: str | torch.device = "cpu") -> DeepFeatures:
     """The aux-head deep features (relu1_1 .. relu5_1, VGG19-normalised scale) on `device`."""
     return load_wct_models(store, device).deep_features()
+
+
+class WCTNetworks(ModelFamily):
+    """The compressed WCT encoders and decoders (`wct16x`, Wang et al. 2020): the one-pass
+    style and, through their aux heads, approximate deep VGG layers."""
+
+    id = MODEL_ID
+    title = "WCT encoders/decoders"
+
+    def available(self, **_: object) -> bool:
+        return self.store.locate(MODEL_ID) is not None
+
+    def load(self, *, path: Path | None = None) -> WCTModels:
+        return load_wct_models(self.store, self.device, path=path)
 
 
 def clear_cache() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from editor.engine import wct_models
+from editor.engine.models import wct as wct_models
+from editor.engine.models.wct import MODEL_ID, load_deep_features, load_wct_models
 from editor.engine.store import ModelMissing, ModelStore
-from editor.engine.wct_models import MODEL_ID, load_deep_features, load_wct_models
 
 
 @pytest.fixture(autouse=True)

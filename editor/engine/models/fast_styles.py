@@ -28,6 +28,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
+from editor.engine.models.base import ModelFamily
 from editor.ops.transform_net import ARCHITECTURE, TransformNet, load_transform_net
 
 SUFFIX = ".safetensors"
@@ -196,6 +197,24 @@ def load_fast_style(
         for k in stale:
             del _cache[k]
         return _cache.setdefault(key, net)
+
+
+class FastStyles(ModelFamily):
+    """The feed-forward style networks (Johnson et al. 2016): shipped with the package or
+    trained by the user; found by name in those two folders, not in the registry."""
+
+    id = "fast-style"
+    title = "Fast styles"
+
+    def available(self, *, name: str | Path = "", user_folder: str | Path | None = None) -> bool:
+        try:
+            resolve(name, user_folder)
+        except FastStyleError:
+            return False
+        return True
+
+    def load(self, *, name: str | Path, user_folder: str | Path | None = None) -> TransformNet:
+        return load_fast_style(name, self.device, user_folder=user_folder)
 
 
 def check_style_file(path: str | Path) -> dict[str, str]:

@@ -17,6 +17,23 @@ def max_value(dtype: np.dtype) -> float:
     return 65535.0 if dtype == np.uint16 else 255.0
 
 
+def rgb_view(pixels: np.ndarray) -> np.ndarray:
+    """(H, W[, C]) in any document layout -> (H, W, 3) of the same dtype (alpha dropped, grey
+    repeated)."""
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    if pixels.shape[2] >= 3:
+        return pixels[..., :3]
+    return np.repeat(pixels[..., :1], 3, axis=2)
+
+
+def to_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """Document pixels (any layout, 8 or 16 bit) -> (H, W, 3) uint8 RGB, contiguous: what the
+    patch search, dlib and OpenCV take (16-bit keeps its top 8 bits)."""
+    values = (pixels >> 8).astype(np.uint8) if pixels.dtype == np.uint16 else pixels
+    return np.ascontiguousarray(rgb_view(values))
+
+
 def to_rgb01(pixels: np.ndarray, device: str | torch.device = "cpu") -> Tensor:
     """(H, W, C) or (H, W) uint8/uint16 -> (1, 3, H, W) float32 RGB 0..1 (alpha dropped)."""
     if pixels.ndim == 2:
@@ -41,6 +58,12 @@ def from_rgb01(image01: Tensor, like: np.ndarray) -> np.ndarray:
     if channels == 4:
         return np.concatenate([values, like[..., 3:]], axis=2)
     return values
+
+
+def rgb01_to_uint8(image01: Tensor) -> np.ndarray:
+    """(1, 3, H, W) RGB 0..1 -> (H, W, 3) uint8 (rounded, clipped)."""
+    array = image01[0].detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0)
+    return np.ascontiguousarray(array.cpu().numpy())
 
 
 def mask01(mask: np.ndarray, device: str | torch.device = "cpu") -> Tensor:
