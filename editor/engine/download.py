@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from editor import __version__
-from editor.engine.jobs import JobCancelled
+from editor.engine.cancel import JobCancelled
 
 CHUNK_SIZE = 1 << 16
 TIMEOUT_S = 30.0

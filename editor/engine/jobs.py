@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 
 from editor.core.geometry import Rect
+from editor.engine.cancel import JobCancelled
 from editor.engine.models.manager import Models
 
-
-class JobCancelled(Exception):
-    """Raised inside a run by `RunContext.check_cancelled` once cancellation was asked for."""
+__all__ = ["JobCancelled", "Run", "RunContext", "RunFactory", "Update", "drive"]
 
 
 @dataclass(frozen=True)
