@@ -28,7 +28,7 @@ beat, on the same images and masks.
         [--deep]                  # also refined on relu3_1 + relu4_1 of the full VGG19 (#19)
         [--smoke]                 # 3 photos, 128 px, 1 thread: still runs? (numbers mean nothing)
 
-The README quotes `--images 13 --mask-seed 0 10 20 30 40 50`: every photo with six masks, 78
+docs/remove.md quotes `--images 13 --mask-seed 0 10 20 30 40 50`: every photo with six masks, 78
 fills per method (about 15 minutes on two cores; 34 with `--stages`). The first eight photos are
 the ones the settings were tuned on (mask sets 0, 10 and 20); the last five and the sets 30–50
 were not looked at while tuning.

@@ -67,6 +67,7 @@ from editor.engine.edits.style import (
     run_texture,
 )
 from editor.engine.jobs import RunContext, drive
+from editor.engine.models.manager import Models  # noqa: E402
 from editor.engine.models.vgg import CONV3_ONLY, shared_features, style_features
 from editor.ops.neural_patch import PatchBank
 from editor.ops.pixels import from_rgb01, to_rgb01
@@ -338,7 +339,9 @@ def texture_quality(args, samples: Sequence[str], size: int) -> None:
         for net_name, features in nets.items():
             request = TextureRequest(pixels, size=(size, size), iterations=args.iterations)
             t0 = time.perf_counter()
-            pixels_out = drive(run_texture(request, RunContext(), features))
+            pixels_out = drive(
+                run_texture(request, RunContext(models=Models(provided={"vgg19": features})))
+            )
             total = time.perf_counter() - t0
             result = to_rgb01(pixels_out)
             measured = [

@@ -92,6 +92,7 @@ def run_case(case: str, models: Path, threads: int, smoke: bool = False) -> dict
     from editor.core.geometry import Rect
     from editor.engine.edits import upscale
     from editor.engine.jobs import JobCancelled, RunContext
+    from editor.engine.models.manager import Models
     from editor.engine.models.upscalers import SRModelChoice, choose_upscaler, load_upscaler
     from editor.engine.store import ModelStore
     from editor.ops.tiling import plan_tiles
@@ -123,12 +124,12 @@ def run_case(case: str, models: Path, threads: int, smoke: bool = False) -> dict
     raster = plan_tiles(w, h, request.tile, overlap)
     last_visible = max(i for i, t in enumerate(raster) if not t.core.intersect(viewport).empty)
 
-    ctx = RunContext(viewport=viewport)
+    ctx = RunContext(viewport=viewport, models=Models(provided={"upscaler": net}))
     base_rss = rss_mb()
     tracemalloc.start()
     t0 = time.perf_counter()
     times: dict[str, float] = {}
-    gen = upscale.run(request, ctx, net)
+    gen = upscale.run(request, ctx)
     previews = 0
     tiles = 0
     result = None

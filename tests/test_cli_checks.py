@@ -128,14 +128,14 @@ def test_the_help_text_keeps_the_trainers_default():
 
 def test_target_1_is_the_leftmost_face(shared_data, tmp_path, capsys):
     from editor.core.imageio import load_image
-    from editor.engine.edits.faceswap import FaceSwapRequest, find_faces, run
+    from editor.engine.edits.faceswap import FaceSwapRequest, FindFacesRequest, find_faces, run
     from editor.engine.jobs import RunContext, drive
     from editor.ops.pixels import to_rgb8 as rgb8
 
     faces = shared_data / "faces"
     image, photo = faces / "multi" / "two_people.jpg", faces / "biden" / "biden.jpg"
     pixels = load_image(image).pixels
-    found = drive(find_faces(pixels, RunContext()))
+    found = drive(find_faces(FindFacesRequest(pixels), RunContext()))
     assert len(found) == 2
     first = drive(
         run(FaceSwapRequest(pixels, (rgb8(load_image(photo).pixels),), target=0), RunContext())

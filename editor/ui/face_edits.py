@@ -90,7 +90,8 @@ class FaceEdits(QObject):
         if doc is None or self.faces_current() or self._find_job is not None:
             return None
         self._find_job = self.session.engine.submit(
-            "Finding faces", partial(faceswap.find_faces, doc.image.copy())
+            "Finding faces",
+            partial(faceswap.find_faces, faceswap.FindFacesRequest(doc.image.copy())),
         )
         self._find_revision = doc.image_revision
         return self._find_job
@@ -122,7 +123,8 @@ class FaceEdits(QObject):
         files = {str(library.path(p)): p.file for p in face_set.unchecked}
         paths = tuple(Path(p) for p in files)
         job = self.session.engine.submit(
-            f"Looking at {face_set.name}", partial(faceswap.find_photo_faces, paths)
+            f"Looking at {face_set.name}",
+            partial(faceswap.find_photo_faces, faceswap.PhotoFacesRequest(paths)),
         )
         self._set_jobs[job] = (set_id, files)
         self._status(f"Looking for the face in {len(paths)} photo(s) of {face_set.name}…")

@@ -9,6 +9,8 @@ from PIL import Image
 
 from editor.engine.edits.faceswap import (
     FaceSwapRequest,
+    FindFacesRequest,
+    PhotoFacesRequest,
     find_faces,
     find_photo_faces,
     run,
@@ -91,7 +93,7 @@ def test_a_face_set_s_files_and_kept_landmarks_give_the_same_swap(faces, tmp_pat
     paths = (faces / "biden" / "biden.jpg", faces / "biden" / "biden2.jpg")
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"no image")
-    found = drive(find_photo_faces((*paths, broken), RunContext()))
+    found = drive(find_photo_faces(PhotoFacesRequest((*paths, broken)), RunContext()))
     assert found[str(broken)] is None and all(found[str(p)].shape == (68, 2) for p in paths)
     kept = tuple(found[str(p)] for p in paths)
     from_files = drive(run(FaceSwapRequest(image, paths, photo_landmarks=kept), RunContext()))
@@ -99,7 +101,9 @@ def test_a_face_set_s_files_and_kept_landmarks_give_the_same_swap(faces, tmp_pat
     assert np.array_equal(from_files, drive(run(FaceSwapRequest(image, arrays), RunContext())))
     with pytest.raises(ValueError, match="1 landmark sets for 2 photos"):
         drive(run(FaceSwapRequest(image, paths, photo_landmarks=kept[:1]), RunContext()))
-    assert [len(f.landmarks) for f in drive(find_faces(image, RunContext()))] == [68]
+    assert [len(f.landmarks) for f in drive(find_faces(FindFacesRequest(image), RunContext()))] == [
+        68
+    ]
 
 
 def test_other_layouts_keep_their_dtype_and_alpha(faces):

@@ -28,7 +28,7 @@ from editor.core.geometry import Rect
 from editor.core.imageio import ImageIOError, load_image
 from editor.core.mask_ops import mask_bbox
 from editor.engine.jobs import Run, RunContext, Update
-from editor.engine.models.faces import Face, FaceIdentity, detect_faces
+from editor.engine.models.faces import Face, FaceIdentity, FaceLandmarks
 from editor.engine.models.vgg import TUNED_ON_CONV3, VGGFeatures
 from editor.ops.face_embedding import unit_embedding
 from editor.ops.face_swap import (
@@ -112,17 +112,33 @@ def _photo_rgb(photo: np.ndarray | Path) -> np.ndarray:
         raise ValueError(f"cannot read the face photo {Path(photo).name}: {error}") from error
 
 
-def find_faces(image: np.ndarray, ctx: RunContext) -> Run:
+@dataclass(frozen=True)
+class FindFacesRequest:
+    """The document's pixels, any layout."""
+
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class PhotoFacesRequest:
+    """A face set's photo files."""
+
+    paths: tuple[Path, ...]
+
+
+def find_faces(request: FindFacesRequest, ctx: RunContext) -> Run:
     """The document's faces, left to right (for the canvas's outlines); [] when none."""
     yield Update(progress=0.1, message="Finding faces")
-    faces = detect_faces(to_rgb8(image))
+    faces = ctx.models.load(FaceLandmarks.id)(to_rgb8(request.image))
     yield Update(progress=1.0, message=f"{len(faces)} face(s)")
     return faces
 
 
-def find_photo_faces(paths: tuple[Path, ...], ctx: RunContext) -> Run:
+def find_photo_faces(request: PhotoFacesRequest, ctx: RunContext) -> Run:
     """{str(path): the largest face's (68, 2) landmarks, or None (no face or unreadable)}."""
+    detect_faces = ctx.models.load(FaceLandmarks.id)
     found: dict[str, np.ndarray | None] = {}
+    paths = request.paths
     for n, path in enumerate(paths):
         yield Update(progress=n / len(paths), message=f"Finding the face in {path.name}")
         try:
@@ -142,6 +158,7 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
     if known and len(known) != len(request.photos):
         raise ValueError(f"{len(known)} landmark sets for {len(request.photos)} photos")
     yield Update(progress=0.05, message="Finding faces")
+    detect_faces = ctx.models.load(FaceLandmarks.id)
     rgb = to_rgb8(request.image)
     faces = detect_faces(rgb)
     index = pick_target(faces, request.target, request.target_point)

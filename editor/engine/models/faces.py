@@ -104,6 +104,25 @@ def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[Face]:
     return sorted(faces, key=lambda f: f.box[0] + f.box[2] / 2)
 
 
+class FaceLandmarks(ModelFamily):
+    """dlib's face detector and 68-point landmark model (from the face-recognition-models
+    wheel, installed with SemEdit; not in the registry). `load()` returns `detect_faces`."""
+
+    id = "face-landmarks"
+    title = "Face landmarks (dlib)"
+
+    def available(self, **_: object) -> bool:
+        try:
+            _dlib()
+        except FaceModelsMissing:
+            return False
+        return True
+
+    def load(self):
+        _dlib()  # FaceModelsMissing now, with what to install, rather than at the first face
+        return detect_faces
+
+
 def embedding(rgb: np.ndarray, face: Face) -> np.ndarray:
     """dlib's 128-d face-recognition embedding of `face` in `rgb` (distances < 0.6: same
     person)."""

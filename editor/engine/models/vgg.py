@@ -189,8 +189,8 @@ class WithDeepLayers:
 
     The offline VGG19 stops at conv3_4, whose receptive field sees brush strokes but not the
     large swirls of a painting; with relu4_1/relu5_1 approximations in the style loss the sky of
-    tubingen x starry_night grows the painting's big swirls at 256 px (see the README's style
-    section). Same call shape as FeatureExtractor: (rgb01 (B, 3, H, W), layers) -> {layer: t}.
+    tubingen x starry_night grows the painting's big swirls at 256 px (see docs/style.md).
+    Same call shape as FeatureExtractor: (rgb01 (B, 3, H, W), layers) -> {layer: t}.
     """
 
     def __init__(self, vgg: FeatureExtractor, deep, layers: Sequence[str] = DEEP_LAYERS) -> None:

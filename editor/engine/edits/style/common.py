@@ -54,7 +54,7 @@ style), 2 at 0.5, 63 at 1 (the content barely holds). Both losses are relative (
 `editor.ops.style_losses`), so the scale does not depend on the image or the style. The default
 was 20 until a region of golden_gate x starry_night lost its sky, cables and hills to the
 painting's own composition (edge correlation with the photo inside the region 0.36; 0.50 at 3,
-0.67 at 1, with the painting's texture still there: see the README's style section)."""
+0.67 at 1, with the painting's texture still there: see docs/style.md)."""
 
 
 MRF_WEIGHT_FACTOR = 1.0
@@ -97,7 +97,7 @@ same tuning photos came out at tubingen 10.4 / 7.7 / 0.68, raceway 9.1 / 6.1 / 0
 12.3 / 8.5 / 0.53 (before: 10.7 / 8.1 / 0.68, 7.4 / 4.9 / 0.64, 11.5 / 8.5 / 0.56). Not kept:
 the finest level without relu5_1 (or without relu4_1 and relu5_1), which saves 20-40 % of its
 evaluations but lets the content term pull the deep statistics back to the photo's (tubingen
-deep x 8.1 -> 3.8 / 2.4). The photos not tuned on: the README's style section
+deep x 8.1 -> 3.8 / 2.4). The photos not tuned on: docs/style.md
 (benchmarks/bench_style.py --quality)."""
 
 
