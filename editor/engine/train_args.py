@@ -10,12 +10,7 @@ from pathlib import Path
 
 from editor.core.imageio import ImageIOError, probe_image
 
-REPO = Path(__file__).resolve().parents[2]  # the checkout, for an editable install
-SHARED_DATA = REPO.parent / "shared" / "data"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-SHIPPED_DIR = REPO / "editor" / "resources" / "models" / "styles"
-TRAINING_DIR = REPO / "training" / "styles"
-PREVIEW_PHOTO = SHARED_DATA / "content" / "golden_gate.jpg"
 #: editor.ops.style_train.NEW_STYLE_INPUT_NOISE, for the help text (a test keeps them equal).
 NEW_STYLE_INPUT_NOISE = 0.05
 
@@ -25,17 +20,14 @@ Train the residual SR network for one scale, with checkpoints and resume.
     semedit train-upscaler --scale 2 --images PHOTOS/ -o my_x2.safetensors [--minutes 30]
     semedit train-upscaler --scale 2 --images PHOTOS/ -o my_x2.safetensors --resume   # continue
 
-The project's own shipped weights are trained with `tools/train_upscaler.py`, which runs this
-with the repository's defaults (photos from ../shared/data/train, output in the package).
-
 Every ~2 minutes it writes a complete, resumable checkpoint (one safetensors file: weights, Adam
 moments, step, sampler RNG; the config and progress as JSON in its metadata) and scores the net
 on photos held out from training. When that score is the best so far and beats bicubic, the
-weights go to the output file (``editor/resources/models/upscaler_x{S}.safetensors`` for the
-shipped ones), with Set5/Set14 PSNR in the metadata when ../shared/data is beside the
-repository, so stopping at any moment leaves usable weights. SIGTERM/SIGINT save a checkpoint.
+weights go to the output file, with Set5/Set14 PSNR in the metadata when --test-sets names a
+folder holding them, so stopping at any moment leaves usable weights. SIGTERM/SIGINT save a
+checkpoint.
 
-Set5/Set14 are only ever *measured*; training and model selection use sun_hays80 alone.
+Set5/Set14 are only ever *measured*; training and model selection use the --images photos alone.
 """
 
 STYLE_DESCRIPTION = """\
@@ -43,10 +35,6 @@ Train a fast style network for one painting, with checkpoints, previews and resu
 
     semedit train-style STYLE.jpg --images PHOTOS/ -o NAME.safetensors [--steps N] [--size N]
     semedit train-style STYLE.jpg --images PHOTOS/ -o NAME.safetensors --resume   # continue
-
-The project's shipped styles are trained with `tools/train_style.py` (the repository's defaults:
-photos from ../shared/data/train/sun_hays80, weights into editor/resources/models/styles/,
-checkpoints, logs and previews under training/styles/); see training/README.md.
 
 Every ~2 minutes (and on SIGTERM/SIGINT) it writes a complete, resumable checkpoint (one
 safetensors file: weights, Adam moments, step, sampler RNG; config and progress as JSON in its
@@ -59,20 +47,15 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def parse_upscaler_args(
-    argv: list[str] | None = None, *, project: bool = False
-) -> argparse.Namespace:
-    """`project`: the defaults that train the shipped weights inside this repository."""
+def upscaler_parser() -> argparse.ArgumentParser:
+    """`semedit train-upscaler`'s parser, without the defaults `parse_upscaler_args` derives."""
     p = argparse.ArgumentParser(
-        prog="semedit train-upscaler" if not project else None,
+        prog="semedit train-upscaler",
         description=UPSCALER_DESCRIPTION,
         formatter_class=argparse.RawTextHelpFormatter,
     )
     p.add_argument("--scale", type=int, required=True, choices=(2, 3, 4))
-    if project:
-        p.add_argument("--images", type=Path, default=SHARED_DATA / "train" / "sun_hays80")
-    else:
-        p.add_argument("--images", type=Path, required=True, help="a folder of natural photos")
+    p.add_argument("--images", type=Path, required=True, help="a folder of natural photos")
     p.add_argument(
         "--steps",
         type=int,
@@ -84,7 +67,7 @@ def parse_upscaler_args(
         help="training-time budget; re-plans --steps from the measured speed at every report",
     )
     p.add_argument(
-        "-o", "--out", type=Path, required=not project, help="the trained weights (.safetensors)"
+        "-o", "--out", type=Path, required=True, help="the trained weights (.safetensors)"
     )
     p.add_argument("--checkpoint", type=Path, help="resumable state file")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint if present")
@@ -99,34 +82,34 @@ def parse_upscaler_args(
     p.add_argument("--depth", type=int, help="override the shipped depth (experiments)")
     p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds")
     p.add_argument("--report-every", type=int, default=100, help="steps")
-    a = p.parse_args(argv)
-    s = a.scale
-    if project:
-        a.out = a.out or REPO / "editor" / "resources" / "models" / f"upscaler_x{s}.safetensors"
-        a.checkpoint = (
-            a.checkpoint or REPO / "training" / "checkpoints" / f"sr_x{s}.ckpt.safetensors"
-        )
-        a.log = a.log or REPO / "training" / "logs" / f"sr_x{s}.log"
-    else:
-        a.checkpoint = a.checkpoint or a.out.with_suffix(".ckpt.safetensors")
-        a.log = a.log or a.out.with_suffix(".log")
+    p.add_argument(
+        "--test-sets",
+        type=Path,
+        metavar="DIR",
+        help="a folder holding Set5/ and Set14/, measured into the weights' metadata",
+    )
+    return p
+
+
+def parse_upscaler_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """`semedit train-upscaler`'s command line; the checkpoint and log default beside --out."""
+    a = upscaler_parser().parse_args(argv)
+    a.checkpoint = a.checkpoint or a.out.with_suffix(".ckpt.safetensors")
+    a.log = a.log or a.out.with_suffix(".log")
     return a
 
 
-def parse_style_args(argv: list[str] | None = None, *, project: bool = False) -> argparse.Namespace:
-    """`project`: the defaults that train the shipped styles inside this repository."""
+def style_parser() -> argparse.ArgumentParser:
+    """`semedit train-style`'s parser, without the defaults `parse_style_args` derives."""
     p = argparse.ArgumentParser(
-        prog="semedit train-style" if not project else None,
+        prog="semedit train-style",
         description=STYLE_DESCRIPTION,
         formatter_class=argparse.RawTextHelpFormatter,
     )
     p.add_argument("style", type=Path, metavar="STYLE", help="the painting (an image file)")
-    if project:
-        p.add_argument("--images", type=Path, default=SHARED_DATA / "train" / "sun_hays80")
-    else:
-        p.add_argument("--images", type=Path, required=True, help="a folder of natural photos")
+    p.add_argument("--images", type=Path, required=True, help="a folder of natural photos")
     p.add_argument(
-        "-o", "--out", type=Path, required=not project, help="the trained weights (.safetensors)"
+        "-o", "--out", type=Path, required=True, help="the trained weights (.safetensors)"
     )
     p.add_argument("--steps", type=int, help="total steps (default 2000; on --resume the saved)")
     p.add_argument(
@@ -182,20 +165,16 @@ def parse_style_args(argv: list[str] | None = None, *, project: bool = False) ->
     p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds")
     p.add_argument("--report-every", type=int, default=25, help="steps")
     p.add_argument("--models-dir", type=Path, help="where the VGG19 weights are")
-    a = p.parse_args(argv)
-    name = a.style.stem
-    if project:
-        a.out = a.out or SHIPPED_DIR / f"{name}.safetensors"
-        base = TRAINING_DIR / a.out.stem
-    else:
-        base = a.out.with_suffix("")
+    return p
+
+
+def parse_style_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """`semedit train-style`'s command line; checkpoint, log and preview default beside --out."""
+    a = style_parser().parse_args(argv)
+    base = a.out.with_suffix("")
     a.checkpoint = a.checkpoint or base.with_name(base.name + ".ckpt.safetensors")
     a.log = a.log or base.with_name(base.name + ".log")
     a.preview = a.preview or base.with_name(base.name + "_preview.png")
-    if project and a.preview_image is None and PREVIEW_PHOTO.exists():
-        a.preview_image = PREVIEW_PHOTO
-    if project and a.models_dir is None and (REPO.parent / "shared" / "models").is_dir():
-        a.models_dir = REPO.parent / "shared" / "models"
     return a
 
 

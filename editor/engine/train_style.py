@@ -17,14 +17,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from editor.engine.train_args import (  # noqa: F401 - re-exported for the trainers' callers
-    PREVIEW_PHOTO,
-    REPO,
-    SHARED_DATA,
-    SHIPPED_DIR,
-    TRAINING_DIR,
-    check_style_inputs,
-)
+from editor.engine.train_args import check_style_inputs
 from editor.engine.train_args import parse_style_args as parse_args
 from editor.engine.train_upscaler import Logger, atomic_save, load_rgb, read_metadata
 from editor.ops import style_train
@@ -46,8 +39,8 @@ def _load_features(models_dir: Path | None, device: torch.device):
     return FeatureExtractor.from_store(store, device=device)
 
 
-def main(argv: list[str] | None = None, *, project: bool = False) -> int:
-    args = parse_args(argv, project=project)
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
 
     paths = check_style_inputs(args)

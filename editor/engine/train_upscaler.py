@@ -20,8 +20,6 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from editor.engine.train_args import (  # noqa: F401 - re-exported for the trainers' callers
     IMAGE_SUFFIXES,
-    REPO,
-    SHARED_DATA,
     check_photos,
     list_images,
 )
@@ -39,10 +37,10 @@ def load_rgb(path: Path) -> np.ndarray:
         return np.asarray(img.convert("RGB"))
 
 
-def load_test_set(name: str) -> list[np.ndarray]:
-    """Set5 / Set14 HR images from ../shared/data, or [] when absent."""
-    folder = SHARED_DATA / name
-    return [load_rgb(p) for p in list_images(folder)] if folder.is_dir() else []
+def load_test_set(test_sets: Path | None, name: str) -> list[np.ndarray]:
+    """The HR images of `test_sets`/`name` (Set5, Set14), or [] when there is no such folder."""
+    folder = test_sets / name if test_sets is not None else None
+    return [load_rgb(p) for p in list_images(folder)] if folder and folder.is_dir() else []
 
 
 def atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
@@ -73,8 +71,8 @@ class Logger:
             f.write(line + "\n")
 
 
-def main(argv: list[str] | None = None, *, project: bool = False) -> int:
-    args = parse_args(argv, project=project)
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
     log = Logger(args.log)
     scale = args.scale
@@ -87,7 +85,7 @@ def main(argv: list[str] | None = None, *, project: bool = False) -> int:
     val = [img for i, img in enumerate(photos) if i in held_out]
     train_imgs = [img for i, img in enumerate(photos) if i not in held_out]
     pairs = [sr_train.make_pair(img, scale) for img in train_imgs]
-    set5, set14 = load_test_set("Set5"), load_test_set("Set14")
+    set5, set14 = (load_test_set(args.test_sets, name) for name in ("Set5", "Set14"))
 
     config = sr_train.TrainConfig(
         lr_patch=args.patch,

@@ -987,6 +987,7 @@ class MainWindow(QMainWindow):
                 self.fast_styles_dir,
                 picture=picture,
                 picture_name=entry.name if picture is not None else "",
+                settings=self.settings,
                 parent=self,
             )
             self._train_dialog.trained.connect(self._on_style_trained)

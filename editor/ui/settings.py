@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QStandardPaths
 from PySide6.QtGui import QColor
 
 from editor.core.imageio import DEFAULT_MAX_MEGAPIXELS
@@ -67,6 +67,18 @@ class Settings:
 
     def set_last_dir(self, path: str | Path) -> None:
         self.q.setValue("files/last_dir", str(Path(path).parent))
+
+    def train_photos_dir(self) -> Path:
+        """The photo folder Train Fast Style starts with: the one chosen last while it still
+        exists, else the user's Pictures folder, else the home folder."""
+        stored = Path(str(self.q.value("train_style/photos_dir", "") or ""))
+        if str(stored) not in ("", ".") and stored.is_dir():
+            return stored
+        pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+        return Path(pictures) if pictures and Path(pictures).is_dir() else Path.home()
+
+    def set_train_photos_dir(self, path: str | Path) -> None:
+        self.q.setValue("train_style/photos_dir", str(Path(path).absolute()))
 
     # --- mask overlay --------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Image ▸ Style ▸ Train Fast Style…: train a feed-forward style network for one painting.
 
 The user picks the painting (the selected library picture by default), a folder of photos
-(../shared/data/train/sun_hays80 in a development checkout, else their Pictures folder), a name,
+(the one chosen last, else their Pictures folder, else home: `Settings.train_photos_dir`), a name,
 the number of steps and the crop size. Training runs on the engine as an ordinary job
 (`editor.engine.edits.train_style_job`): progress and a preview (a photo beside its current
 stylisation) arrive as signals, Stop cancels (the job keeps a checkpoint), and re-opening the
@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QStandardPaths, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -37,22 +37,13 @@ from PySide6.QtWidgets import (
 from editor.core.imageio import OPEN_FILTER, ImageIOError, load_image
 from editor.engine.edits import train_style_job
 from editor.engine.models import fast_styles
-from editor.engine.train_upscaler import SHARED_DATA
 from editor.engine.worker import Engine
 from editor.ui.form_rows import field_row
 from editor.ui.job_bar import JobClock
 from editor.ui.qimage import qimage_from_pixels
+from editor.ui.settings import Settings
 
-DEFAULT_PHOTOS = SHARED_DATA / "train" / "sun_hays80"
 PREVIEW_HEIGHT = 160
-
-
-def default_photos_folder() -> Path:
-    """The development checkout's training photos if present, else the user's Pictures."""
-    if DEFAULT_PHOTOS.is_dir():
-        return DEFAULT_PHOTOS
-    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
-    return Path(pictures) if pictures else Path.home()
 
 
 def painting_rgb(pixels: np.ndarray) -> np.ndarray:
@@ -78,6 +69,7 @@ class TrainStyleDialog(QDialog):
         *,
         picture: Path | None = None,
         picture_name: str = "",
+        settings: Settings | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -86,6 +78,7 @@ class TrainStyleDialog(QDialog):
         self.setMinimumWidth(480)
         self.engine = engine
         self.folder = Path(folder)
+        self.settings = settings if settings is not None else Settings()
         self.job_id: int | None = None
         self.result: Path | None = None
 
@@ -94,7 +87,7 @@ class TrainStyleDialog(QDialog):
         self.picture_edit = QLineEdit(str(picture) if picture else "")
         self.picture_edit.setPlaceholderText("the painting whose style to learn")
         self.picture_button = QPushButton("Browse…")
-        self.photos_edit = QLineEdit(str(default_photos_folder()))
+        self.photos_edit = QLineEdit(str(self.settings.train_photos_dir()))
         self.photos_edit.setToolTip("A folder of natural photos (a few dozen varied scenes)")
         self.photos_button = QPushButton("Browse…")
         self.name_edit = QLineEdit(_suggest_name(picture_name or (picture.stem if picture else "")))
@@ -231,6 +224,7 @@ class TrainStyleDialog(QDialog):
         path = QFileDialog.getExistingDirectory(self, "Folder of photos", self.photos_edit.text())
         if path:
             self.photos_edit.setText(path)
+            self.settings.set_train_photos_dir(path)
 
     # --- running -------------------------------------------------------------------------------
 
@@ -260,6 +254,7 @@ class TrainStyleDialog(QDialog):
             photos = Path(self.photos_edit.text().strip())
             if not photos.is_dir():
                 return self._refuse(f"{photos} is not a folder of photos")
+            self.settings.set_train_photos_dir(photos)  # typed in, or browsed to
         else:
             photos = found.photos
         request = train_style_job.TrainStyleRequest(

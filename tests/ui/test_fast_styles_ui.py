@@ -5,6 +5,8 @@ trains a tiny network that then appears in the dock, and Stop leaves nothing hal
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from canvas_input import paint
@@ -274,3 +276,35 @@ def test_fast_styles_and_pictures_keep_their_own_strength(window):
     assert slider.value() == 40
     _select(window, FAST_PREFIX + "starry_night")
     assert slider.value() == 70
+
+
+def test_the_photo_folder_starts_where_the_user_chose_last(window, tmp_path, monkeypatch):
+    """Not the repository's training photos: the folder chosen last, else Pictures, else home."""
+    from PySide6.QtCore import QStandardPaths
+
+    from editor.ui import train_style_dialog
+
+    pictures = tmp_path / "Pictures"
+    pictures.mkdir()
+    monkeypatch.setattr(QStandardPaths, "writableLocation", lambda _where: str(pictures))
+    dialog = window.show_train_style()
+    assert dialog.photos_edit.text() == str(pictures)
+    chosen = _tiny_photos(tmp_path / "chosen")
+    monkeypatch.setattr(
+        train_style_dialog.QFileDialog, "getExistingDirectory", lambda *_: str(chosen)
+    )
+    dialog.browse_photos()
+    assert window.settings.train_photos_dir() == chosen
+    typed = _tiny_photos(tmp_path / "typed")
+    dialog.photos_edit.setText(str(typed))
+    dialog.name_edit.setText("")  # refused before the photos are looked at: nothing stored
+    assert dialog.start() is None and window.settings.train_photos_dir() == chosen
+    second = train_style_dialog.TrainStyleDialog(
+        window.engine, window.fast_styles_dir, settings=window.settings
+    )
+    assert second.photos_edit.text() == str(chosen)
+    second.close()
+    chosen.rename(tmp_path / "gone")  # the stored folder is gone: Pictures again
+    assert window.settings.train_photos_dir() == pictures
+    monkeypatch.setattr(QStandardPaths, "writableLocation", lambda _where: "")  # and no Pictures
+    assert window.settings.train_photos_dir() == Path.home()
