@@ -32,11 +32,12 @@ def _device(name: str) -> torch.device:
 
 
 def _load_features(models_dir: Path | None, device: torch.device):
-    from editor.engine.models.vgg import FeatureExtractor
+    from editor.engine.models.manager import Models
+    from editor.engine.models.vgg import DEFAULT_PREFER, VGGFeatures
     from editor.engine.store import ModelStore
 
     store = ModelStore(models_dir=models_dir) if models_dir else ModelStore()
-    return FeatureExtractor.from_store(store, device=device)
+    return Models(store, str(device)).load(VGGFeatures.id, prefer=DEFAULT_PREFER)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -169,3 +169,17 @@ class TileBlender:
     def result(self, dtype: np.dtype | type) -> np.ndarray:
         """The whole stitched output, (H*scale, W*scale, C), rounded to nearest for integers."""
         return self.region(Rect(0, 0, self.width * self.scale, self.height * self.scale), dtype)
+
+
+def _priority(tile: Tile, viewport: Rect) -> tuple[bool, float]:
+    """The plan_tiles order: tiles meeting the viewport first, then by centre distance."""
+    cx, cy = viewport.x + viewport.w / 2, viewport.y + viewport.h / 2
+    dx, dy = tile.core.x + tile.core.w / 2 - cx, tile.core.y + tile.core.h / 2 - cy
+    return (tile.core.intersect(viewport).empty, dx * dx + dy * dy)
+
+
+def next_tile(pending: list[Tile], viewport: Rect | None) -> Tile:
+    """The tile to do next: nearest the current viewport (plan order on ties / no viewport)."""
+    if viewport is None or viewport.empty:
+        return pending[0]
+    return min(pending, key=lambda t: _priority(t, viewport))  # min keeps the first of ties

@@ -69,7 +69,8 @@ from editor.engine.models.upscalers import SRModelChoice, Upscalers
 from editor.engine.spill import SpillFolder
 from editor.engine.upscale_needs import UpscaleNeeds, UpscaleTooLarge, check_upscale_fits
 from editor.ops.pixels import max_value
-from editor.ops.tiling import Tile, TileBlender, plan_tiles
+from editor.ops.sr_tile import bicubic, upscale_tile
+from editor.ops.tiling import Tile, TileBlender, next_tile, plan_tiles
 
 Upscaler = Callable[[Any], Any]
 """``upscaler(lr)``: torch (1, 3, h, w) RGB 0..1 float on ctx.device -> (1, 3, h*s, w*s)."""
@@ -181,42 +182,6 @@ class _Spill:
 # ------------------------------------------------------------------------------------- colours
 
 
-def _upscale_tile(
-    lr: np.ndarray, scale: int, upscaler: Upscaler, device: str, maxval: float
-) -> np.ndarray:
-    """One LR tile (h, w, C) uint -> float32 (h*s, w*s, C) in 0..maxval, in the same layout."""
-    import torch
-
-    h, w, c = lr.shape
-    values = lr.astype(np.float32) / maxval
-    rgb = np.repeat(values, 3, axis=2) if c == 1 else values[..., :3]
-    x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].to(device)
-    with torch.inference_mode():
-        y = upscaler(x)
-    if tuple(y.shape) != (1, 3, h * scale, w * scale):
-        raise ValueError(
-            f"the upscaler returned {tuple(y.shape)} for a {w}x{h} tile; "
-            f"expected (1, 3, {h * scale}, {w * scale})"
-        )
-    hr = y[0].clamp(0.0, 1.0).permute(1, 2, 0).float().cpu().numpy()
-    if c == 1:
-        hr = hr.mean(axis=2, keepdims=True)
-    elif c == 4:
-        alpha = cv2.resize(
-            np.ascontiguousarray(values[..., 3]),
-            (w * scale, h * scale),
-            interpolation=cv2.INTER_CUBIC,
-        )
-        hr = np.concatenate([hr, np.clip(alpha, 0.0, 1.0)[..., None]], axis=2)
-    return hr * np.float32(maxval)
-
-
-def _bicubic(lr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Cheap preview fill: (h, w, C) uint resized to (width, height) = size, same C and dtype."""
-    out = cv2.resize(lr, size, interpolation=cv2.INTER_CUBIC)
-    return out.reshape(size[1], size[0], lr.shape[2])
-
-
 # ------------------------------------------------------------------------------------- preview
 
 
@@ -248,7 +213,7 @@ class _ViewportPreview:
         size = (max(1, self._to_preview(rect.w)), max(1, self._to_preview(rect.h)))
         if self.factor == self.scale:
             size = (rect.w * self.scale, rect.h * self.scale)
-        self.pixels = _bicubic(self.image[rect.slices], size)
+        self.pixels = bicubic(self.image[rect.slices], size)
         for tile in done:
             self.paste(tile, overlap)
 
@@ -303,20 +268,6 @@ def _validate(request: UpscaleRequest) -> None:
         )
 
 
-def _priority(tile: Tile, viewport: Rect) -> tuple[bool, float]:
-    """The plan_tiles order: tiles meeting the viewport first, then by centre distance."""
-    cx, cy = viewport.x + viewport.w / 2, viewport.y + viewport.h / 2
-    dx, dy = tile.core.x + tile.core.w / 2 - cx, tile.core.y + tile.core.h / 2 - cy
-    return (tile.core.intersect(viewport).empty, dx * dx + dy * dy)
-
-
-def next_tile(pending: list[Tile], viewport: Rect | None) -> Tile:
-    """The tile to do next: nearest the current viewport (plan order on ties / no viewport)."""
-    if viewport is None or viewport.empty:
-        return pending[0]
-    return min(pending, key=lambda t: _priority(t, viewport))  # min keeps the first of ties
-
-
 def run(request: UpscaleRequest, ctx: RunContext) -> Run:
     """Upscale `request.image` by `request.scale`; return the (H*s, W*s, C) array (same dtype).
 
@@ -361,7 +312,7 @@ def run(request: UpscaleRequest, ctx: RunContext) -> Run:
             ctx.check_cancelled()
             tile = next_tile(pending, ctx.viewport)
             pending.remove(tile)
-            out = _upscale_tile(image[tile.rect.slices], s, upscaler, ctx.device, maxval)
+            out = upscale_tile(image[tile.rect.slices], s, upscaler, ctx.device, maxval)
             blender.add(tile, out)
             done.append(tile)
             if spill is not None:
