@@ -10,9 +10,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+Upscaler = Callable[[Any], Any]
+"""``upscaler(lr)``: torch (1, 3, h, w) RGB 0..1 float on the device -> (1, 3, h*s, w*s)."""
+
 
 def upscale_tile(
-    lr: np.ndarray, scale: int, upscaler: Callable[[Any], Any], device: str, maxval: float
+    lr: np.ndarray, scale: int, upscaler: Upscaler, device: str, maxval: float
 ) -> np.ndarray:
     """One LR tile (h, w, C) uint -> float32 (h*s, w*s, C) in 0..maxval, in the same layout."""
     import torch

@@ -54,7 +54,6 @@ from __future__ import annotations
 import math
 import mmap
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,9 +70,6 @@ from editor.engine.upscale_needs import UpscaleNeeds, UpscaleTooLarge, check_ups
 from editor.ops.pixels import max_value
 from editor.ops.sr_tile import bicubic, upscale_tile
 from editor.ops.tiling import Tile, TileBlender, next_tile, plan_tiles
-
-Upscaler = Callable[[Any], Any]
-"""``upscaler(lr)``: torch (1, 3, h, w) RGB 0..1 float on ctx.device -> (1, 3, h*s, w*s)."""
 
 PREVIEW_MAX_PIXELS = 4_000_000
 """Largest preview (pixels); a larger HR viewport is previewed at a reduced resolution."""
