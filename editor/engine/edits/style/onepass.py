@@ -33,6 +33,8 @@ from editor.engine.edits.style.common import (
     union_mask,
 )
 from editor.engine.jobs import Run, RunContext, Update
+from editor.engine.models.fast_styles import FastStyles
+from editor.engine.models.wct import WCTNetworks
 from editor.ops.pixels import from_rgb01, rgb_view, to_rgb01
 from editor.ops.region import composite
 from editor.ops.style_transfer import (
@@ -52,7 +54,7 @@ def run_wct(request, content, styles, wheres, ctx) -> Run:
     from editor.ops.wct import stylise_wct
 
     yield Update(progress=0.0, message="Loading the universal style networks")
-    models = ctx.models.load("wct16x")
+    models = ctx.models.load(WCTNetworks.id)
     yield Update(progress=0.1, message="Universal style transfer")
     # The style picture at style_scale x the content's long side, as the optimiser has it.
     scaled = [
@@ -81,7 +83,7 @@ def run_fast(request: StyleRequest, ctx: RunContext) -> Run:
     from editor.ops.fast_style import iter_stylise_fast
 
     yield Update(progress=0.0, message="Loading the fast style networks")
-    nets = [ctx.models.load("fast-style", name=region.model) for region in request.regions]
+    nets = [ctx.models.load(FastStyles.id, name=region.model) for region in request.regions]
     image = request.image
     out = image
     count = len(request.regions)
@@ -197,7 +199,7 @@ def run_preview(request: StyleRequest, ctx: RunContext) -> Run:
         result = small
         for region, where in zip(request.regions, small_masks, strict=True):
             ctx.check_cancelled()
-            net = ctx.models.load("fast-style", name=region.model)
+            net = ctx.models.load(FastStyles.id, name=region.model)
             # Statistics of the whole photo at the result's scale: the preview of a shrunk crop
             # normalises like the full-size pass.
             scale = request.style_scale
@@ -216,7 +218,7 @@ def run_preview(request: StyleRequest, ctx: RunContext) -> Run:
     else:
         from editor.ops.wct import stylise_wct
 
-        models = ctx.models.load("wct16x")
+        models = ctx.models.load(WCTNetworks.id)
         ctx.check_cancelled()
         content = to_rgb01(small, device)
         styles = []
