@@ -159,10 +159,30 @@ class StyleLibrary:
 
     # --- changes -----------------------------------------------------------------------------
 
+    def same_picture(self, source: str | Path) -> StyleEntry | None:
+        """The entry already holding a byte-identical copy of `source`, if any: dropping a
+        painting a second time should find the first, not make a twin of it."""
+        try:
+            data = Path(source).read_bytes()
+        except OSError:
+            return None
+        for entry in self.entries("image"):
+            path = self.path(entry)
+            try:
+                if path.stat().st_size == len(data) and path.read_bytes() == data:
+                    return entry
+            except OSError:
+                continue
+        return None
+
     def add_file(self, source: str | Path, name: str | None = None) -> StyleEntry:
-        """Copy a picture into the library. A file that is not a readable image raises
+        """Copy a picture into the library; a picture already there (the same bytes) is not
+        copied again and its entry is returned. A file that is not a readable image raises
         StyleLibraryError naming it, and nothing is added."""
         source = Path(source)
+        existing = self.same_picture(source)
+        if existing is not None:
+            return existing
         try:
             loaded = load_image(source)
         except ImageIOError as error:

@@ -265,6 +265,7 @@ class StylePanel(QWidget):
         """Add picture files; the ones that are not readable images are reported in one message
         and add nothing. The last one added becomes the selected style."""
         added: list[StyleEntry] = []
+        known: list[StyleEntry] = []
         errors: list[str] = []
         fast_added: list[str] = []
         for path in paths:
@@ -273,6 +274,10 @@ class StylePanel(QWidget):
                     fast_added.append(self.add_fast_file(path))
                 except (FastStyleError, OSError) as error:
                     errors.append(str(error))
+                continue
+            existing = self.library.same_picture(path)
+            if existing is not None:
+                known.append(existing)
                 continue
             try:
                 added.append(self.library.add_file(path))
@@ -285,6 +290,10 @@ class StylePanel(QWidget):
             self.refresh(select=added[-1].id)
             names = ", ".join(e.name for e in added)
             self.message.emit(f"Added style{'s' if len(added) > 1 else ''}: {names}")
+        elif known:
+            self.refresh(select=known[-1].id)
+            names = ", ".join(e.name for e in known)
+            self.message.emit(f"Already in Styles: {names}")
         if errors:
             self.show_error("Cannot add style", "\n".join(errors))
         return added

@@ -35,6 +35,20 @@ def test_add_file_copies_it_in_and_a_new_library_sees_it(tmp_path, style_file, r
     assert index["version"] == 1 and index["styles"][0]["kind"] == "image"
 
 
+def test_the_same_picture_twice_is_one_entry(tmp_path, style_file, rgb_image):
+    lib = StyleLibrary(tmp_path / "lib")
+    first = lib.add_file(style_file)
+    copy = tmp_path / "copy of starry.png"
+    copy.write_bytes(style_file.read_bytes())
+    assert lib.same_picture(copy) == first
+    assert lib.add_file(copy) == first and len(lib.entries()) == 1
+    assert len(list((tmp_path / "lib" / "files").iterdir())) == 1  # no second copy on disk
+    other = tmp_path / "other.png"
+    save_image(other, rgb_image[::-1].copy())
+    assert lib.same_picture(other) is None
+    assert lib.add_file(other) != first and len(lib.entries()) == 2
+
+
 def test_default_folder_is_in_the_user_data_dir(tmp_path):
     assert "semedit" in str(default_library_dir()) and default_library_dir().name == "styles"
     assert StyleLibrary().entries() == []  # isolated XDG dirs: empty

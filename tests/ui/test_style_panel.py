@@ -142,6 +142,17 @@ def test_rename_with_f2_and_remove_with_del(panel, picture, rgb_image, qtbot, li
     assert panel.list.count() == 1 and panel.current_entry().name == "Starry"
 
 
+def test_dropping_a_picture_again_selects_it_instead_of_a_twin(panel, picture, rgb_image):
+    said = []
+    panel.message.connect(said.append)
+    panel.add_paths([picture])
+    panel.add_pixels(rgb_image[:30, :40], "second")
+    assert panel.current_entry().name == "second"
+    assert panel.add_paths([picture]) == []
+    assert panel.list.count() == 2 and panel.current_entry().name == "waves"
+    assert said[-1] == "Already in Styles: waves"
+
+
 def test_renaming_to_nothing_keeps_the_old_name(panel, picture):
     panel.add_paths([picture])
     item = panel.list.item(0)
