@@ -48,6 +48,20 @@ def _patches(feat: Tensor, patch: int) -> Tensor:
     return F.unfold(feat, patch).squeeze(0).t()
 
 
+def _patches_at(feat: Tensor, patch: int, keep: Tensor) -> Tensor:
+    """`_patches(feat, patch)[keep]` without unfolding the whole map: only the kept patches
+    are gathered (the same values in the same layout; a 1 MP crop's full unfold at relu2_1 is
+    ~600 MB). keep: (N,) bool over the unfold's positions."""
+    _, c, h, w = feat.shape
+    gw = w - patch + 1
+    pos = keep.nonzero().squeeze(1)
+    ys, xs = pos // gw, pos % gw
+    rows = [
+        feat[0, :, ys + dy, xs + dx] for dy in range(patch) for dx in range(patch)
+    ]  # each (C, N); the unfold's row order is channel-major, then dy, then dx
+    return torch.stack(rows, dim=1).reshape(c * patch * patch, -1).t()
+
+
 def _centres_in(mask: Tensor, patch: int) -> Tensor:
     """(1, 1, H, W) 0/1 -> (N,) bool: which unfolded patches have their centre in the mask."""
     r = patch // 2
@@ -210,7 +224,7 @@ def _sources(
             near = F.max_pool2d(lhole, 2 * cells + 1, stride=1, padding=cells)
             banded = valid & _centres_in(near, patch)
             valid = banded if bool(banded.any()) else valid
-        raw = _patches(feat, patch)[_thinned(valid, feat, patch, max_patches)]
+        raw = _patches_at(feat, patch, _thinned(valid, feat, patch, max_patches))
         if raw.shape[0] == 0:
             raise NoTextureSource(f"no known region left around the hole at {name}")
         out[name] = _LayerSource(raw, _normalised(raw), float(raw.pow(2).mean().clamp_min(1e-8)))
