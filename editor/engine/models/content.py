@@ -2,8 +2,8 @@
 
 `ContentStages` is the content stage's model family: the network when it is installed, else
 the classical stage (the mean of PatchMatch completions), which needs no weights. The file is
-TorchScript: it is loaded only after the store has
-checked its sha256 against the registry, and only with ``torch.jit.load`` (no pickle)."""
+TorchScript: it is loaded only after the store has checked its sha256 against the registry,
+and only with ``torch.jit.load`` (no pickle)."""
 
 from __future__ import annotations
 
