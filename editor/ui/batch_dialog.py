@@ -16,7 +16,7 @@ import shlex
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -44,6 +44,7 @@ from editor.engine.models.fast_styles import list_fast_styles
 from editor.engine.worker import Engine
 from editor.ui.form_rows import field_row
 from editor.ui.job_bar import JobClock
+from editor.ui.upscale_edits import UPSCALE_LOOKS
 
 EDITS = (
     ("upscale", "Upscale"),
@@ -97,8 +98,9 @@ class BatchDialog(QDialog):
         for scale in (2, 3, 4):
             self.scale_combo.addItem(f"×{scale}", scale)
         self.look_combo = QComboBox()
-        self.look_combo.addItem("Faithful", "faithful")
-        self.look_combo.addItem("Sharp (GAN)", "sharp")
+        for index, (look, label, tip) in enumerate(UPSCALE_LOOKS):  # as Image ▸ Upscale Model
+            self.look_combo.addItem(label, look)
+            self.look_combo.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
         self.mask_edit = QLineEdit()
         self.mask_edit.setPlaceholderText("a folder of masks named like the photos, or one mask")
         self.mask_button = QPushButton("Browse…")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from shown_window import shown_window
 
@@ -18,6 +19,7 @@ from editor.core.imageio import load_image, save_image
 from editor.engine.file_edits import Prepared
 from editor.engine.jobs import Update
 from editor.engine.models.manager import Models
+from editor.engine.models.upscalers import LOOKS
 from editor.engine.worker import Engine
 from editor.ui.batch_dialog import FORMATS, BatchDialog
 
@@ -136,6 +138,11 @@ def test_the_dialog_offers_what_the_cli_does(dialog):
     dialog.set_edit("style")
     shipped = {dialog.style_combo.itemText(i) for i in range(dialog.style_combo.count())}
     assert {"starry_night", "shipwreck"} <= shipped  # the shipped fast styles
+    looks = [dialog.look_combo.itemData(i) for i in range(dialog.look_combo.count())]
+    assert looks == list(LOOKS)  # every look `semedit upscale --look` takes, in the same order
+    assert dialog.look_combo.itemText(1) == "Sharp (GAN)" and dialog.look_combo.itemData(
+        1, Qt.ItemDataRole.ToolTipRole
+    )
 
 
 @dataclass(frozen=True)
