@@ -229,11 +229,10 @@ class Engine(QObject):
         threads: int | None = None,
         preview_interval_s: float = 0.1,
         parent: QObject | None = None,
-        models: Callable[[], Models] = Models,
     ) -> None:
         super().__init__(parent)
         self._device = pick_device(device)
-        self._models = models
+        self._models: Callable[[], Models] = Models  # the default store until `set_models`
         self._jobs = _JobQueue()
         self._next_id = 1
         self._live: set[int] = set()  # submitted and not yet reported ended (UI-thread view)
@@ -269,10 +268,15 @@ class Engine(QObject):
         return self._device
 
     def models(self) -> Models:
-        """What the next job will find at `ctx.models`: `models()` asked now (the UI passes
-        the store of its current Preferences, so a changed models folder counts from the next
-        job on)."""
+        """What the next job will find at `ctx.models`, asked now (the window's provider
+        makes a store from its current Preferences: a changed models folder counts from the
+        next job on)."""
         return self._models().on(self._device)
+
+    def set_models(self, models: Callable[[], Models]) -> None:
+        """Where later jobs get their models: the window passes the store of its Preferences,
+        also to an engine it was handed."""
+        self._models = models
 
     @property
     def busy(self) -> bool:
@@ -297,7 +301,7 @@ class Engine(QObject):
             raise RuntimeError("the engine is shut down")
         if replace:
             self.cancel_all()
-        chosen = (models or self._models()).on(self._device)
+        chosen = models.on(self._device) if models is not None else self.models()
         ctx = RunContext(device=self._device, viewport=viewport, models=chosen)
         job = _Job(self._next_id, name, factory, ctx)
         self._next_id += 1

@@ -134,17 +134,14 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.engine = engine or Engine(
-            device=self.settings.device(),
-            threads=self.settings.cpu_threads() or None,
-            models=lambda: Models(make_store(self.settings)),
+            device=self.settings.device(), threads=self.settings.cpu_threads() or None
         )
+        self.engine.set_models(lambda: Models(make_store(self.settings)))
         self.session = EditSession(self.engine, self.canvas, self.job_bar, self._push_result)
         self.session.message.connect(self._show_status)
         self.session.newDocument.connect(self.open_result)
         self.canvas.viewportChanged.connect(self.session.set_viewport)
-        self.remove_edits = RemoveEdits(
-            self.session, self._show_status, lambda: Models(make_store(self.settings))
-        )
+        self.remove_edits = RemoveEdits(self.session, self._show_status)
         self.upscale_edits = UpscaleEdits(
             self.session,
             self.canvas,

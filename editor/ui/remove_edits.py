@@ -15,7 +15,6 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QActionGroup
 
 from editor.engine.edits import remove
-from editor.engine.models.manager import Models
 from editor.ui.edit_session import EditSession
 
 REMOVE_METHOD_LABELS = {
@@ -36,12 +35,10 @@ class RemoveEdits(QObject):
         self,
         session: EditSession,
         status: Callable[[str, int], None],
-        models: Callable[[], Models],
     ) -> None:
         super().__init__()
         self.session = session
         self._status = status
-        self._models = models
         self.methods = QActionGroup(self)  # Image ▸ Remove Method, for this window only
         for method in remove.METHODS:
             act = QAction(REMOVE_METHOD_LABELS.get(method, method), self)
@@ -64,7 +61,7 @@ class RemoveEdits(QObject):
             self._status("Paint over the object to remove first (B for the brush)", 6000)
             return None
         method = self.method
-        if method == "refined" and not remove.refined_available(self._models()):
+        if method == "refined" and not remove.refined_available(self.session.engine.models()):
             method = "quick"
             self._status(
                 "Refined removal needs VGG19 feature weights (Edit ▸ Models…); using Quick", 8000

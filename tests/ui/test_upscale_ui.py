@@ -168,10 +168,9 @@ def test_pan_and_zoom_reach_the_running_upscale(qtbot, monkeypatch, tmp_path):
     monkeypatch.setattr(upscale, "next_tile", spy_next)
     image = np.random.default_rng(3).integers(0, 256, (400, 480, 3), dtype=np.uint8)
     save_image(tmp_path / "photo.png", image)  # 3 x 3 tiles of the default size
-    engine = Engine(
-        device="cpu", preview_interval_s=0.0, models=lambda: Models(provided={"upscaler": fake})
-    )
+    engine = Engine(device="cpu", preview_interval_s=0.0)
     with shown_window(qtbot, monkeypatch, tmp_path, engine=engine) as win:
+        engine.set_models(lambda: Models(provided={"upscaler": fake}))  # after the window's
         assert win.open_path(tmp_path / "photo.png")
         sent, previews = [], []
         engine_set_viewport = win.engine.set_viewport
