@@ -36,12 +36,9 @@ def to_rgb8(pixels: np.ndarray) -> np.ndarray:
 
 def to_rgb01(pixels: np.ndarray, device: str | torch.device = "cpu") -> Tensor:
     """(H, W, C) or (H, W) uint8/uint16 -> (1, 3, H, W) float32 RGB 0..1 (alpha dropped)."""
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
     if pixels.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"expected uint8 or uint16 pixels, got {pixels.dtype}")
-    rgb = pixels[..., :3] if pixels.shape[2] >= 3 else np.repeat(pixels[..., :1], 3, axis=2)
-    array = np.ascontiguousarray(rgb).astype(np.float32) / max_value(pixels.dtype)
+    array = np.ascontiguousarray(rgb_view(pixels)).astype(np.float32) / max_value(pixels.dtype)
     return torch.from_numpy(array).permute(2, 0, 1)[None].contiguous().to(device)
 
 
