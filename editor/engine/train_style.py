@@ -10,13 +10,13 @@ import dataclasses
 import json
 import signal
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from editor.engine.models.vgg import shared_features
 from editor.engine.train_args import check_style_inputs
 from editor.engine.train_args import parse_style_args as parse_args
 from editor.engine.train_upscaler import Logger, atomic_save, load_rgb, read_metadata
@@ -29,15 +29,6 @@ def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def _load_features(models_dir: Path | None, device: torch.device):
-    from editor.engine.models.manager import Models
-    from editor.engine.models.vgg import DEFAULT_PREFER, VGGFeatures
-    from editor.engine.store import ModelStore
-
-    store = ModelStore(models_dir=models_dir) if models_dir else ModelStore()
-    return Models(store, str(device)).load(VGGFeatures.id, prefer=DEFAULT_PREFER)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     photos = [style_train.prepare_photo(load_rgb(p), photo_side) for p in paths]
     style = style_train.prepare_style(painting, style_side)
-    features = _load_features(args.models_dir, device)
+    features = shared_features(args.models_dir, str(device))
     trainer = style_train.StyleTrainer(features, style, photos, config, device=device)
     if resuming:
         state = load_file(str(args.checkpoint))

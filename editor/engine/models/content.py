@@ -66,13 +66,10 @@ class ContentStages(ModelFamily):
     def available(self, **_: object) -> bool:
         return True  # the offline stage always is
 
-    def network_installed(self) -> bool:
-        return content_network_installed(self.store)
-
     def load(self) -> ContentStage:
         from editor.ops.inpaint.content import NetworkContent, PatchMatchMean
 
-        if not self.network_installed():
+        if not content_network_installed(self.store):
             return PatchMatchMean()
         return NetworkContent(load_content_network(self.store, self.device), self.device)
 
