@@ -41,6 +41,7 @@ from editor.ops.face_swap import (
 )
 from editor.ops.face_swap_full import FullSettings, face_frame, region_labels, swap_full
 from editor.ops.pixels import from_rgb01, to_rgb01, to_rgb8
+from editor.ops.steps import mapped
 
 FEATURE_PREFER = TUNED_ON_CONV3
 """The full mode's VGG19: conv1-3 + the wct16x relu4_1 approximation, which it is tuned on. The
@@ -267,19 +268,12 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
     soft = cv2.GaussianBlur(mask[around.slices].astype(np.float32) / 255.0, (0, 0), 2.0)
     alpha = soft[Rect(x - around.x, y - around.y, w, h).slices][..., None]
     below = rgb[rect.slices]
-    while True:
-        try:
-            progress, current = next(steps)
-        except StopIteration as stop:
-            result = stop.value
-            break
-        preview = (back(current) * alpha + below * (1 - alpha)).astype(np.uint8)
-        yield Update(
-            progress=0.2 + 0.75 * progress,
-            message="Optimising the face",
-            preview=preview,
-            preview_rect=rect,
-        )
+    result = yield from mapped(steps, lambda progress, current: Update(
+        progress=0.2 + 0.75 * progress,
+        message="Optimising the face",
+        preview=(back(current) * alpha + below * (1 - alpha)).astype(np.uint8),
+        preview_rect=rect,
+    ))  # fmt: skip
     face = quick.copy()
     face[rect.slices] = back(result)
     return poisson_blend(face, rgb, mask)

@@ -45,6 +45,7 @@ from editor.ops.inpaint.hole import FEATHER_PX, from_rgb8, patch_hole, work_rect
 from editor.ops.inpaint.texture import NoTextureSource, texture_stage
 from editor.ops.pixels import to_rgb8
 from editor.ops.region import composite, feather_alpha
+from editor.ops.steps import mapped
 
 METHODS = ("refined", "quick", "telea", "ns")
 DEFAULT_METHOD = "refined"
@@ -140,12 +141,12 @@ def _quick(crop: np.ndarray, hole: np.ndarray, ctx: RunContext):
 def _refined(crop: np.ndarray, hole: np.ndarray, ctx: RunContext, features, stage):
     """The content stage, then the texture stage, as (progress, message, rgb8 | None) steps."""
     content = stage(to_rgb8(crop), hole, ctx.check_cancelled)
-    guess: ContentGuess = yield from _mapped(
+    guess: ContentGuess = yield from mapped(
         content, lambda fraction, message, preview: (CONTENT_SHARE * fraction, message, preview)
     )
     texture = texture_stage(guess, hole, features, ctx.device, ctx.check_cancelled)
     try:
-        return (yield from _mapped(texture, lambda fraction, pixels: (
+        return (yield from mapped(texture, lambda fraction, pixels: (
             CONTENT_SHARE + (1 - CONTENT_SHARE) * 0.95 * fraction, "Refining texture", pixels
         )))  # fmt: skip
     except NoTextureSource:
@@ -153,24 +154,10 @@ def _refined(crop: np.ndarray, hole: np.ndarray, ctx: RunContext, features, stag
         return guess.start
 
 
-def _mapped(steps, to_step):
-    """`steps`' yields passed through `to_step`; returns what `steps` returns (and closes it
-    when the caller is closed: a cancelled content stage drops its queued completions)."""
-    try:
-        while True:
-            try:
-                item = next(steps)
-            except StopIteration as stop:
-                return stop.value
-            yield to_step(*item)
-    finally:
-        steps.close()
-
-
 def _with_previews(fill, crop: np.ndarray, hole: np.ndarray, rect) -> Run:
     """Updates from a fill's (progress, message, rgb8 | None) steps, previews in the crop's
     layout; returns the final fill in that layout."""
-    final = yield from _mapped(fill, lambda progress, message, rgb8: Update(
+    final = yield from mapped(fill, lambda progress, message, rgb8: Update(
         progress=progress,
         message=message,
         preview=None if rgb8 is None else from_rgb8(rgb8, crop, hole),

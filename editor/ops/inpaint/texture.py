@@ -13,6 +13,7 @@ import torch
 from editor.ops.inpaint.content import ContentGuess
 from editor.ops.neural_patch import NoTextureSource, refine_hole
 from editor.ops.pixels import rgb01_to_uint8
+from editor.ops.steps import mapped
 
 __all__ = ["DETAIL_GAIN", "DETAIL_SIGMA", "REFINE_PARAMS", "NoTextureSource", "texture_stage"]
 
@@ -78,13 +79,5 @@ def texture_stage(
         cancel=cancel,
         **REFINE_PARAMS,
     )
-    final = image01
-    while True:
-        try:
-            progress, current = next(refine)
-        except StopIteration as stop:
-            final = stop.value if stop.value is not None else final
-            break
-        final = current
-        yield progress, rgb01_to_uint8(current)
+    final = yield from mapped(refine, lambda progress, image: (progress, rgb01_to_uint8(image)))
     return rgb01_to_uint8(final)
