@@ -275,14 +275,13 @@ class StylePanel(QWidget):
                 except (FastStyleError, OSError) as error:
                     errors.append(str(error))
                 continue
-            existing = self.library.same_picture(path)
-            if existing is not None:
-                known.append(existing)
-                continue
+            before = {entry.id for entry in self.library.entries("image")}
             try:
-                added.append(self.library.add_file(path))
+                entry = self.library.add_file(path)  # the same picture again: its entry
             except StyleLibraryError as error:
                 errors.append(str(error))
+                continue
+            (known if entry.id in before else added).append(entry)
         if fast_added:
             self.refresh(select=FAST_PREFIX + fast_added[-1])
             self.message.emit(f"Added fast style: {', '.join(fast_added)}")
