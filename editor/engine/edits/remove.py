@@ -116,8 +116,10 @@ def run(request: RemoveRequest, ctx: RunContext) -> Run:
     yield Update(progress=0.02, message=f"Removing ({request.method}, {rect.w}×{rect.h} crop)")
     if request.method in PATCH_METHODS:
         hole = patch_hole(crop_mask)
-        fill = _quick(crop, hole, ctx) if stage is None else _refined(crop, hole, ctx, features,
-                                                                      stage)  # fmt: skip
+        if stage is None:
+            fill = _quick(crop, hole, ctx)
+        else:
+            fill = _refined(crop, hole, ctx, features, stage)
         filled = yield from _with_previews(fill, crop, hole, rect)
         alpha_mask = hole.astype(np.uint8) * 255
     else:

@@ -73,7 +73,7 @@ def run_wct(request, content, styles, wheres, ctx) -> Run:
         )
 
 
-def from01(rgb01: np.ndarray, like: np.ndarray) -> np.ndarray:
+def _from01(rgb01: np.ndarray, like: np.ndarray) -> np.ndarray:
     """(H, W, 3) float32 0..1 -> `like`'s layout and dtype (see pixels.from_rgb01)."""
     return from_rgb01(torch.from_numpy(rgb01).permute(2, 0, 1)[None], like)
 
@@ -111,7 +111,7 @@ def run_fast(request: StyleRequest, ctx: RunContext) -> Run:
                 break
             ctx.check_cancelled()
             yield Update(progress=0.05 + 0.9 * (i + done) / count, message=label)
-        out = composite(out, from01(styled, crop), rect, alpha)
+        out = composite(out, _from01(styled, crop), rect, alpha)
     return out
 
 
@@ -213,7 +213,7 @@ def run_preview(request: StyleRequest, ctx: RunContext) -> Run:
                 device=device,
             )
             weights = np.ones(size, np.float32) if where is None else where
-            result = composite(result, from01(styled, small), Rect(0, 0, size[1], size[0]),
+            result = composite(result, _from01(styled, small), Rect(0, 0, size[1], size[0]),
                                weights)  # fmt: skip
     else:
         from editor.ops.wct import stylise_wct

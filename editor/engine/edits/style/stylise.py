@@ -85,8 +85,9 @@ def run(request: StyleRequest, ctx: RunContext) -> Run:
     if request.method == "wct":
         result01 = yield from run_wct(request, content, styles, wheres, ctx)
     else:
-        result01 = yield from run_optimised(request, content, styles, wheres, ctx, crop,
-                                         alpha, rect)  # fmt: skip
+        result01 = yield from run_optimised(
+            request, content, styles, wheres, ctx, crop, alpha, rect
+        )
     ctx.check_cancelled()
     yield Update(progress=0.98, message="Blending")
     with torch.no_grad():
