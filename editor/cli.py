@@ -773,8 +773,7 @@ def cmd_texture(args: argparse.Namespace) -> int:
     from editor.engine.device import pick_device
     from editor.engine.edits.style import TextureRequest, run_texture
     from editor.engine.jobs import RunContext
-    from editor.engine.models.manager import Models
-    from editor.engine.store import ModelStore, default_models_dir
+    from editor.engine.store import default_models_dir
 
     width, height = _texture_size(args)
     sample = load_image(args.sample).pixels
@@ -785,9 +784,9 @@ def cmd_texture(args: argparse.Namespace) -> int:
         sample_scale=args.scale,
         max_size=max(width, height, 64),
     )
-    device = pick_device(args.device)
-    store = ModelStore(models_dir=args.models or default_models_dir())
-    ctx = RunContext(device=device, models=Models(store, device))
+    ctx = RunContext.for_folder(
+        args.models or default_models_dir(), device=pick_device(args.device)
+    )
     result = _drive_with_bar(run_texture(request, ctx), ctx)
     save_image(args.output, result)
     return EXIT_OK
