@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 from _smoke import add_smoke_option, announce_smoke  # noqa: E402
-from bench_remove import score  # noqa: E402
+from bench_remove import SHARED, score  # noqa: E402
 
 from editor.core.imageio import load_image
 from editor.engine.edits.remove import FEATURE_PREFER, RemoveRequest, run
@@ -32,7 +32,6 @@ from editor.engine.models.vgg import CONV3_ONLY, shared_features
 from editor.engine.store import ModelStore
 from editor.ops.pixels import to_rgb8
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 PHOTOS = [
     "content/tubingen.jpg",
     "content/golden_gate.jpg",
