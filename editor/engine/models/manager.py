@@ -68,10 +68,13 @@ class Models:
 
     def family(self, family_id: str) -> ModelFamily:
         if family_id not in self._families:
-            known = families()
-            if family_id not in known:
-                raise KeyError(f"no model family {family_id!r}; known: {', '.join(sorted(known))}")
-            self._families[family_id] = known[family_id](self.store, self.device)
+            # an edit has imported its families' modules; the others are imported only if asked for
+            kind = FAMILIES.get(family_id) or families().get(family_id)
+            if kind is None:
+                raise KeyError(
+                    f"no model family {family_id!r}; known: {', '.join(sorted(FAMILIES))}"
+                )
+            self._families[family_id] = kind(self.store, self.device)
         return self._families[family_id]
 
     def load(self, family_id: str, **options: Any) -> Any:
