@@ -9,8 +9,9 @@ post-processing around a classical warp).
    cheeks move with it).
 3. Match its colour to the input face inside the face mask (mean and spread per channel in Lab,
    Reinhard et al. 2001), so the skin tone and lighting stay the input's.
-4. Blend it in seamlessly (Poisson, `cv2.seamlessClone`) through the face mask: jaw line and
-   brows, the forehead extended upwards, so hair and background stay untouched.
+4. Blend it in seamlessly (Poisson, `cv2.seamlessClone`) through the face's region
+   (`face_region`: the skin from chin to hairline that the input shows, where the photo shows
+   skin too), feathered at its edge, so hair and background stay untouched.
 
 Pure numpy/OpenCV: landmarks arrive as (68, 2) arrays of (x, y) (dlib's order).
 """
@@ -18,11 +19,13 @@ Pure numpy/OpenCV: landmarks arrive as (68, 2) arrays of (x, y) (dlib's order).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from editor.core.mask_ops import mask_bbox
+from editor.ops.face_region import face_region, feathered
 
 JAW = slice(0, 17)
 BROWS = slice(17, 27)
@@ -154,6 +157,15 @@ def _area(triangle: np.ndarray) -> float:
     return 0.5 * abs((bx - ax) * (cy - ay) - (cx - ax) * (by - ay))
 
 
+def tone_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) uint8 255 on the face's middle (temples, eyes, cheeks and nose): where the colours
+    of two faces are compared. A beard, a moustache or an open mouth lies below it."""
+    points = landmarks[[0, 1, 15, 16, *range(17, 36)]]
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 255)
+    return mask
+
+
 def match_colour(source: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """`source` (H, W, 3) float RGB 0..255 with its Lab mean and spread inside `mask` moved to
     `reference`'s there (Reinhard et al. 2001); uint8 out."""
@@ -168,19 +180,50 @@ def match_colour(source: np.ndarray, reference: np.ndarray, mask: np.ndarray) ->
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
+FEATHER = 0.06
+"""The blend's soft edge, in inter-ocular distances."""
+TONE_RAMP = 0.4
+"""The blend's tone correction fades in over this many inter-ocular distances from the edge."""
+
+
+@dataclass(frozen=True)
+class QuickSwap:
+    """The swapped image, which photo gave the face, and the mask it was blended through."""
+
+    image: np.ndarray
+    photo: int
+    mask: np.ndarray
+
+
+def swap_mask(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    photo: np.ndarray,
+    photo_landmarks: np.ndarray,
+) -> np.ndarray:
+    """(H, W) uint8 255 where the new face goes: the input's face region where the photo's face
+    region lands too (so neither's hair comes in), and always the landmarks' own hull."""
+    own = face_region(image, landmarks)
+    theirs = face_region(photo, photo_landmarks)
+    theirs = warp_face(theirs[..., None].repeat(3, axis=2), photo_landmarks, landmarks, own.shape)
+    mask = np.where((own > 0) & (theirs[..., 0] >= 128), 255, 0).astype(np.uint8)
+    core = np.round(np.concatenate([landmarks[JAW], landmarks[BROWS]])).astype(np.int32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(core), 255)
+    return mask
+
+
 def quick_swap(
     image: np.ndarray,
     landmarks: np.ndarray,
     photos: Sequence[np.ndarray],
     photo_landmarks: Sequence[np.ndarray],
-) -> tuple[np.ndarray, int]:
+) -> QuickSwap:
     """Replace the face at `landmarks` in `image` ((H, W, 3) uint8 RGB) by the nearest-pose face
-    of `photos`; returns (new image, index of the photo used). Pixels outside the face mask's
-    bounding box (plus the blend's reach) are unchanged."""
+    of `photos`. Pixels outside the mask's bounding box (plus the blend's reach) are unchanged."""
     chosen = nearest_pose(landmarks, photo_landmarks)
     shape = image.shape[:2]
     warped = warp_face(photos[chosen], photo_landmarks[chosen], landmarks, shape)
-    mask = face_mask(landmarks, shape)
+    mask = swap_mask(image, landmarks, photos[chosen], photo_landmarks[chosen])
     # Only where the warp put pixels: a face at the image edge may lose part of its outline.
     mask[warped.max(axis=2) <= 0] = 0
     # Colour matched round the face only: the blend reads nothing of `toned` outside the mask.
@@ -189,8 +232,37 @@ def quick_swap(
         raise ValueError("the face is too small or too close to the edge to swap")
     box = box.expand(_BLEND_MARGIN).clip(shape[1], shape[0])
     toned = image.copy()
-    toned[box.slices] = match_colour(warped[box.slices], image[box.slices], mask[box.slices])
-    return poisson_blend(toned, image, mask), chosen
+    skin = tone_mask(landmarks, shape)[box.slices]
+    toned[box.slices] = match_colour(warped[box.slices], image[box.slices], skin)
+    return QuickSwap(blend(toned, image, mask, landmarks), chosen, mask)
+
+
+def blend(
+    face: np.ndarray, image: np.ndarray, mask: np.ndarray, landmarks: np.ndarray
+) -> np.ndarray:
+    """`face` Poisson-blended into `image` through `mask`, its median colour on the face's middle
+    brought back to the input's, faded into `image` over FEATHER inter-ocular distances inside
+    the mask's edge: nothing outside the mask changes."""
+    out = poisson_blend(face, image, mask)
+    box = mask_bbox(mask)
+    if box is None:
+        return out
+    eyes = inter_ocular(landmarks)
+    inside = mask[box.slices] > 0
+    middle = inside & (tone_mask(landmarks, image.shape[:2])[box.slices] > 0)
+    lab = cv2.cvtColor(out[box.slices], cv2.COLOR_RGB2LAB).astype(np.float32)
+    if middle.any():
+        # Poisson's membrane carries a mismatch on the mask's edge (a strand of the photo's
+        # hair, a beard) into the whole face: a paler or darker face than the input's.
+        # Medians: glasses' frames, eyes and make-up are not the skin's tone.
+        wanted = np.median(cv2.cvtColor(image[box.slices], cv2.COLOR_RGB2LAB)[middle], axis=0)
+        shift = wanted - np.median(lab[middle], axis=0)
+        lab += feathered(mask[box.slices], TONE_RAMP * eyes)[..., None] * shift
+    toned = cv2.cvtColor(np.clip(lab, 0, 255).round().astype(np.uint8), cv2.COLOR_LAB2RGB)
+    alpha = feathered(mask[box.slices], FEATHER * eyes)[..., None]
+    mixed = toned * alpha + image[box.slices] * (1.0 - alpha)
+    out[box.slices] = np.round(mixed).astype(np.uint8)
+    return out
 
 
 def poisson_blend(face: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -197,3 +197,40 @@ def test_identity_term_moves_the_face_towards_the_identity_embedding(faces, shar
             float(embed(drive(run(request, RunContext.for_folder(shared_models)))) @ wanted)
         )
     assert cosines[1] > cosines[0] + 0.02, cosines
+
+
+def test_the_quick_swap_changes_nothing_outside_its_mask_and_takes_the_forehead(faces):
+    from editor.ops.face_swap import quick_swap
+
+    image = _load(faces / "obama" / "obama.jpg")
+    photos = tuple(_load(faces / "biden" / n) for n in ("biden.jpg", "biden2.jpg"))
+    face = detect_faces(image)[0]
+    marks = [detect_faces(p)[0].landmarks for p in photos]
+    swap = quick_swap(image, face.landmarks, photos, marks)
+    outside = swap.mask == 0
+    assert np.array_equal(swap.image[outside], image[outside])  # hair, ears, background
+    # The region reaches above the brows (the forehead) but not up to the top of the head.
+    top = np.argmax(swap.mask.any(axis=1))
+    brows = face.landmarks[17:27, 1].min()
+    assert face.box[1] - 0.5 * face.box[3] < top < brows - 10
+
+
+def test_the_identity_term_is_on_when_its_weights_are_there(faces, shared_models):
+    from editor.engine.models.faces import FaceIdentity
+    from editor.engine.models.manager import Models
+    from editor.engine.store import ModelStore
+    from editor.ops.face_swap_full import FullSettings
+
+    assert FullSettings().identity_weight > 0
+    image = _load(faces / "obama" / "obama.jpg")[::2, ::2]
+    photo = _load(faces / "biden" / "biden.jpg")
+    request = FaceSwapRequest(
+        image, (photo,), quick=False, settings=FullSettings(size=96, iterations=6)
+    )
+    store = ModelStore(models_dir=shared_models)
+    outs, messages = [], []
+    for provided in ({}, {FaceIdentity.id: None}):  # the weights there, then missing
+        context = RunContext(models=Models(store, "cpu", provided))
+        outs.append(drive(run(request, context), lambda u: messages.append(u.message)))
+    assert np.abs(outs[0].astype(int) - outs[1]).max() > 2
+    assert any("semedit models fetch mobilefacenet" in m for m in messages)

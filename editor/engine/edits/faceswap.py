@@ -24,20 +24,22 @@ import cv2
 import numpy as np
 import torch
 
-from editor.core.geometry import Rect
 from editor.core.imageio import ImageIOError, load_image
 from editor.core.mask_ops import mask_bbox
 from editor.engine.jobs import Run, RunContext, Update
 from editor.engine.models.faces import Face, FaceIdentity, FaceLandmarks
 from editor.engine.models.vgg import TUNED_ON_CONV3, VGGFeatures
 from editor.ops.face_embedding import unit_embedding
+from editor.ops.face_region import feathered
 from editor.ops.face_swap import (
+    FEATHER,
     apply_affine,
-    face_mask,
+    blend,
+    inter_ocular,
     match_colour,
-    poisson_blend,
     quick_swap,
     similarity_fit,
+    tone_mask,
 )
 from editor.ops.face_swap_full import FullSettings, face_frame, region_labels, swap_full
 from editor.ops.pixels import from_rgb01, to_rgb01, to_rgb8
@@ -180,11 +182,12 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
         yield Update(progress=progress, message="Finding faces")
     yield Update(progress=found_share + 0.05, message=f"Swapping face {index}")
     landmarks = faces[index].landmarks
-    swapped, _ = quick_swap(rgb, landmarks, photos, photo_landmarks)
+    quick = quick_swap(rgb, landmarks, photos, photo_landmarks)
+    swapped = quick.image
     if not request.quick:
         features = ctx.models.load(VGGFeatures.id, style=True, prefer=FEATURE_PREFER)
         swapped = yield from _optimise(
-            rgb, swapped, landmarks, photos, photo_landmarks, features, request, ctx
+            rgb, quick, landmarks, photos, photo_landmarks, features, request, ctx
         )
     changed = np.any(swapped != rgb, axis=2)
     result = request.image.copy()
@@ -197,8 +200,9 @@ def run(request: FaceSwapRequest, ctx: RunContext) -> Run:
     return result
 
 
-def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request, ctx) -> Run:
+def _optimise(rgb, swap, landmarks, photos, photo_landmarks, features, request, ctx) -> Run:
     """The full mode on top of the quick result; returns the new (H, W, 3) uint8 image."""
+    quick, mask = swap.image, swap.mask
     size = request.settings.size
     frame = face_frame(landmarks, size)
     in_frame = apply_affine(frame, landmarks)
@@ -209,15 +213,15 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
     content = to_rgb01(content_frame, ctx.device)
     init = to_rgb01(warp(quick, frame), ctx.device)
     content_labels = region_labels(in_frame, size)
+    tone = tone_mask(in_frame, (size, size))
     identities, labels = [], []
     for photo, marks in zip(photos, photo_landmarks, strict=True):
         matrix, _ = similarity_fit(marks, in_frame)
         # In the input's colours, as the quick result is: the patches bring structure, not tone.
         aligned = warp(photo, matrix).astype(np.float32)
-        aligned = match_colour(aligned, content_frame, content_labels)
+        aligned = match_colour(aligned, content_frame, tone)
         identities.append(to_rgb01(aligned, ctx.device))
         labels.append(region_labels(apply_affine(matrix, marks), size))
-    mask = face_mask(landmarks, rgb.shape[:2])
     rect = mask_bbox(mask)
     x, y, w, h = rect.x, rect.y, rect.w, rect.h
     # Image pixels of `rect` -> frame: the frame matrix with the rect's corner as the origin.
@@ -240,8 +244,11 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
         face = quick[rect.slices].astype(np.float32) + delta
         return np.clip(face, 0, 255).round().astype(np.uint8)
 
-    identity = None
-    if request.settings.identity_weight:
+    identity, message = None, "Optimising the face"
+    if request.settings.identity_weight and not ctx.models.available(FaceIdentity.id):
+        # The swap still works, the new person's identity less strongly (docs/faceswap.md).
+        message += " (no identity term: `semedit models fetch mobilefacenet` adds it)"
+    elif request.settings.identity_weight:
         net = ctx.models.load(FaceIdentity.id)
         with torch.no_grad():
             wanted = torch.stack(
@@ -263,17 +270,15 @@ def _optimise(rgb, quick, landmarks, photos, photo_landmarks, features, request,
         cancel=ctx.check_cancelled,
         identity=identity,
     )
-    # The preview's soft edge, blurred round the face only (8 px: the blur's reach).
-    around = rect.expand(8).clip(rgb.shape[1], rgb.shape[0])
-    soft = cv2.GaussianBlur(mask[around.slices].astype(np.float32) / 255.0, (0, 0), 2.0)
-    alpha = soft[Rect(x - around.x, y - around.y, w, h).slices][..., None]
+    # The preview's soft edge: the final blend's.
+    alpha = feathered(mask[rect.slices], FEATHER * inter_ocular(landmarks))[..., None]
     below = rgb[rect.slices]
     result = yield from mapped(steps, lambda progress, current: Update(
         progress=0.2 + 0.75 * progress,
-        message="Optimising the face",
+        message=message,
         preview=(back(current) * alpha + below * (1 - alpha)).astype(np.uint8),
         preview_rect=rect,
     ))  # fmt: skip
     face = quick.copy()
     face[rect.slices] = back(result)
-    return poisson_blend(face, rgb, mask)
+    return blend(face, rgb, mask, landmarks)
