@@ -20,6 +20,9 @@ are the tuned ones. A new user's faces are someone else's: `--people DIR` (one f
 two photos or more each; benchmarks/held_out_faces.py builds fifteen such people) reports on
 people the settings never saw. There each person is the new identity once, on the first photo of
 the next person in name order (the pairs form one cycle); `--only` keeps the named people.
+df01-df07 chose the identity and region weights; df08-df13, rose_leslie and alex_lacamoire were
+only measured (docs/faceswap.md, "People it was never tuned on"). `--set NAME=VALUE` tries other
+full-mode settings.
 
 ``--smoke``: one pair, both modes, a few optimisation steps: checks the benchmark still runs.
 """
