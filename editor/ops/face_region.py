@@ -116,9 +116,8 @@ def face_region(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     marks[(low > 0) & skin] = cv2.GC_FGD
     background, foreground = np.zeros((1, 65)), np.zeros((1, 65))
     try:
-        cv2.setRNGSeed(
-            0
-        )  # GrabCut's k-means starts from OpenCV's RNG: the same photo, the same mask
+        # GrabCut's k-means draws from OpenCV's RNG: the same photo, the same mask.
+        cv2.setRNGSeed(0)
         cv2.grabCut(crop, marks, None, background, foreground, 4, cv2.GC_INIT_WITH_MASK)
         face = ((marks == cv2.GC_FGD) | (marks == cv2.GC_PR_FGD)).astype(np.uint8)
     except cv2.error:  # a crop of one colour: GrabCut's models cannot be fitted

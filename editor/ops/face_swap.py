@@ -7,8 +7,8 @@ post-processing around a classical warp).
 2. Warp it over the input face piecewise affinely: one affine map per triangle of a Delaunay
    triangulation of the landmarks (plus points on a margin round the face, so the forehead and
    cheeks move with it).
-3. Match its colour to the input face inside the face mask (mean and spread per channel in Lab,
-   Reinhard et al. 2001), so the skin tone and lighting stay the input's.
+3. Match its colour to the input face on the face's middle (`tone_mask`: mean and spread per
+   channel in Lab, Reinhard et al. 2001), so the skin tone and lighting stay the input's.
 4. Blend it in seamlessly (Poisson, `cv2.seamlessClone`) through the face's region
    (`face_region`: the skin from chin to hairline that the input shows, where the photo shows
    skin too), feathered at its edge, so hair and background stay untouched.
@@ -219,7 +219,7 @@ def quick_swap(
     photo_landmarks: Sequence[np.ndarray],
 ) -> QuickSwap:
     """Replace the face at `landmarks` in `image` ((H, W, 3) uint8 RGB) by the nearest-pose face
-    of `photos`. Pixels outside the mask's bounding box (plus the blend's reach) are unchanged."""
+    of `photos`. Pixels outside the returned mask are unchanged."""
     chosen = nearest_pose(landmarks, photo_landmarks)
     shape = image.shape[:2]
     warped = warp_face(photos[chosen], photo_landmarks[chosen], landmarks, shape)
