@@ -15,8 +15,8 @@ enclose:
 - sure background: outside it.
 
 The face is GrabCut's foreground joined to the sure face, the piece holding it with its holes
-(eyes, an open mouth) filled. `feathered` turns such a mask into a soft alpha that is 0 outside
-it, so blending through it leaves the hair and background as they were. Pure numpy / OpenCV.
+(eyes, an open mouth) filled. Pure numpy / OpenCV. dlib's landmark groups (JAW, BROWS, ...) and
+`hull_mask` are defined here for the face swap as well.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ import numpy as np
 
 JAW = slice(0, 17)
 BROWS = slice(17, 27)
+LEFT_BROW = slice(17, 22)
+RIGHT_BROW = slice(22, 27)
+LEFT_EYE = slice(36, 42)
+RIGHT_EYE = slice(42, 48)
+OUTER_LIPS = slice(48, 60)
 INNER = slice(27, 68)
 FOREHEAD_REACH = 0.6
 """How far above the brows the face may reach, in brow-to-chin heights."""
@@ -42,9 +47,10 @@ BRIGHTNESS_SPREAD = 2.5
 """The skin model's spread in brightness, times the seed's (its chroma spread is the seed's)."""
 
 
-def _polygon(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def hull_mask(points: np.ndarray, shape: tuple[int, int], value: int = 255) -> np.ndarray:
+    """(H, W) uint8 `value` inside the convex hull of `points` ((N, 2) x, y), 0 elsewhere."""
     mask = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 1)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), value)
     return mask
 
 
@@ -92,14 +98,16 @@ def face_region(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     crop = cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
     to_work = lambda p: (p - [x0, y0]) * [size[0] / (x1 - x0), size[1] / (y1 - y0)]  # noqa: E731
     shape = (size[1], size[0])
-    allowed = _polygon(to_work(reach), shape)
-    core = _polygon(to_work(np.concatenate([landmarks[JAW], landmarks[BROWS]])), shape)
+    allowed = hull_mask(to_work(reach), shape, 1)
+    core = hull_mask(to_work(np.concatenate([landmarks[JAW], landmarks[BROWS]])), shape, 1)
     grow = max(1, round(0.04 * size[0]))
     sure = cv2.erode(core, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
     # The skin seed: the hull less eyes, brows and mouth (their colours are not skin).
     seed = sure.copy()
-    for part in (slice(17, 22), slice(22, 27), slice(36, 42), slice(42, 48), slice(48, 60)):
-        part_mask = cv2.dilate(_polygon(to_work(landmarks[part]), shape), np.ones((3, 3), np.uint8))
+    for part in (LEFT_BROW, RIGHT_BROW, LEFT_EYE, RIGHT_EYE, OUTER_LIPS):
+        part_mask = cv2.dilate(
+            hull_mask(to_work(landmarks[part]), shape, 1), np.ones((3, 3), np.uint8)
+        )
         seed[part_mask > 0] = 0
     if seed.sum() < 20:
         seed = sure
@@ -112,7 +120,7 @@ def face_region(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     # or GrabCut may give a lit forehead to the white hair or wall it resembles.
     band = landmarks[BROWS].copy()
     band[:, 1] -= SURE_FOREHEAD * (landmarks[8, 1] - band[:, 1].mean())
-    low = _polygon(to_work(np.concatenate([landmarks[BROWS], band[::-1]])), shape)
+    low = hull_mask(to_work(np.concatenate([landmarks[BROWS], band[::-1]])), shape, 1)
     marks[(low > 0) & skin] = cv2.GC_FGD
     background, foreground = np.zeros((1, 65)), np.zeros((1, 65))
     try:
@@ -147,12 +155,3 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     flood = padded.copy()
     cv2.floodFill(flood, None, (0, 0), 1)
     return mask | (1 - flood[1:-1, 1:-1])
-
-
-def feathered(mask: np.ndarray, width: float) -> np.ndarray:
-    """(H, W) float32 alpha: 1 deep inside `mask`, falling linearly to 0 over `width` pixels
-    towards its edge, 0 outside."""
-    # Padded: a mask reaching the array's edge fades there too (its box's edge is its own).
-    padded = cv2.copyMakeBorder((mask > 0).astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, 0)
-    inside = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
-    return np.clip(inside / max(width, 1e-6), 0.0, 1.0).astype(np.float32)

@@ -24,13 +24,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from editor.core.geometry import Rect
 from editor.core.mask_ops import mask_bbox
-from editor.ops.face_region import face_region, feathered
+from editor.ops.face_region import BROWS, JAW, LEFT_EYE, RIGHT_EYE, face_region, hull_mask
+from editor.ops.region import feathered
 
-JAW = slice(0, 17)
-BROWS = slice(17, 27)
-LEFT_EYE = slice(36, 42)
-RIGHT_EYE = slice(42, 48)
 FOREHEAD_LIFT = 0.35
 """The brows are lifted by this share of the brow-to-chin height to cover the forehead."""
 _BLEND_MARGIN = 8
@@ -53,10 +51,7 @@ def face_outline(landmarks: np.ndarray) -> np.ndarray:
 
 def face_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(H, W) uint8 255 inside the face outline's convex hull, 0 elsewhere."""
-    mask = np.zeros(shape, np.uint8)
-    hull = cv2.convexHull(np.round(face_outline(landmarks)).astype(np.int32))
-    cv2.fillConvexPoly(mask, hull, 255)
-    return mask
+    return hull_mask(face_outline(landmarks), shape)
 
 
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -118,21 +113,28 @@ def _triangles(points: np.ndarray) -> list[tuple[int, int, int]]:
 
 
 def warp_face(
-    photo: np.ndarray, photo_landmarks: np.ndarray, landmarks: np.ndarray, shape: tuple[int, int]
+    photo: np.ndarray,
+    photo_landmarks: np.ndarray,
+    landmarks: np.ndarray,
+    shape: tuple[int, int],
+    box: Rect | None = None,
 ) -> np.ndarray:
     """`photo` warped piecewise affinely so its landmarks land on `landmarks`: (H, W, 3) of
-    `shape`, zero outside the warped triangles."""
+    `shape`, or of `box` of it (the same pixels: only the triangles over it are drawn), zero
+    outside the warped triangles."""
     src_points = _control_points(photo_landmarks)
     dst_points = _control_points(landmarks)
-    out = np.zeros((*shape, 3), np.float32)
+    box = box or Rect(0, 0, shape[1], shape[0])
+    out = np.zeros((box.h, box.w, 3), np.float32)
     source = photo.astype(np.float32)
-    height, width = shape
     for tri in _triangles(dst_points):
         dst = dst_points[list(tri)].astype(np.float32)
         src = src_points[list(tri)].astype(np.float32)
         x, y, w, h = cv2.boundingRect(np.round(dst).astype(np.int32))
-        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
-        if x1 <= x0 or y1 <= y0:
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, shape[1]), min(y + h, shape[0])
+        # The triangle's part in `box`: drawn as over the whole image, then cut (the same pixels).
+        cut = Rect.from_bounds(x0, y0, x1, y1).intersect(box)
+        if cut.empty:
             continue
         if _area(dst) < 0.5:  # a closed lip line: no pixels of its own, its neighbours draw it
             continue
@@ -147,7 +149,9 @@ def warp_face(
         )  # fmt: skip
         inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillConvexPoly(inside, np.round(dst - [x0, y0]).astype(np.int32), 1)
-        region = out[y0:y1, x0:x1]
+        part = Rect(cut.x - x0, cut.y - y0, cut.w, cut.h).slices
+        inside, patch = inside[part], patch[part]
+        region = out[Rect(cut.x - box.x, cut.y - box.y, cut.w, cut.h).slices]
         region[inside > 0] = patch[inside > 0]
     return out
 
@@ -160,10 +164,7 @@ def _area(triangle: np.ndarray) -> float:
 def tone_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(H, W) uint8 255 on the face's middle (temples, eyes, cheeks and nose): where the colours
     of two faces are compared. A beard, a moustache or an open mouth lies below it."""
-    points = landmarks[[0, 1, 15, 16, *range(17, 36)]]
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 255)
-    return mask
+    return hull_mask(landmarks[[0, 1, 15, 16, *range(17, 36)]], shape)
 
 
 def match_colour(source: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -188,10 +189,9 @@ TONE_RAMP = 0.4
 
 @dataclass(frozen=True)
 class QuickSwap:
-    """The swapped image, which photo gave the face, and the mask it was blended through."""
+    """The swapped image and the mask it was blended through."""
 
     image: np.ndarray
-    photo: int
     mask: np.ndarray
 
 
@@ -203,12 +203,17 @@ def swap_mask(
 ) -> np.ndarray:
     """(H, W) uint8 255 where the new face goes: the input's face region where the photo's face
     region lands too (so neither's hair comes in), and always the landmarks' own hull."""
+    mask = hull_mask(np.concatenate([landmarks[JAW], landmarks[BROWS]]), image.shape[:2])
     own = face_region(image, landmarks)
-    theirs = face_region(photo, photo_landmarks)
-    theirs = warp_face(theirs[..., None].repeat(3, axis=2), photo_landmarks, landmarks, own.shape)
-    mask = np.where((own > 0) & (theirs[..., 0] >= 128), 255, 0).astype(np.uint8)
-    core = np.round(np.concatenate([landmarks[JAW], landmarks[BROWS]])).astype(np.int32)
-    cv2.fillConvexPoly(mask, cv2.convexHull(core), 255)
+    box = mask_bbox(np.maximum(own, mask))
+    if box is None:
+        return mask
+    # Warped over the input's face box only: an image-sized float copy for a mask that covers
+    # a face would cost more than the swap.
+    theirs = face_region(photo, photo_landmarks)[..., None].repeat(3, axis=2)
+    theirs = warp_face(theirs, photo_landmarks, landmarks, image.shape[:2], box)
+    inside = mask[box.slices]
+    inside[(own[box.slices] > 0) & (theirs[..., 0] >= 128)] = 255
     return mask
 
 
@@ -222,34 +227,47 @@ def quick_swap(
     of `photos`. Pixels outside the returned mask are unchanged."""
     chosen = nearest_pose(landmarks, photo_landmarks)
     shape = image.shape[:2]
-    warped = warp_face(photos[chosen], photo_landmarks[chosen], landmarks, shape)
-    mask = swap_mask(image, landmarks, photos[chosen], photo_landmarks[chosen])
+    photo, marks = photos[chosen], photo_landmarks[chosen]
+    mask = swap_mask(image, landmarks, photo, marks)
+    # Warped and colour matched round the face only: the blend reads nothing of it elsewhere.
+    around = _blend_box(mask)
+    warped = warp_face(photo, marks, landmarks, shape, around)
     # Only where the warp put pixels: a face at the image edge may lose part of its outline.
-    mask[warped.max(axis=2) <= 0] = 0
-    # Colour matched round the face only: the blend reads nothing of `toned` outside the mask.
+    mask[around.slices][warped.max(axis=2) <= 0] = 0
+    box = _blend_box(mask)
+    toned = image.copy()
+    skin = tone_mask(landmarks - [box.x, box.y], (box.h, box.w))
+    in_warped = Rect(box.x - around.x, box.y - around.y, box.w, box.h)
+    toned[box.slices] = match_colour(warped[in_warped.slices], image[box.slices], skin)
+    return QuickSwap(blend(toned, image, mask, landmarks), mask)
+
+
+def _blend_box(mask: np.ndarray) -> Rect:
+    """The mask's box plus what the blend reads round it."""
     box = mask_bbox(mask)
     if box is None:
         raise ValueError("the face is too small or too close to the edge to swap")
-    box = box.expand(_BLEND_MARGIN).clip(shape[1], shape[0])
-    toned = image.copy()
-    skin = tone_mask(landmarks, shape)[box.slices]
-    toned[box.slices] = match_colour(warped[box.slices], image[box.slices], skin)
-    return QuickSwap(blend(toned, image, mask, landmarks), chosen, mask)
+    return box.expand(_BLEND_MARGIN).clip(mask.shape[1], mask.shape[0])
+
+
+def edge_alpha(mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The blend's weights over `mask` (or a crop of it): rising over FEATHER inter-ocular
+    distances inside its edge, 0 outside."""
+    return feathered(mask, FEATHER * inter_ocular(landmarks))
 
 
 def blend(
     face: np.ndarray, image: np.ndarray, mask: np.ndarray, landmarks: np.ndarray
 ) -> np.ndarray:
     """`face` Poisson-blended into `image` through `mask`, its median colour on the face's middle
-    brought back to the input's, faded into `image` over FEATHER inter-ocular distances inside
-    the mask's edge: nothing outside the mask changes."""
+    brought back to the input's, faded into `image` by `edge_alpha`: nothing outside the mask
+    changes."""
     out = poisson_blend(face, image, mask)
     box = mask_bbox(mask)
     if box is None:
         return out
-    eyes = inter_ocular(landmarks)
     inside = mask[box.slices] > 0
-    middle = inside & (tone_mask(landmarks, image.shape[:2])[box.slices] > 0)
+    middle = inside & (tone_mask(landmarks - [box.x, box.y], (box.h, box.w)) > 0)
     lab = cv2.cvtColor(out[box.slices], cv2.COLOR_RGB2LAB).astype(np.float32)
     if middle.any():
         # Poisson's membrane carries a mismatch on the mask's edge (a strand of the photo's
@@ -257,9 +275,10 @@ def blend(
         # Medians: glasses' frames, eyes and make-up are not the skin's tone.
         wanted = np.median(cv2.cvtColor(image[box.slices], cv2.COLOR_RGB2LAB)[middle], axis=0)
         shift = wanted - np.median(lab[middle], axis=0)
-        lab += feathered(mask[box.slices], TONE_RAMP * eyes)[..., None] * shift
+        ramp = feathered(mask[box.slices], TONE_RAMP * inter_ocular(landmarks))
+        lab += ramp[..., None] * shift
     toned = cv2.cvtColor(np.clip(lab, 0, 255).round().astype(np.uint8), cv2.COLOR_LAB2RGB)
-    alpha = feathered(mask[box.slices], FEATHER * eyes)[..., None]
+    alpha = edge_alpha(mask[box.slices], landmarks)[..., None]
     mixed = toned * alpha + image[box.slices] * (1.0 - alpha)
     out[box.slices] = np.round(mixed).astype(np.uint8)
     return out
@@ -270,10 +289,7 @@ def poisson_blend(face: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.n
     (`cv2.seamlessClone`): its gradients inside, the image's colours at the mask's edge. Solved
     on the mask's box only; the rest of the copy of `image` is untouched."""
     mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
-    box = mask_bbox(mask)
-    if box is None:
-        raise ValueError("the face is too small or too close to the edge to swap")
-    box = box.expand(_BLEND_MARGIN).clip(image.shape[1], image.shape[0])
+    box = _blend_box(mask)
     face, below, mask = face[box.slices], image[box.slices], mask[box.slices]
     # seamlessClone fails on a mask that touches the border: work on a padded copy.
     pad = 8

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from editor.ops.face_embedding import unit_embedding
+from editor.ops.face_region import hull_mask
 from editor.ops.face_swap import face_mask, face_outline
 from editor.ops.neural_patch import PatchBank, chroma_tv
 from editor.ops.style_losses import content_loss, rgb_to_yiq, tv_loss
@@ -93,10 +94,7 @@ def region_labels(landmarks: np.ndarray, size: int) -> np.ndarray:
         (MOUTH, [slice(48, 68)]),
     )
     for label, groups in parts:
-        layer = np.zeros((size, size), np.uint8)
-        for group in groups:
-            hull = cv2.convexHull(np.round(landmarks[group]).astype(np.int32))
-            cv2.fillConvexPoly(layer, hull, 1)
+        layer = np.bitwise_or.reduce([hull_mask(landmarks[g], (size, size), 1) for g in groups])
         layer = cv2.dilate(layer, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
         labels[(layer > 0) & (labels > 0)] = label
     return labels

@@ -4,7 +4,9 @@ An edit on a 24-megapixel photo with a small mask should cost what its crop cost
 steps every local edit shares live here:
 
 1. `crop_rect` — the bounding box of the mask plus context margin, clipped to the image;
-2. `feather_alpha` — blend weights that are 1 on the mask and fall smoothly to 0 outside it;
+2. `feather_alpha` — blend weights that are 1 on the mask and fall smoothly to 0 outside it
+   (`feathered` is its inward twin: 0 outside the mask, rising inside it, for an edit such as
+   the face swap whose every pixel outside the mask must stay);
 3. `composite` — the result blended into a copy of the original through those weights, leaving
    every pixel with weight 0 bit-identical.
 
@@ -85,6 +87,15 @@ def feather_alpha(mask: np.ndarray, feather_px: float) -> np.ndarray:
     alpha = t * t * (3.0 - 2.0 * t)
     alpha[selected] = 1.0
     return alpha.astype(np.float32, copy=False)
+
+
+def feathered(mask: np.ndarray, width: float) -> np.ndarray:
+    """(H, W) float32 alpha: 1 deep inside `mask`, falling linearly to 0 over `width` pixels
+    towards its edge, 0 outside."""
+    # Padded: a mask reaching the array's edge fades there too (its box's edge is its own).
+    padded = cv2.copyMakeBorder((mask > 0).astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, 0)
+    inside = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    return np.clip(inside / max(width, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
 def composite(base: np.ndarray, result: np.ndarray, rect: Rect, alpha: np.ndarray) -> np.ndarray:

@@ -1,5 +1,4 @@
-"""The face's region from the photo: skin up to the hairline, hair and background left out, and
-the feathered alpha the swap blends through."""
+"""The face's region from the photo: skin up to the hairline, hair and background left out."""
 
 from __future__ import annotations
 
@@ -7,8 +6,7 @@ import cv2
 import numpy as np
 from synthetic_face import landmarks as _face
 
-from editor.ops.face_region import face_region, feathered, search_outline
-from editor.ops.face_swap import BROWS, JAW
+from editor.ops.face_region import BROWS, JAW, face_region, search_outline
 
 
 def _portrait(hairline: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -63,15 +61,3 @@ def test_a_flat_picture_still_gets_the_landmarks_hull():
     region = face_region(image, landmarks) > 0
     xs, ys = np.round(landmarks[27:]).astype(int).T  # eyes, nose, mouth
     assert region[ys, xs].all()
-
-
-def test_feathered_is_zero_outside_and_ramps_to_one_inside():
-    mask = np.zeros((60, 60), np.uint8)
-    mask[10:50, 10:50] = 255
-    alpha = feathered(mask, 8.0)
-    assert (alpha[mask == 0] == 0).all()
-    assert alpha[30, 30] == 1.0
-    ramp = alpha[30, 10:30]
-    assert (np.diff(ramp) >= 0).all() and 0 < ramp[0] < 0.2
-    # A mask that reaches the array's edge fades there too.
-    assert feathered(np.full((20, 20), 255, np.uint8), 5.0)[0, 10] < 0.3

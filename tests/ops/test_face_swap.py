@@ -74,3 +74,16 @@ def test_a_closed_mouth_in_the_photo_paints_lips_into_an_open_one():
     lips = warped[inner]
     assert inner.sum() > 100
     assert (lips[:, 0] > 150).all() and (lips[:, 2] < 100).all(), lips[lips[:, 2] >= 100][:5]
+
+
+def test_warp_over_a_box_draws_the_same_pixels_as_the_whole_warp():
+    from editor.core.geometry import Rect
+
+    target = _face(0)
+    photo_landmarks = target * 0.8 + np.array([20.0, 15.0])
+    photo = np.random.default_rng(0).integers(0, 256, (260, 220, 3), dtype=np.uint8)
+    whole = warp_face(photo, photo_landmarks, target, (260, 220))
+    box = Rect(37, 51, 90, 120)  # cuts through triangles
+    assert np.array_equal(
+        warp_face(photo, photo_landmarks, target, (260, 220), box), whole[box.slices]
+    )

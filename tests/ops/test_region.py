@@ -1,4 +1,5 @@
-"""crop_rect / feather_alpha / composite: the crop-process-blend path every local edit takes."""
+"""crop_rect / feather_alpha / feathered / composite: the crop-process-blend path every local
+edit takes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from editor.core.geometry import Rect
-from editor.ops.region import composite, crop_rect, feather_alpha
+from editor.ops.region import composite, crop_rect, feather_alpha, feathered
 
 BLOCK = Rect(30, 20, 40, 20)
 
@@ -113,3 +114,15 @@ def test_composite_rejects_mismatched_shapes(rgb_image):
             Rect(0, 0, 10, 10),
             np.ones((10, 10), np.float32),
         )
+
+
+def test_feathered_is_zero_outside_and_ramps_to_one_inside():
+    mask = np.zeros((60, 60), np.uint8)
+    mask[10:50, 10:50] = 255
+    alpha = feathered(mask, 8.0)
+    assert (alpha[mask == 0] == 0).all()
+    assert alpha[30, 30] == 1.0
+    ramp = alpha[30, 10:30]
+    assert (np.diff(ramp) >= 0).all() and 0 < ramp[0] < 0.2
+    # A mask that reaches the array's edge fades there too.
+    assert feathered(np.full((20, 20), 255, np.uint8), 5.0)[0, 10] < 0.3

@@ -30,12 +30,10 @@ from editor.engine.jobs import Run, RunContext, Update
 from editor.engine.models.faces import Face, FaceIdentity, FaceLandmarks
 from editor.engine.models.vgg import TUNED_ON_CONV3, VGGFeatures
 from editor.ops.face_embedding import unit_embedding
-from editor.ops.face_region import feathered
 from editor.ops.face_swap import (
-    FEATHER,
     apply_affine,
     blend,
-    inter_ocular,
+    edge_alpha,
     match_colour,
     quick_swap,
     similarity_fit,
@@ -271,7 +269,7 @@ def _optimise(rgb, swap, landmarks, photos, photo_landmarks, features, request, 
         identity=identity,
     )
     # The preview's soft edge: the final blend's.
-    alpha = feathered(mask[rect.slices], FEATHER * inter_ocular(landmarks))[..., None]
+    alpha = edge_alpha(mask[rect.slices], landmarks)[..., None]
     below = rgb[rect.slices]
     result = yield from mapped(steps, lambda progress, current: Update(
         progress=0.2 + 0.75 * progress,
