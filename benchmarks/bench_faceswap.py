@@ -75,7 +75,7 @@ def settings_from(pairs: list[str]) -> FullSettings:
     return FullSettings(**changes)
 
 
-def held_out_people(root: Path, only: list[str] | None) -> tuple[str, ...]:
+def people_in(root: Path, only: list[str] | None) -> tuple[str, ...]:
     """The folders of `root` with two photos or more (a target needs another photo of itself)."""
     found = sorted(p.name for p in root.iterdir() if len(list(p.glob("*.jp*g"))) >= 2)
     if only:
@@ -116,7 +116,7 @@ def main() -> int:
     torch.set_num_threads(1 if args.smoke else args.threads)
     modes = (True,) if args.quick_only else (True, False)
     root, settings = args.people or FACES, settings_from(args.set)
-    people = held_out_people(root, args.only) if args.people else PEOPLE
+    people = people_in(root, args.only) if args.people else PEOPLE
     photos = {p: sorted((root / p).glob("*.jp*g")) for p in people}
     if args.people:  # a cycle: every person is the new identity once
         pairs = [(a, people[(i + 1) % len(people)]) for i, a in enumerate(people)]
@@ -126,7 +126,8 @@ def main() -> int:
         pairs, settings = pairs[:1], dataclasses.replace(settings, iterations=2)
         people = pairs[0]
         announce_smoke()
-    print(f"{'held-out' if args.people else 'tuned-on'} people: {', '.join(people)}")
+    # --people may name the tuning half too (--only df01 ...): the folder, not a verdict.
+    print(f"people of {root}: {', '.join(people)}")
     print(f"settings: {settings}\n")
     embeddings = {
         path: embedding(image, faces[largest_face(faces)])
